@@ -1,0 +1,90 @@
+//! The command line: one clap-derived enum, one module per subcommand under
+//! `commands/`, each owning its `Args` and `run`.
+
+use crate::commands;
+use crate::exit::{EXIT_CODES_HELP, Status};
+use clap::{Parser, Subcommand};
+
+/// Rehearse risky database changes on production-shaped surrogates and
+/// prove, with SHA-256 evidence, that rollback restores the database exactly.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rollproof",
+    version,
+    about,
+    after_help = EXIT_CODES_HELP,
+    after_long_help = concat!(
+        "Typical session:\n",
+        "  rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db\n",
+        "  rollproof rehearse scenarios/births-restore-copy.toml\n",
+        "  rollproof verify reports/births-restore-copy/<run>.json\n",
+        "\n",
+        "Exit codes:\n",
+        "  0  success: the proof passed, the check is clean, the map is valid\n",
+        "  1  failed: a proof failed, a check found drift, a report or map is invalid\n",
+        "  2  bad input: unreadable, malformed or missing input; wrong arguments\n",
+        "  3  refused by the guard: target or action not allowed (default HOLD)"
+    )
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a deterministic, production-shaped surrogate database.
+    Generate(commands::generate::Args),
+    /// Extract a value-free profile (shape and statistics) from a database.
+    Profile(commands::profile::Args),
+    /// Compare a database with a profile and score how closely it matches.
+    Fidelity(commands::fidelity::Args),
+    /// Run a rehearsal scenario (or a folder of them) and prove the rollback.
+    Rehearse(commands::rehearse::Args),
+    /// Verify a sealed proof report (and, optionally, the kept artifacts).
+    Verify(commands::verify::Args),
+    /// Show or attest a proof report.
+    Report(commands::report::Args),
+    /// Write the seal manifest of sealed files under surrogates/ and reports/.
+    Seal(commands::seal::Args),
+    /// Check the seal manifest against the bytes on disk (CI runs this).
+    Check(commands::check::Args),
+    /// Validate or show a blocker map.
+    Blockers(commands::blockers::Args),
+    /// Attach a verified proof report to a blocker entry in a blocker map.
+    Attach(commands::attach::Args),
+    /// Ask the guard whether a production-scope action is granted.
+    Guard(commands::guard::Args),
+    /// Take in an operator's sanitized dump as an isolated, scanned clone.
+    Intake(commands::intake::Args),
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
+    match cli.command {
+        Command::Generate(a) => commands::generate::run(a),
+        Command::Profile(a) => commands::profile::run(a),
+        Command::Fidelity(a) => commands::fidelity::run(a),
+        Command::Rehearse(a) => commands::rehearse::run(a),
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Report(a) => commands::report::run(a),
+        Command::Seal(a) => commands::seal::run(a),
+        Command::Check(a) => commands::check::run(a),
+        Command::Blockers(a) => commands::blockers::run(a),
+        Command::Attach(a) => commands::attach::run(a),
+        Command::Guard(a) => commands::guard::run(a),
+        Command::Intake(a) => commands::intake::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+        assert!(EXIT_CODES_HELP.contains("3  refused"));
+    }
+}

@@ -1,0 +1,15 @@
+//! One module per subcommand: each defines `Args` (clap) and `run`.
+//! Only these modules print; the library beneath them returns data.
+
+pub mod attach;
+pub mod blockers;
+pub mod check;
+pub mod fidelity;
+pub mod generate;
+pub mod guard;
+pub mod intake;
+pub mod profile;
+pub mod rehearse;
+pub mod report;
+pub mod seal;
+pub mod verify;

@@ -1,0 +1,43 @@
+//! Exit codes: small, distinct and documented (README "Exit codes").
+//!
+//! Check-style commands follow ripgrep / `b3sum --check`: 0 clean, 1 the check
+//! found a problem, 2 the input could not be used. Guard refusals get their own
+//! code so automation can tell "unsafe, refused" from "broken input".
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    /// The command did what was asked; a proof or check passed.
+    Success = 0,
+    /// A proof failed, a check found drift, a map or report is invalid.
+    Failed = 1,
+    /// Bad input: unreadable, malformed or missing files, wrong arguments.
+    BadInput = 2,
+    /// The guard refused: the target or action is not allowed (default HOLD).
+    Refused = 3,
+}
+
+impl Status {
+    /// The exit status for an error: a guard refusal anywhere in the cause
+    /// chain wins; everything else is bad input (the caller gave us something
+    /// we could not use).
+    pub fn for_error(err: &anyhow::Error) -> Status {
+        let refused = err
+            .chain()
+            .any(|cause| cause.downcast_ref::<crate::guard::Refusal>().is_some());
+        if refused {
+            Status::Refused
+        } else {
+            Status::BadInput
+        }
+    }
+}
+
+/// Text for `--help` and the README.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success: the proof passed, the check is clean, the map is valid
+  1  failed: a proof failed, a check found drift, a report or map is invalid
+  2  bad input: unreadable, malformed or missing input; wrong arguments
+  3  refused by the guard: target or action not allowed (default HOLD)";

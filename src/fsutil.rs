@@ -1,0 +1,94 @@
+//! File writes that never leave a half-written file behind: write to a
+//! temporary file in the destination's folder, fsync, then rename over (or,
+//! without `overwrite`, refuse to replace an existing file).
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{path} already exists; pass --force to replace it")]
+    Exists { path: PathBuf },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl Fn(io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The folder a file lives in ("." for a bare file name).
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A temporary file beside `dest`, to be filled and then [`commit`]ted.
+pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
+    let dir = parent_dir(dest);
+    tempfile::Builder::new()
+        .prefix(".rollproof-tmp-")
+        .tempfile_in(dir)
+        .map_err(io_err(dest))
+}
+
+/// Move a finished temp file into place, atomically.
+pub fn commit(tmp: NamedTempFile, dest: &Path, overwrite: bool) -> Result<(), WriteError> {
+    tmp.as_file().sync_all().map_err(io_err(dest))?;
+    if overwrite {
+        tmp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
+    } else {
+        tmp.persist_noclobber(dest).map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                WriteError::Exists {
+                    path: dest.to_path_buf(),
+                }
+            } else {
+                io_err(dest)(e.error)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Replace (or create) `dest` with `bytes` atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8], overwrite: bool) -> Result<(), WriteError> {
+    if !overwrite && dest.exists() {
+        return Err(WriteError::Exists {
+            path: dest.to_path_buf(),
+        });
+    }
+    let mut tmp = temp_beside(dest)?;
+    tmp.write_all(bytes).map_err(io_err(dest))?;
+    commit(tmp, dest, overwrite)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_clobber_without_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x");
+        write_atomic(&p, b"one", false).unwrap();
+        assert!(matches!(
+            write_atomic(&p, b"two", false),
+            Err(WriteError::Exists { .. })
+        ));
+        write_atomic(&p, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        // no temp files left behind
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,252 @@
+//! The canonical logical content hash of a SQLite database: schema, the
+//! pragmas that matter, and every table's rows in primary-key order with
+//! type-tagged, length-prefixed values — independent of page layout, so two
+//! files with equal content hash equal even when their bytes differ.
+//!
+//! The algorithm is specified in `docs/LOGICAL-HASH.md` and re-implemented,
+//! independently, in `tools/logical_hash.py`; keep the three in step.
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Version tag hashed into every digest; bump it if the algorithm changes.
+pub const ALGORITHM: &str = "rollproof-logical-v1";
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot compute the logical hash of {path}: {source}")]
+pub struct LogicalError {
+    pub path: String,
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// One table's digest and row count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TableDigest {
+    /// Rows in the table.
+    pub rows: u64,
+    /// SHA-256 over the table's canonical segment (see docs/LOGICAL-HASH.md).
+    pub sha256: String,
+}
+
+/// The logical hash of a whole database.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogicalDigest {
+    /// SHA-256 over pragmas, schema digest and every table digest.
+    pub sha256: String,
+    /// SHA-256 over the schema rows alone.
+    pub schema_sha256: String,
+    /// Per-table digests, by table name.
+    pub tables: BTreeMap<String, TableDigest>,
+}
+
+/// Length-prefixed string: u64 big-endian byte length, then the bytes.
+fn put_str(h: &mut Sha256, s: &[u8]) {
+    h.update((s.len() as u64).to_be_bytes());
+    h.update(s);
+}
+
+/// Type-tagged value: N | I i64be | F f64-bits-be | T len bytes | B len bytes.
+fn put_value(h: &mut Sha256, v: ValueRef<'_>) {
+    match v {
+        ValueRef::Null => h.update(b"N"),
+        ValueRef::Integer(i) => {
+            h.update(b"I");
+            h.update(i.to_be_bytes());
+        }
+        ValueRef::Real(f) => {
+            h.update(b"F");
+            h.update(f.to_bits().to_be_bytes());
+        }
+        ValueRef::Text(t) => {
+            h.update(b"T");
+            put_str(h, t);
+        }
+        ValueRef::Blob(b) => {
+            h.update(b"B");
+            put_str(h, b);
+        }
+    }
+}
+
+/// Double-quote an identifier for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Tables covered by the hash, sorted by name: every table in the schema
+/// (including `sqlite_sequence`) except the planner's `sqlite_stat*`.
+pub fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_stat%' ORDER BY name",
+    )?;
+    stmt.query_map([], |r| r.get(0))?.collect()
+}
+
+/// Column names of a table and the `ORDER BY` that makes its row order
+/// canonical: the declared primary key, else every column in order.
+pub fn table_order(conn: &Connection, table: &str) -> rusqlite::Result<(Vec<String>, String)> {
+    let mut stmt = conn.prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY cid")?;
+    let cols: Vec<(String, i64)> = stmt
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut pk: Vec<&(String, i64)> = cols.iter().filter(|(_, p)| *p > 0).collect();
+    pk.sort_by_key(|(_, p)| *p);
+    let order: Vec<String> = if pk.is_empty() {
+        cols.iter().map(|(c, _)| quote_ident(c)).collect()
+    } else {
+        pk.iter().map(|(c, _)| quote_ident(c)).collect()
+    };
+    Ok((cols.into_iter().map(|(c, _)| c).collect(), order.join(", ")))
+}
+
+/// Digest of one table: str("table") str(name) u64(ncols) str(col)…, then
+/// per row `R` + values, then `E` + u64(row count).
+pub fn table_digest(conn: &Connection, table: &str) -> rusqlite::Result<TableDigest> {
+    let (cols, order) = table_order(conn, table)?;
+    let mut h = Sha256::new();
+    put_str(&mut h, b"table");
+    put_str(&mut h, table.as_bytes());
+    h.update((cols.len() as u64).to_be_bytes());
+    for c in &cols {
+        put_str(&mut h, c.as_bytes());
+    }
+    let select: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "SELECT {} FROM {} ORDER BY {}",
+        select.join(", "),
+        quote_ident(table),
+        order
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut n = 0u64;
+    while let Some(row) = rows.next()? {
+        h.update(b"R");
+        for i in 0..cols.len() {
+            put_value(&mut h, row.get_ref(i)?);
+        }
+        n += 1;
+    }
+    h.update(b"E");
+    h.update(n.to_be_bytes());
+    Ok(TableDigest {
+        rows: n,
+        sha256: hex::encode(h.finalize()),
+    })
+}
+
+/// Digest of the schema: every `sqlite_schema` row except `sqlite_stat*`,
+/// ordered by (type, name), each as `S` + four type-tagged values.
+pub fn schema_digest(conn: &Connection) -> rusqlite::Result<String> {
+    let mut h = Sha256::new();
+    put_str(&mut h, b"schema");
+    let mut stmt = conn.prepare(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        h.update(b"S");
+        for i in 0..4 {
+            put_value(&mut h, row.get_ref(i)?);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Compute the logical digest over an open connection.
+pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
+    let schema_sha256 = schema_digest(conn)?;
+    let mut h = Sha256::new();
+    put_str(&mut h, ALGORITHM.as_bytes());
+    for pragma in ["application_id", "user_version"] {
+        let v: i64 = conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?;
+        put_str(&mut h, pragma.as_bytes());
+        put_value(&mut h, ValueRef::Integer(v));
+    }
+    h.update(hex::decode(&schema_sha256).unwrap_or_default());
+    let mut tables = BTreeMap::new();
+    for t in table_names(conn)? {
+        let d = table_digest(conn, &t)?;
+        put_str(&mut h, t.as_bytes());
+        h.update(hex::decode(&d.sha256).unwrap_or_default());
+        tables.insert(t, d);
+    }
+    Ok(LogicalDigest {
+        sha256: hex::encode(h.finalize()),
+        schema_sha256,
+        tables,
+    })
+}
+
+/// Open a database file read-only (never creating it) and digest it.
+pub fn digest_file(path: &Path) -> Result<LogicalDigest, LogicalError> {
+    let err = |source| LogicalError {
+        path: path.display().to_string(),
+        source,
+    };
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(err)?;
+    digest_conn(&conn).map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(sql: &str) -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(sql).unwrap();
+        c
+    }
+
+    #[test]
+    fn insertion_order_does_not_matter() {
+        let a = db("CREATE TABLE t(id TEXT PRIMARY KEY, v); INSERT INTO t VALUES ('b',1),('a',2);");
+        let b = db("CREATE TABLE t(id TEXT PRIMARY KEY, v); INSERT INTO t VALUES ('a',2),('b',1);");
+        assert_eq!(digest_conn(&a).unwrap(), digest_conn(&b).unwrap());
+    }
+
+    #[test]
+    fn length_prefix_prevents_dbhash_collision() {
+        // dbhash hashes ('a3','b') and ('a','3b') the same; we must not.
+        let a = db("CREATE TABLE t(x, y); INSERT INTO t VALUES ('a3','b');");
+        let b = db("CREATE TABLE t(x, y); INSERT INTO t VALUES ('a','3b');");
+        assert_ne!(
+            digest_conn(&a).unwrap().sha256,
+            digest_conn(&b).unwrap().sha256
+        );
+    }
+
+    #[test]
+    fn type_tags_matter_and_pragmas_count() {
+        let a = db("CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+        let b = db("CREATE TABLE t(x); INSERT INTO t VALUES ('1');");
+        assert_ne!(
+            digest_conn(&a).unwrap().sha256,
+            digest_conn(&b).unwrap().sha256
+        );
+        let c = db("CREATE TABLE t(x); INSERT INTO t VALUES (1); PRAGMA user_version = 7;");
+        let da = digest_conn(&a).unwrap();
+        let dc = digest_conn(&c).unwrap();
+        assert_ne!(da.sha256, dc.sha256);
+        assert_eq!(da.tables, dc.tables);
+    }
+
+    #[test]
+    fn sequence_table_is_covered() {
+        let a = db(
+            "CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT); INSERT INTO t VALUES (NULL); DELETE FROM t;",
+        );
+        let b = db("CREATE TABLE t(id INTEGER PRIMARY KEY AUTOINCREMENT);");
+        let (da, db_) = (digest_conn(&a).unwrap(), digest_conn(&b).unwrap());
+        assert_ne!(da.sha256, db_.sha256);
+        assert_eq!(da.tables["t"], db_.tables["t"]);
+    }
+}

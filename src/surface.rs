@@ -1,0 +1,435 @@
+//! The modeled birth-register write surface: Directus-shaped system tables
+//! (column names and types from DIRECTUS-SURFACE.md, nearest SQLite types), the
+//! `objects` application collection, `birth_registry`, and the semantics of
+//! `fn_birth_register` — defined once here so every backend reproduces them.
+
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value};
+
+/// The Directus collection whose items are born.
+pub const COLLECTION: &str = "objects";
+
+/// `PRAGMA application_id` of every rollproof surrogate ("RPRF").
+pub const APPLICATION_ID: i64 = 0x5250_5246;
+
+/// Schema version of the modeled surface, stored in `PRAGMA user_version`.
+pub const SURFACE_VERSION: i64 = 1;
+
+/// Allowed `birth_registry.status` values.
+pub const BIRTH_STATUSES: &[&str] = &["born", "voided", "superseded"];
+
+/// The whole surface as SQLite DDL, in creation order (parents first).
+/// Serial ids are `INTEGER PRIMARY KEY AUTOINCREMENT`, as Directus itself
+/// creates them on SQLite, so `sqlite_sequence` behaves like PG sequences.
+pub const SCHEMA_SQL: &str = r#"
+CREATE TABLE directus_roles (
+  id TEXT NOT NULL PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  icon VARCHAR(64) NOT NULL DEFAULT 'supervised_user_circle',
+  description TEXT,
+  parent TEXT REFERENCES directus_roles(id)
+);
+CREATE TABLE directus_policies (
+  id TEXT NOT NULL PRIMARY KEY,
+  name VARCHAR(100) NOT NULL,
+  icon VARCHAR(64) NOT NULL DEFAULT 'badge',
+  description TEXT,
+  ip_access TEXT,
+  enforce_tfa BOOLEAN NOT NULL DEFAULT 0,
+  admin_access BOOLEAN NOT NULL DEFAULT 0,
+  app_access BOOLEAN NOT NULL DEFAULT 0
+);
+CREATE TABLE directus_users (
+  id TEXT NOT NULL PRIMARY KEY,
+  first_name VARCHAR(50),
+  last_name VARCHAR(50),
+  email VARCHAR(128) CONSTRAINT directus_users_email_unique UNIQUE,
+  password VARCHAR(255),
+  location VARCHAR(255),
+  title VARCHAR(50),
+  description TEXT,
+  tags JSON,
+  avatar TEXT,
+  language VARCHAR(255),
+  tfa_secret VARCHAR(255),
+  status VARCHAR(16) NOT NULL DEFAULT 'active'
+    CHECK (status IN ('draft','invited','unverified','active','suspended','archived')),
+  role TEXT REFERENCES directus_roles(id) ON DELETE SET NULL,
+  token VARCHAR(255) CONSTRAINT directus_users_token_unique UNIQUE,
+  last_access DATETIME,
+  last_page VARCHAR(255),
+  provider VARCHAR(128) NOT NULL DEFAULT 'default',
+  external_identifier VARCHAR(255) CONSTRAINT directus_users_external_identifier_unique UNIQUE,
+  auth_data JSON,
+  email_notifications BOOLEAN DEFAULT 1,
+  appearance VARCHAR(255),
+  theme_dark VARCHAR(255),
+  theme_light VARCHAR(255)
+);
+CREATE TABLE directus_access (
+  id TEXT NOT NULL PRIMARY KEY,
+  role TEXT REFERENCES directus_roles(id) ON DELETE CASCADE,
+  "user" TEXT REFERENCES directus_users(id) ON DELETE CASCADE,
+  policy TEXT NOT NULL REFERENCES directus_policies(id) ON DELETE CASCADE,
+  sort INTEGER
+);
+CREATE TABLE directus_settings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  project_name VARCHAR(100) NOT NULL DEFAULT 'Directus',
+  project_url VARCHAR(255),
+  project_color VARCHAR(255) NOT NULL DEFAULT '#6644FF',
+  default_language VARCHAR(255) NOT NULL DEFAULT 'en-US',
+  auth_login_attempts INTEGER DEFAULT 25
+);
+CREATE TABLE directus_collections (
+  collection VARCHAR(64) NOT NULL PRIMARY KEY,
+  icon VARCHAR(64),
+  note TEXT,
+  display_template VARCHAR(255),
+  hidden BOOLEAN NOT NULL DEFAULT 0,
+  singleton BOOLEAN NOT NULL DEFAULT 0,
+  translations JSON,
+  archive_field VARCHAR(64),
+  archive_app_filter BOOLEAN NOT NULL DEFAULT 1,
+  archive_value VARCHAR(255),
+  unarchive_value VARCHAR(255),
+  sort_field VARCHAR(64),
+  accountability VARCHAR(255) DEFAULT 'all',
+  color VARCHAR(255),
+  item_duplication_fields JSON,
+  sort INTEGER,
+  "group" VARCHAR(64) REFERENCES directus_collections(collection),
+  collapse VARCHAR(255) NOT NULL DEFAULT 'open',
+  preview_url VARCHAR(255),
+  versioning BOOLEAN NOT NULL DEFAULT 0,
+  status VARCHAR(16) NOT NULL DEFAULT 'active'
+);
+CREATE TABLE directus_fields (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  collection VARCHAR(64) NOT NULL REFERENCES directus_collections(collection) ON DELETE CASCADE,
+  field VARCHAR(64) NOT NULL,
+  special VARCHAR(64),
+  interface VARCHAR(64),
+  options JSON,
+  display VARCHAR(64),
+  display_options JSON,
+  readonly BOOLEAN NOT NULL DEFAULT 0,
+  hidden BOOLEAN NOT NULL DEFAULT 0,
+  sort INTEGER,
+  width VARCHAR(30) DEFAULT 'full',
+  translations JSON,
+  note TEXT,
+  conditions JSON,
+  required BOOLEAN DEFAULT 0,
+  "group" VARCHAR(64),
+  validation JSON,
+  validation_message TEXT,
+  searchable BOOLEAN NOT NULL DEFAULT 1,
+  UNIQUE (collection, field)
+);
+CREATE TABLE directus_relations (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  many_collection VARCHAR(64) NOT NULL,
+  many_field VARCHAR(64) NOT NULL,
+  one_collection VARCHAR(64),
+  one_field VARCHAR(64),
+  one_collection_field VARCHAR(64),
+  one_allowed_collections TEXT,
+  junction_field VARCHAR(64),
+  sort_field VARCHAR(64),
+  one_deselect_action VARCHAR(255) NOT NULL DEFAULT 'nullify'
+);
+CREATE TABLE directus_activity (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  action VARCHAR(45) NOT NULL,
+  "user" TEXT,
+  "timestamp" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  ip VARCHAR(50),
+  user_agent TEXT,
+  collection VARCHAR(64) NOT NULL,
+  item VARCHAR(255) NOT NULL,
+  origin VARCHAR(255)
+);
+CREATE INDEX directus_activity_timestamp_index ON directus_activity ("timestamp");
+CREATE TABLE directus_revisions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  activity INTEGER NOT NULL REFERENCES directus_activity(id) ON DELETE CASCADE,
+  collection VARCHAR(64) NOT NULL,
+  item VARCHAR(255) NOT NULL,
+  data JSON,
+  delta JSON,
+  parent INTEGER REFERENCES directus_revisions(id),
+  version TEXT
+);
+CREATE INDEX directus_revisions_activity_index ON directus_revisions (activity);
+CREATE INDEX directus_revisions_parent_index ON directus_revisions (parent);
+CREATE TABLE objects (
+  id TEXT NOT NULL PRIMARY KEY,
+  status VARCHAR(20) NOT NULL DEFAULT 'draft'
+    CHECK (status IN ('draft','published','archived')),
+  kind VARCHAR(32) NOT NULL,
+  key VARCHAR(128) NOT NULL CONSTRAINT objects_key_unique UNIQUE,
+  payload JSON,
+  user_created TEXT REFERENCES directus_users(id),
+  date_created DATETIME,
+  user_updated TEXT REFERENCES directus_users(id),
+  date_updated DATETIME
+);
+CREATE TABLE birth_registry (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  object_uid VARCHAR(64) NOT NULL CONSTRAINT birth_registry_object_uid_unique UNIQUE,
+  kind VARCHAR(32) NOT NULL,
+  born_by TEXT NOT NULL REFERENCES directus_users(id),
+  born_at DATETIME NOT NULL,
+  source VARCHAR(64) NOT NULL,
+  collection VARCHAR(64) NOT NULL,
+  item TEXT NOT NULL CONSTRAINT birth_registry_item_unique UNIQUE REFERENCES objects(id),
+  status VARCHAR(16) NOT NULL DEFAULT 'born'
+    CHECK (status IN ('born','voided','superseded')),
+  activity INTEGER NOT NULL REFERENCES directus_activity(id),
+  revision INTEGER REFERENCES directus_revisions(id)
+);
+CREATE INDEX birth_registry_kind_index ON birth_registry (kind);
+CREATE INDEX birth_registry_born_at_index ON birth_registry (born_at);
+"#;
+
+/// Tables of the surface, parents before children.
+pub const TABLES: &[&str] = &[
+    "directus_roles",
+    "directus_policies",
+    "directus_users",
+    "directus_access",
+    "directus_settings",
+    "directus_collections",
+    "directus_fields",
+    "directus_relations",
+    "directus_activity",
+    "directus_revisions",
+    "objects",
+    "birth_registry",
+];
+
+/// Create the surface in an empty database.
+pub fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(SCHEMA_SQL)?;
+    conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+    conn.pragma_update(None, "user_version", SURFACE_VERSION)?;
+    Ok(())
+}
+
+/// Columns of each surface table, read from the DDL itself (so the list the
+/// intake check uses can never drift from the schema).
+pub fn expected_columns() -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+    let conn = Connection::open_in_memory()?;
+    conn.execute_batch(SCHEMA_SQL)?;
+    let mut out = Vec::new();
+    for table in TABLES {
+        let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+        let cols = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push((table.to_string(), cols));
+    }
+    Ok(out)
+}
+
+/// One call of `fn_birth_register`: everything the client submits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Birth {
+    /// The item's uuid key, generated by the application.
+    pub item: String,
+    /// The registry's unique object uid.
+    pub object_uid: String,
+    pub kind: String,
+    pub key: String,
+    pub status: String,
+    /// The item's JSON payload (object).
+    pub payload: Value,
+    /// The acting Directus user (uuid).
+    pub user: String,
+    /// Millisecond timestamp, `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub at: String,
+    pub source: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+}
+
+/// Ids written by one birth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BirthIds {
+    pub activity: i64,
+    pub revision: i64,
+    pub registry: i64,
+}
+
+impl Birth {
+    /// The fields the client sent, in a fixed order: the revision's `data`
+    /// and `delta` (identical on create; relation fields such as
+    /// `user_created`/`date_created` are not in them, as in Directus).
+    pub fn submitted_fields(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), Value::String(self.item.clone()));
+        m.insert("status".into(), Value::String(self.status.clone()));
+        m.insert("kind".into(), Value::String(self.kind.clone()));
+        m.insert("key".into(), Value::String(self.key.clone()));
+        m.insert("payload".into(), self.payload.clone());
+        Value::Object(m)
+    }
+}
+
+/// `fn_birth_register`: one birth, atomically (a SAVEPOINT, so it nests
+/// inside a caller's transaction and is its own transaction otherwise).
+/// Writes the item, one `create` activity, one revision with
+/// data = delta = the submitted fields, and the `birth_registry` record.
+pub fn birth_register(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthIds> {
+    conn.execute_batch("SAVEPOINT fn_birth_register")?;
+    match birth_register_inner(conn, b) {
+        Ok(ids) => {
+            conn.execute_batch("RELEASE fn_birth_register")?;
+            Ok(ids)
+        }
+        Err(e) => {
+            // Undo this birth only; the caller's outer transaction survives.
+            let _ = conn.execute_batch("ROLLBACK TO fn_birth_register; RELEASE fn_birth_register");
+            Err(e)
+        }
+    }
+}
+
+fn birth_register_inner(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthIds> {
+    let payload = b.payload.to_string();
+    conn.prepare_cached(
+        "INSERT INTO objects (id, status, kind, key, payload, user_created, date_created)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        b.item, b.status, b.kind, b.key, payload, b.user, b.at
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin)
+         VALUES ('create', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![b.user, b.at, b.ip, b.user_agent, COLLECTION, b.item, b.origin])?;
+    let activity = conn.last_insert_rowid();
+    let fields = b.submitted_fields().to_string();
+    conn.prepare_cached(
+        "INSERT INTO directus_revisions (activity, collection, item, data, delta, parent, version)
+         VALUES (?1, ?2, ?3, ?4, ?4, NULL, NULL)",
+    )?
+    .execute(params![activity, COLLECTION, b.item, fields])?;
+    let revision = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "INSERT INTO birth_registry (object_uid, kind, born_by, born_at, source, collection, item, status, activity, revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'born', ?8, ?9)",
+    )?
+    .execute(params![b.object_uid, b.kind, b.user, b.at, b.source, COLLECTION, b.item, activity, revision])?;
+    let registry = conn.last_insert_rowid();
+    Ok(BirthIds {
+        activity,
+        revision,
+        registry,
+    })
+}
+
+/// The compensating inverse of one birth: delete exactly the four rows it
+/// wrote (children first). It does not rewind `sqlite_sequence`, just as a
+/// real compensating transaction cannot rewind PostgreSQL sequences.
+pub fn birth_unregister(conn: &Connection, item: &str) -> rusqlite::Result<usize> {
+    let mut n = 0;
+    n += conn
+        .prepare_cached("DELETE FROM birth_registry WHERE collection = ?1 AND item = ?2")?
+        .execute(params![COLLECTION, item])?;
+    n += conn
+        .prepare_cached("DELETE FROM directus_revisions WHERE collection = ?1 AND item = ?2 AND activity IN (SELECT id FROM directus_activity WHERE action = 'create' AND collection = ?1 AND item = ?2)")?
+        .execute(params![COLLECTION, item])?;
+    n += conn
+        .prepare_cached("DELETE FROM directus_activity WHERE action = 'create' AND collection = ?1 AND item = ?2")?
+        .execute(params![COLLECTION, item])?;
+    n += conn
+        .prepare_cached("DELETE FROM objects WHERE id = ?1")?
+        .execute(params![item])?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn birth(n: u32) -> Birth {
+        Birth {
+            item: format!("00000000-0000-4000-8000-{n:012}"),
+            object_uid: format!("OBJ-{n}"),
+            kind: "sensor".into(),
+            key: format!("key-{n}"),
+            status: "published".into(),
+            payload: serde_json::json!({"title": "t"}),
+            user: "u1".into(),
+            at: "2026-01-01T00:00:00.000Z".into(),
+            source: "api".into(),
+            ip: None,
+            user_agent: None,
+            origin: None,
+        }
+    }
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.pragma_update(None, "foreign_keys", true).unwrap();
+        create_schema(&c).unwrap();
+        c.execute(
+            "INSERT INTO directus_users (id, email) VALUES ('u1', 'a@example.com')",
+            [],
+        )
+        .unwrap();
+        c
+    }
+
+    fn count(c: &Connection, t: &str) -> i64 {
+        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn one_birth_writes_four_rows_and_inverse_removes_them() {
+        let c = db();
+        let ids = birth_register(&c, &birth(1)).unwrap();
+        for t in [
+            "objects",
+            "directus_activity",
+            "directus_revisions",
+            "birth_registry",
+        ] {
+            assert_eq!(count(&c, t), 1, "{t}");
+        }
+        let (data, delta): (String, String) = c
+            .query_row(
+                "SELECT data, delta FROM directus_revisions WHERE id = ?1",
+                [ids.revision],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(data, delta);
+        assert!(!data.contains("user_created"));
+        assert_eq!(birth_unregister(&c, &birth(1).item).unwrap(), 4);
+        assert_eq!(count(&c, "objects"), 0);
+    }
+
+    #[test]
+    fn failed_birth_leaves_nothing() {
+        let c = db();
+        birth_register(&c, &birth(1)).unwrap();
+        let mut dup = birth(2);
+        dup.object_uid = "OBJ-1".into(); // unique violation in the last insert
+        assert!(birth_register(&c, &dup).is_err());
+        assert_eq!(count(&c, "objects"), 1);
+        assert_eq!(count(&c, "directus_activity"), 1);
+    }
+
+    #[test]
+    fn expected_columns_cover_every_table() {
+        let cols = expected_columns().unwrap();
+        assert_eq!(cols.len(), TABLES.len());
+        assert!(cols.iter().all(|(_, c)| !c.is_empty()));
+    }
+}

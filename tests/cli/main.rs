@@ -1,0 +1,15 @@
+//! End-to-end tests: every test runs the built `rollproof` binary on
+//! temporary directories, as a user would. One module per feature.
+
+mod util;
+
+mod attach;
+mod blockers;
+mod generate;
+mod guard;
+mod intake;
+mod postgres;
+mod profile;
+mod rehearse;
+mod report;
+mod seal;

@@ -1,0 +1,1 @@
+//! End-to-end tests for this feature (filled in by its issue).

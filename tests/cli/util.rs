@@ -1,0 +1,93 @@
+//! Test helpers: a temp workspace and a way to run the built binary in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Root of the repository (where Cargo.toml lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A repository file, e.g. `repo_file("surrogates/profiles/tiny.toml")`.
+pub fn repo_file(rel: &str) -> PathBuf {
+    repo().join(rel)
+}
+
+/// A temporary directory the test works in; removed when dropped.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        Work {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A command for the built binary, run inside the work directory.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rollproof"));
+        c.current_dir(self.dir.path());
+        c.env_remove("ROLLPROOF_WORKSPACE");
+        c
+    }
+
+    /// Run with arguments; returns the finished process output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run rollproof")
+    }
+
+    /// Generate the tiny surrogate at `rel` with `seed`.
+    pub fn tiny(&self, rel: &str, seed: u64) -> PathBuf {
+        let out = self.path(rel);
+        let profile = repo_file("surrogates/profiles/tiny.toml");
+        let o = self.run(&[
+            "generate",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_success(&o);
+        out
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Assert exit code 0, printing both streams when it is not.
+pub fn assert_success(o: &Output) {
+    assert_code(o, 0);
+}
+
+/// Assert a specific exit code, printing both streams when it differs.
+pub fn assert_code(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// SHA-256 of a file, computed by the independent `sha2` path of the test.
+pub fn sha256_file(p: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(std::fs::read(p).expect("read file")))
+}
