@@ -1,0 +1,185 @@
+//! `rollproof generate`: determinism, integrity, secret-free values, bad input.
+
+use crate::util::*;
+
+#[test]
+fn same_seed_is_byte_identical_and_other_seed_differs() {
+    let w = Work::new();
+    let a = w.tiny("a.db", 7);
+    let b = w.tiny("b.db", 7);
+    let c = w.tiny("c.db", 8);
+    assert_eq!(sha256_file(&a), sha256_file(&b));
+    assert_ne!(sha256_file(&a), sha256_file(&c));
+}
+
+#[test]
+fn surrogate_is_consistent_and_secret_free() {
+    let w = Work::new();
+    let db = w.tiny("s.db", 3);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let fk: i64 = conn
+        .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(fk, 0);
+    // Every birth points at its item, its create activity and its revision.
+    let orphans: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM birth_registry b
+             LEFT JOIN objects o ON o.id = b.item
+             LEFT JOIN directus_activity a ON a.id = b.activity AND a.item = b.item AND a.action = 'create'
+             LEFT JOIN directus_revisions r ON r.id = b.revision AND r.activity = a.id
+             WHERE o.id IS NULL OR a.id IS NULL OR r.id IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0);
+    // Activity rows name real users; emails sit on reserved example domains.
+    let stray: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM directus_activity WHERE \"user\" NOT IN (SELECT id FROM directus_users)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stray, 0);
+    let bad_email: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM directus_users WHERE email NOT LIKE '%@example.com' AND email NOT LIKE '%@example.org' AND email NOT LIKE '%@example.net'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(bad_email, 0);
+    let hashes: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM directus_users WHERE password LIKE '$argon2%' OR password LIKE '$2%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(hashes, 0);
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM birth_registry", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 30);
+}
+
+#[test]
+fn existing_output_is_refused_without_force_and_left_untouched() {
+    let w = Work::new();
+    let out = w.path("s.db");
+    std::fs::write(&out, b"precious").unwrap();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let args = [
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = w.run(&args);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_success(&w.run(&forced));
+    assert_ne!(std::fs::read(&out).unwrap(), b"precious");
+}
+
+#[test]
+fn bad_profiles_are_named_and_leave_no_output() {
+    let w = Work::new();
+    let cases = [
+        (
+            "unknown.toml",
+            "[profile]\nname='x'\nsurprise=1\n[tables]\n",
+            "surprise",
+        ),
+        (
+            "fraction.toml",
+            "[profile]\nname='x'\n[tables.objects]\nrows=1\n[tables.objects.columns.kind]\nnull_fraction=1.5\n",
+            "null_fraction",
+        ),
+        (
+            "negative.toml",
+            "[profile]\nname='x'\n[tables.objects]\nrows=-3\n",
+            "rows",
+        ),
+        (
+            "fk.toml",
+            "[profile]\nname='x'\n[tables.objects]\nrows=1\n[tables.objects.columns.user_created]\nreferences='nowhere'\n",
+            "nowhere",
+        ),
+        (
+            "shape.toml",
+            "[profile]\nname='x'\n[tables.objects]\nrows=5\n",
+            "directus_roles",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let p = w.path(name);
+        std::fs::write(&p, text).unwrap();
+        let out = w.path("out.db");
+        let o = w.run(&[
+            "generate",
+            "--profile",
+            p.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_code(&o, 2);
+        let err = stderr(&o);
+        assert!(err.contains(name), "{name}: {err}");
+        assert!(err.contains(needle), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one-line error: {err}");
+        assert!(!out.exists(), "{name} left an output file");
+    }
+    // No temp files left behind either.
+    let leftovers: Vec<_> = std::fs::read_dir(w.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".rollproof-tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty());
+    let o = w.run(&["generate", "--profile", "/no/such.toml", "--out", "x.db"]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("/no/such.toml"));
+}
+
+#[test]
+fn scale_grows_the_growing_tables() {
+    let w = Work::new();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--scale",
+        "3",
+        "--out",
+        "big.db",
+        "--json",
+    ]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["rows"]["objects"], 120);
+    assert_eq!(v["rows"]["directus_roles"], 3);
+    assert_eq!(
+        v["sha256"].as_str().unwrap(),
+        sha256_file(&w.path("big.db"))
+    );
+}
