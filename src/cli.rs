@@ -16,8 +16,8 @@ use clap::{Parser, Subcommand};
     after_long_help = concat!(
         "Typical session:\n",
         "  rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db\n",
-        "  rollproof rehearse scenarios/births-restore-copy.toml\n",
-        "  rollproof verify reports/births-restore-copy/<run>.json\n",
+        "  rollproof rehearse scenarios/births-copy-restore.toml\n",
+        "  rollproof verify reports/births-copy-restore/<run>.json\n",
         "\n",
         "Exit codes:\n",
         "  0  success: the proof passed, the check is clean, the map is valid\n",
@@ -43,6 +43,8 @@ pub enum Command {
     Rehearse(commands::rehearse::Args),
     /// Verify a sealed proof report (and, optionally, the kept artifacts).
     Verify(commands::verify::Args),
+    /// Print every digest of SQLite files: file SHA-256, logical hash, .sha3sum.
+    Hash(commands::hash::Args),
     /// Show or attest a proof report.
     Report(commands::report::Args),
     /// Write the seal manifest of sealed files under surrogates/ and reports/.
@@ -57,6 +59,10 @@ pub enum Command {
     Guard(commands::guard::Args),
     /// Take in an operator's sanitized dump as an isolated, scanned clone.
     Intake(commands::intake::Args),
+    /// Internal: the apply worker process a rehearsal starts (kill and
+    /// io-error faults, benchmark SQL).
+    #[command(hide = true)]
+    ApplyWorker(commands::apply_worker::Args),
 }
 
 /// Run one parsed command line.
@@ -67,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Fidelity(a) => commands::fidelity::run(a),
         Command::Rehearse(a) => commands::rehearse::run(a),
         Command::Verify(a) => commands::verify::run(a),
+        Command::Hash(a) => commands::hash::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Seal(a) => commands::seal::run(a),
         Command::Check(a) => commands::check::run(a),
@@ -74,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Attach(a) => commands::attach::run(a),
         Command::Guard(a) => commands::guard::run(a),
         Command::Intake(a) => commands::intake::run(a),
+        Command::ApplyWorker(a) => commands::apply_worker::run(a),
     }
 }
 

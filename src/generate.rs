@@ -235,6 +235,8 @@ pub fn generate(
         let conn = Connection::open(tmp.path()).map_err(sql_err)?;
         let mut g = Generator::new(&conn, profile, seed, &counts);
         g.run().map_err(sql_err)?;
+        // Provenance record (guard issue #7): deterministic, no time or path.
+        crate::provenance::stamp_surrogate(&conn, profile, seed, scale).map_err(sql_err)?;
         conn.close().map_err(|(_, e)| sql_err(e))?;
     }
     fsutil::commit(tmp, out, overwrite)?;

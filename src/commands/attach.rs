@@ -1,14 +1,223 @@
-//! `rollproof attach` — placeholder until its issue lands (refuses to run).
+//! `rollproof attach REPORT --map MAP --blocker ID` — verify a proof report,
+//! then record it as evidence on a blocker entry (docs/BLOCKERS.md
+//! "Attach"). Fail closed: a report that fails verification, a report for
+//! another blocker, or a closure the evidence cannot back is refused and the
+//! map is left exactly as it was.
 
+use crate::blockers::attach::{AttachError, relative_to};
+use crate::blockers::validate::backs_closure;
+use crate::blockers::{AttachOutcome, BlockerMap, Evidence, EvidenceInput, attach_evidence};
 use crate::exit::Status;
+use crate::fsutil::{parent_dir, write_atomic};
+use crate::guard::Refusal;
+use anyhow::{Context, anyhow};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
 
+/// Attach a verified proof report to a blocker entry in a blocker map.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Example:\n  \
+    rollproof attach reports/births-copy-restore/20260612T010203Z-1a2b3c4d.json \\\n    \
+    --map final-blocker-map.json --blocker FIX7-P0-DRYRUN-PROD-ROLLBACK-1\n\n\
+    The previous map is kept as MAP.bak. Attaching the same report again changes nothing.\n\n\
+    Exit codes: 0 attached (or already attached); 1 the report fails verification or the map\n\
+    is invalid; 2 bad input; 3 refused (report for another blocker, or --close on a blocker\n\
+    the evidence cannot close). Nothing is written unless the exit code is 0.")]
 pub struct Args {
-    /// Arguments (not yet defined).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// The sealed proof report (JSON) written by `rollproof rehearse`.
+    pub report: PathBuf,
+    /// The blocker map to record the evidence in.
+    #[arg(long, value_name = "MAP")]
+    pub map: PathBuf,
+    /// `blocker_id` of the blocker the report is evidence for; must be the
+    /// blocker the report's scenario declared.
+    #[arg(long, value_name = "ID")]
+    pub blocker: String,
+    /// Also close the blocker (`closed_this_lane: true`, `open_count` − 1).
+    /// Refused, and nothing written, unless the category allows closing and
+    /// the report is PASS, byte-exact, from a surrogate or clone leg.
+    #[arg(long)]
+    pub close: bool,
+    /// Also re-hash the report's kept artifacts in DIR, as `rollproof verify
+    /// --artifacts` does.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Print the outcome as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<Status> {
-    anyhow::bail!("'attach' is not available in this build yet")
+/// `attach --json` output.
+#[derive(Serialize)]
+struct AttachJson<'a> {
+    map: String,
+    report: String,
+    blocker: &'a str,
+    /// The map was rewritten.
+    changed: bool,
+    /// A new evidence entry was added.
+    added: bool,
+    can_close_now: bool,
+    closed_this_lane: bool,
+    open_count: u64,
+    /// Why the evidence cannot close the blocker (None: it can).
+    stays_open_because: Option<String>,
+    /// Where the previous map was saved (only when the map changed).
+    backup: Option<String>,
+    evidence: &'a Evidence,
+}
+
+/// `MAP.bak`, beside the map.
+fn backup_path(map: &Path) -> PathBuf {
+    let mut s = map.as_os_str().to_owned();
+    s.push(".bak");
+    PathBuf::from(s)
+}
+
+/// Run `attach`.
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    let (map, original) = BlockerMap::load(&args.map)?;
+    let report_name = args.report.display().to_string();
+    let map_name = args.map.display().to_string();
+
+    let checked = crate::verify::check_file(&args.report, args.artifacts.as_deref())
+        .context("cannot verify the report")?;
+    let report = match (checked.ok(), checked.report) {
+        (true, Some(r)) => r,
+        (_, _) => {
+            for p in &checked.problems {
+                eprintln!("rollproof: {report_name}: FAILED ({p})");
+            }
+            eprintln!(
+                "rollproof: refused to attach {report_name}: it fails verification; {map_name} is unchanged"
+            );
+            return Ok(Status::Failed);
+        }
+    };
+
+    // Resolve symlinks so the map is replaced where it really lives and the
+    // recorded report path is true relative to it.
+    let map_real = args
+        .map
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {map_name}"))?;
+    let report_real = args
+        .report
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {report_name}"))?;
+    let evidence = Evidence {
+        report: relative_to(parent_dir(&map_real), &report_real),
+        seal: report.seal.clone(),
+        verdict: report.verdict.to_string(),
+        proof: report.proof.to_string(),
+        leg: report.leg.clone(),
+        surrogate_sha256: report.surrogate.sha256.clone(),
+        scenario: report.scenario.name.clone(),
+        rehearsed_at: report.started_at.clone(),
+        date: crate::timefmt::today(),
+    };
+    let input = EvidenceInput {
+        evidence,
+        report_blocker: report.blocker.clone(),
+    };
+
+    let outcome = match attach_evidence(&map, &args.blocker, &input, args.close) {
+        Ok(o) => o,
+        Err(AttachError::InvalidMap(violations)) => {
+            for v in &violations {
+                eprintln!("rollproof: {map_name}: {}: {}", v.at, v.problem);
+            }
+            eprintln!(
+                "rollproof: refused to attach: {map_name} is invalid ({} violation(s)); it is unchanged",
+                violations.len()
+            );
+            return Ok(Status::Failed);
+        }
+        Err(e) if e.is_refusal() => {
+            return Err(anyhow::Error::new(Refusal::new(format!(
+                "{e}; {map_name} is unchanged"
+            ))));
+        }
+        Err(e) => {
+            return Err(anyhow!(e).context(format!("cannot attach to {map_name} (unchanged)")));
+        }
+    };
+
+    let (new_map, changed, added, backup) = match outcome {
+        AttachOutcome::Unchanged => (map, false, false, None),
+        AttachOutcome::Changed {
+            map: new, added, ..
+        } => {
+            let bak = backup_path(&map_real);
+            write_atomic(&bak, &original, true)
+                .with_context(|| format!("cannot keep a backup; {map_name} is unchanged"))?;
+            // Someone else edited the map while we verified: do not lose their change.
+            let now =
+                std::fs::read(&map_real).with_context(|| format!("cannot re-read {map_name}"))?;
+            if now != original {
+                anyhow::bail!(
+                    "{map_name} changed on disk while attaching; nothing written, run attach again"
+                );
+            }
+            write_atomic(&map_real, &new.to_bytes(), true)
+                .with_context(|| format!("{map_name} is unchanged"))?;
+            (
+                new,
+                true,
+                added,
+                Some(backup_path(&args.map).display().to_string()),
+            )
+        }
+    };
+
+    // The blocker exists: attach_evidence found it.
+    let b = new_map
+        .blocker(&args.blocker)
+        .ok_or_else(|| anyhow!("blocker {} vanished from the new map", args.blocker))?;
+    let stays_open = backs_closure(&b.category, &input.evidence).err();
+    if args.json {
+        let out = AttachJson {
+            map: map_name.clone(),
+            report: report_name.clone(),
+            blocker: &b.id,
+            changed,
+            added,
+            can_close_now: b.can_close_now,
+            closed_this_lane: b.closed_this_lane,
+            open_count: new_map.open_count,
+            stays_open_because: stays_open.clone(),
+            backup,
+            evidence: &input.evidence,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else if !changed {
+        println!(
+            "{report_name}: already attached to {}; {map_name} unchanged",
+            b.id
+        );
+    } else {
+        let what = if added { "attached to" } else { "already on" };
+        println!(
+            "{report_name}: {what} {} in {map_name} ({} {} {}, backup {})",
+            b.id,
+            input.evidence.verdict,
+            input.evidence.proof,
+            input.evidence.leg,
+            backup.as_deref().unwrap_or("-")
+        );
+        if b.closed_this_lane {
+            println!("{}: closed; open_count is now {}", b.id, new_map.open_count);
+        } else if b.can_close_now {
+            println!("{}: can_close_now: true (pass --close to close it)", b.id);
+        }
+    }
+    if let Some(why) = &stays_open
+        && b.is_open()
+    {
+        eprintln!(
+            "rollproof: note: {} stays open (can_close_now, closed_this_lane and open_count unchanged): {why}",
+            b.id
+        );
+    }
+    Ok(Status::Success)
 }

@@ -1,14 +1,113 @@
-//! `rollproof fidelity` — placeholder until its issue lands (refuses to run).
+//! `rollproof fidelity`: score how closely a database matches a profile.
 
 use crate::exit::Status;
+use crate::fidelity::FidelityReport;
+use crate::profile::Profile;
+use std::path::PathBuf;
 
+/// Compare a database with a profile: per table (rows) and per profiled
+/// column (type, null fraction, length and numeric range overlap, category
+/// mix, foreign key), each scored 0..1, and one overall score 0..100
+/// (formula: docs/FIDELITY.md).
+///
+/// A measurement: exits 0 whatever the score, unless --min-score is given
+/// and the score is below it (exit 1).
+///
+/// Example:
+///   rollproof fidelity work/s.db --profile surrogates/profiles/default.toml --min-score 90
+///   rollproof fidelity work/big.db --profile surrogates/profiles/default.toml --scale 12
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Arguments (not yet defined).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// The SQLite database to score (opened read-only).
+    #[arg(value_name = "DB")]
+    pub db: PathBuf,
+    /// Profile (TOML) to compare against.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: PathBuf,
+    /// Compare with the profile's growing tables scaled like `generate
+    /// --scale` (users, objects, births, revisions, activity).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Exit 1 when the overall score is below this (0..100).
+    #[arg(long, value_name = "N")]
+    pub min_score: Option<f64>,
+    /// Print the full comparison as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<Status> {
-    anyhow::bail!("'fidelity' is not available in this build yet")
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(m) = args.min_score
+        && !(0.0..=100.0).contains(&m)
+    {
+        anyhow::bail!("--min-score {m} must be between 0 and 100");
+    }
+    if !args.scale.is_finite() || args.scale <= 0.0 {
+        anyhow::bail!("--scale {} must be a positive number", args.scale);
+    }
+    let mut profile = Profile::load(&args.profile)?;
+    if args.scale != 1.0 {
+        // The same rounding as `generate`, so a scaled surrogate matches.
+        for (name, t) in profile.tables.iter_mut() {
+            if crate::generate::SCALED_TABLES.contains(&name.as_str()) {
+                t.rows = (t.rows as f64 * args.scale).round() as u64;
+            }
+        }
+    }
+    // Every scoring error names the database already.
+    let report = crate::fidelity::score(&args.db, &profile)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+    }
+    match args.min_score {
+        Some(m) if report.score < m => {
+            eprintln!(
+                "rollproof: fidelity {:.2} is below --min-score {m}",
+                report.score
+            );
+            Ok(Status::Failed)
+        }
+        _ => Ok(Status::Success),
+    }
+}
+
+fn print_text(r: &FidelityReport) {
+    for t in &r.tables {
+        let actual = t
+            .actual_rows
+            .map_or_else(|| "missing".to_string(), |n| n.to_string());
+        println!(
+            "{:<24} rows {:>9} / {:<9} rows {:.3}  table {:.3}",
+            t.table, actual, t.expected_rows, t.rows_score, t.score
+        );
+        for c in &t.columns {
+            let items: Vec<String> = c
+                .items
+                .iter()
+                .filter(|i| i.score < 1.0)
+                .map(|i| {
+                    format!(
+                        "{} {:.3} (want {}, have {})",
+                        i.check, i.score, i.expected, i.actual
+                    )
+                })
+                .collect();
+            let detail = if items.is_empty() {
+                String::new()
+            } else {
+                format!("  {}", items.join("; "))
+            };
+            let present = if c.present { "" } else { " (missing)" };
+            println!("  {:<22}{present} {:.3}{detail}", c.column, c.score);
+        }
+    }
+    for t in &r.unprofiled_tables {
+        println!("{t:<24} not in the profile (not scored)");
+    }
+    println!(
+        "fidelity {:.2} / 100 against profile '{}'",
+        r.score, r.profile
+    );
 }

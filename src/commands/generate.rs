@@ -21,8 +21,21 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Output SQLite file (written atomically).
-    #[arg(long, value_name = "FILE")]
-    pub out: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "target_url",
+        conflicts_with = "target_url"
+    )]
+    pub out: Option<PathBuf>,
+    /// Generate into a new PostgreSQL database instead of a file:
+    /// postgres://user@host:port/rollproof_<name> (loopback or a Unix
+    /// socket, unless --allow-host names the server). See docs/POSTGRES.md.
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
+    #[arg(long, value_name = "HOST", requires = "target_url")]
+    pub allow_host: Vec<String>,
     /// Multiply the row counts of the growing tables (users, objects,
     /// births, revisions, activity), e.g. 30 for about 1 GiB from default.
     #[arg(long, default_value_t = 1.0)]
@@ -38,10 +51,33 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let profile = Profile::load(&args.profile)?;
     let label = args.profile.display().to_string();
-    let g = crate::generate::generate(
-        &profile, &label, args.seed, args.scale, &args.out, args.force,
-    )
-    .with_context(|| format!("could not generate {}", args.out.display()))?;
+    if let Some(url) = &args.target_url {
+        let l = crate::pg::generate_url(
+            url,
+            &args.allow_host,
+            &profile,
+            &label,
+            args.seed,
+            args.scale,
+            args.force,
+        )?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&l)?);
+        } else {
+            let rows: u64 = l.rows.values().sum();
+            println!(
+                "{}  {}  (logical, {} rows, {:.2}s)",
+                l.logical.sha256, l.url, rows, l.seconds
+            );
+        }
+        return Ok(Status::Success);
+    }
+    let out = args
+        .out
+        .as_deref()
+        .context("--out or --target-url is required")?;
+    let g = crate::generate::generate(&profile, &label, args.seed, args.scale, out, args.force)
+        .with_context(|| format!("could not generate {}", out.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&g)?);
     } else {

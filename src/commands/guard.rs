@@ -1,14 +1,203 @@
-//! `rollproof guard` — placeholder until its issue lands (refuses to run).
+//! `rollproof guard`: ask the fail-closed guard. `check` answers whether a
+//! production-scope action is granted (rollproof never performs it);
+//! `target` whether a database may be written; `url` whether a database URL
+//! is a local throwaway; `adopt` makes a guarded working copy.
 
 use crate::exit::Status;
+use crate::grant::{self, Grant};
+use crate::guard;
+use anyhow::Context;
+use serde_json::json;
+use std::path::PathBuf;
 
+/// Ask the fail-closed guard. Exit 0 allowed, 3 refused, 2 bad input.
+///
+/// Examples:
+///   rollproof guard check REAL_RUN --grant grants/real-run.toml --target-digest <sha256>
+///   rollproof guard target rollproof-work/clones/op.db
+///   rollproof guard url postgres://localhost/rollproof_rehearsal
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Arguments (not yet defined).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    #[command(subcommand)]
+    pub command: Sub,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<Status> {
-    anyhow::bail!("'guard' is not available in this build yet")
+#[derive(Debug, clap::Subcommand)]
+pub enum Sub {
+    /// Is ACTION granted? Production actions (REAL_RUN, QT001, permit,
+    /// activation, repoint, cutover) each need their own production grant
+    /// bound to the target's digest; without --grant the answer is HOLD.
+    /// rollproof never performs the action: automation gates on the exit code.
+    ///
+    /// Example: rollproof guard check cutover --grant g.toml --target-digest <sha256>
+    Check(CheckArgs),
+    /// May rollproof write to this database? Only a surrogate or clone in
+    /// the workspace whose provenance record and sidecar prove it.
+    ///
+    /// Example: rollproof guard target rollproof-work/clones/op.db
+    Target(TargetArgs),
+    /// May rollproof write to this database URL? Only loopback or Unix-socket
+    /// PostgreSQL databases named rollproof_*.
+    ///
+    /// Example: rollproof guard url postgres://localhost/rollproof_x
+    Url(UrlArgs),
+    /// Make a guarded working copy of a surrogate or clone in the workspace
+    /// (what a rehearsal does before writing).
+    ///
+    /// Example: rollproof guard adopt surrogates/tiny.db rollproof-work/runs/t.db
+    Adopt(AdoptArgs),
+}
+
+/// `guard check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// REAL_RUN, QT001 (or apply), permit, activation, repoint, cutover,
+    /// rehearsal, surrogate or clone.
+    pub action: String,
+    /// Grant file (TOML or JSON; see docs/GUARD.md).
+    #[arg(long, value_name = "FILE")]
+    pub grant: Option<PathBuf>,
+    /// SHA-256 of the target the action would touch.
+    #[arg(long, value_name = "SHA256")]
+    pub target_digest: Option<String>,
+    /// Print the decision as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `guard target`.
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Database file to ask about.
+    pub db: PathBuf,
+    /// Print the decision as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `guard url`.
+#[derive(Debug, clap::Args)]
+pub struct UrlArgs {
+    /// Database URL to ask about.
+    pub url: String,
+    /// Print the decision as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `guard adopt`.
+#[derive(Debug, clap::Args)]
+pub struct AdoptArgs {
+    /// Surrogate or clone to copy (only read).
+    pub src: PathBuf,
+    /// New working copy, inside the workspace.
+    pub dest: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    match args.command {
+        Sub::Check(a) => check(a),
+        Sub::Target(a) => target(a),
+        Sub::Url(a) => url(a),
+        Sub::Adopt(a) => adopt(a),
+    }
+}
+
+/// Print an allowed/refused answer and turn it into the exit status.
+fn answer(
+    json: bool,
+    subject: &str,
+    allowed: bool,
+    reason: &str,
+    extra: serde_json::Value,
+) -> anyhow::Result<Status> {
+    if json {
+        let mut v = json!({ "subject": subject, "allowed": allowed, "reason": reason });
+        if let (Some(map), serde_json::Value::Object(more)) = (v.as_object_mut(), extra) {
+            map.extend(more);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if allowed {
+        println!("{subject}: ALLOWED ({reason})");
+    } else {
+        println!("{subject}: REFUSED ({reason})");
+    }
+    Ok(if allowed {
+        Status::Success
+    } else {
+        Status::Refused
+    })
+}
+
+fn check(a: CheckArgs) -> anyhow::Result<Status> {
+    let g = match &a.grant {
+        Some(p) => Some(Grant::load(p)?),
+        None => None,
+    };
+    if let Some(d) = &a.target_digest
+        && !crate::hash::is_sha256_hex(&d.to_ascii_lowercase())
+    {
+        anyhow::bail!("--target-digest '{d}' is not a SHA-256 (64 hex digits)");
+    }
+    let now = crate::timefmt::now_millis();
+    let d = grant::decide(&a.action, g.as_ref(), a.target_digest.as_deref(), now)?;
+    let extra = json!({
+        "action": d.action,
+        "production_scope": grant::is_production(&d.action),
+        "grant": a.grant.as_ref().map(|p| p.display().to_string()),
+        "target_sha256": a.target_digest.as_ref().map(|t| t.to_ascii_lowercase()),
+        "checked_at": crate::timefmt::iso_millis(now),
+    });
+    answer(a.json, &d.action, d.allowed, &d.reason, extra)
+}
+
+fn target(a: TargetArgs) -> anyhow::Result<Status> {
+    let subject = a.db.display().to_string();
+    match guard::inspect_target(&a.db) {
+        Ok(b) => {
+            let reason = format!(
+                "{} in the workspace, provenance {} verified, sha256 {}",
+                b.kind.as_str(),
+                &b.record_id[..16],
+                b.sha256
+            );
+            answer(a.json, &subject, true, &reason, json!({ "target": b }))
+        }
+        Err(r) => answer(a.json, &subject, false, &r.reason, json!({})),
+    }
+}
+
+fn url(a: UrlArgs) -> anyhow::Result<Status> {
+    let subject = guard::url::redact(&a.url);
+    match guard::authorize_url(&a.url) {
+        Ok(()) => answer(
+            a.json,
+            &subject,
+            true,
+            "local throwaway database",
+            json!({}),
+        ),
+        Err(r) => answer(a.json, &subject, false, &r.reason, json!({})),
+    }
+}
+
+fn adopt(a: AdoptArgs) -> anyhow::Result<Status> {
+    guard::adopt_copy(&a.src, &a.dest)
+        .with_context(|| format!("cannot adopt {} as {}", a.src.display(), a.dest.display()))?;
+    let b = guard::inspect_target(&a.dest)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&b)?);
+    } else {
+        println!(
+            "{}  {}  ({}, {})",
+            b.sha256,
+            b.path.display(),
+            b.kind.as_str(),
+            b.leg
+        );
+    }
+    Ok(Status::Success)
 }

@@ -1,14 +1,274 @@
-//! `rollproof rehearse` — placeholder until its issue lands (refuses to run).
+//! `rollproof rehearse`: run scenarios, print the proof phase by phase,
+//! write sealed reports, summarise, and map outcomes to exit codes.
 
 use crate::exit::Status;
+use crate::report::{Outcome, Report, Verdict};
+use crate::scenario;
+use serde::Serialize;
+use std::path::PathBuf;
 
+/// Run rehearsal scenarios: before → snapshot → apply → rollback → after,
+/// measured at every phase, judged, and written as sealed proof reports
+/// under `<reports>/<scenario-name>/<UTC stamp>-<id>.json`.
+///
+/// A scenario's outcome is its verdict compared with its `expect`: a
+/// scenario built to FAIL (e.g. a subtly wrong down script) that fails is
+/// as expected. Exit codes: 0 every scenario ran and its verdict equals its
+/// `expect`; 1 at least one verdict differs from its `expect` (a proof that
+/// should hold failed, or one that should fail passed); 2 bad input (bad
+/// scenario, missing profile or script); 3 refused by the guard. With
+/// several scenarios the highest applicable code wins (3 > 2 > 1 > 0).
+///
+/// Examples:
+///   rollproof rehearse scenarios/births-copy-restore.toml
+///   rollproof rehearse scenarios/ --keep /tmp/artifacts --json
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
-    /// Arguments (not yet defined).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Scenario files (TOML) or folders of them.
+    #[arg(required = true, value_name = "SCENARIO")]
+    pub paths: Vec<PathBuf>,
+    /// Keep the before, snapshot, after-apply and after-rollback databases
+    /// (with SHA256SUMS and the report) under DIR/<scenario>/<run>/.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// Print a JSON summary on stdout (phase lines go to stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Folder for proof reports.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Workspace folder for working copies (default $ROLLPROOF_WORKSPACE,
+    /// else ./rollproof-work).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Generate every profile-based surrogate from this profile instead
+    /// (e.g. surrogates/profiles/tiny.toml for a quick dry run); the report
+    /// records the profile actually used.
+    #[arg(long, value_name = "PROFILE")]
+    pub profile_override: Option<PathBuf>,
+    /// Rehearse on this PostgreSQL server instead of each scenario's
+    /// `surrogate.url`: postgres://user@host:port/rollproof_<name>; each run
+    /// creates (and afterwards drops) its own database there.
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
+    #[arg(long, value_name = "HOST")]
+    pub allow_host: Vec<String>,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<Status> {
-    anyhow::bail!("'rehearse' is not available in this build yet")
+/// Shown after the options (the subcommand's about line comes from cli.rs).
+const AFTER_HELP: &str = "\
+Each scenario's verdict (PASS/FAIL) is compared with its `expect`; an
+expected FAIL that fails is as expected. Reports: <reports>/<name>/<UTC>-<id>.json.
+Format and rules: docs/SCENARIOS.md.
+
+Exit codes:
+  0  every scenario ran and its verdict equals its `expect`
+  1  a verdict differs from its `expect` (a proof that should hold failed,
+     or one built to fail passed)
+  2  bad input: invalid scenario, missing profile, script or surrogate
+  3  refused by the guard (e.g. the surrogate is not a rollproof database)
+  With several scenarios the highest code wins (3 > 2 > 1 > 0).
+
+Examples:
+  rollproof rehearse scenarios/births-copy-restore.toml
+  rollproof rehearse scenarios/ --profile-override surrogates/profiles/tiny.toml
+  rollproof rehearse scenarios/fault-kill.toml --keep /tmp/artifacts --json";
+
+/// One line of the JSON summary.
+#[derive(Debug, Serialize)]
+struct Row {
+    /// Scenario file.
+    scenario: String,
+    /// Scenario name (None when it could not be loaded).
+    name: Option<String>,
+    /// PASS/FAIL, None when the rehearsal could not run.
+    verdict: Option<Verdict>,
+    /// The scenario's expected verdict.
+    expected_verdict: Option<Verdict>,
+    /// verdict == expected.
+    as_expected: bool,
+    /// byte-exact or logical-only.
+    proof: Option<String>,
+    /// Report path.
+    report: Option<String>,
+    /// Total milliseconds.
+    ms: Option<u64>,
+    /// Error that stopped the rehearsal.
+    error: Option<String>,
+    /// Exit status of this scenario alone.
+    status: u8,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(ws) = &args.workspace {
+        // SAFETY: set once at command start, before rollproof starts any
+        // thread; the guard reads the workspace from this variable.
+        unsafe { std::env::set_var(crate::guard::WORKSPACE_ENV, ws) };
+    }
+    let files = scenario::expand(&args.paths)?;
+    let opts = crate::rehearse::Options {
+        keep: args.keep.clone(),
+        reports: args.reports.clone(),
+        profile_override: args.profile_override.clone(),
+        target_url: args.target_url.clone(),
+        allow_hosts: args.allow_host.clone(),
+    };
+    let json = args.json;
+    let mut rows = Vec::new();
+    for file in &files {
+        let mut say = |line: &str| {
+            if json {
+                eprintln!("rollproof: {line}");
+            } else {
+                println!("  {line}");
+            }
+        };
+        let res = scenario::load(file)
+            .map_err(anyhow::Error::from)
+            .and_then(|sc| {
+                if !json {
+                    println!("== {} ({})", sc.spec.scenario.name, file.display());
+                }
+                crate::rehearse::run(&sc, &opts, &mut say).map_err(anyhow::Error::from)
+            });
+        match res {
+            Ok(o) => {
+                if !json {
+                    print_outcome(&o.report, &o.path);
+                }
+                if let Some(d) = &o.kept_run_dir {
+                    eprintln!(
+                        "rollproof: outcome differs from the scenario's expectation; run folder kept for inspection: {}",
+                        d.display()
+                    );
+                }
+                rows.push(Row {
+                    scenario: file.display().to_string(),
+                    name: Some(o.report.scenario.name.clone()),
+                    verdict: Some(o.report.verdict),
+                    expected_verdict: Some(o.report.expected_verdict),
+                    as_expected: o.report.as_expected,
+                    proof: Some(o.report.proof.to_string()),
+                    report: Some(o.path.display().to_string()),
+                    ms: o.report.timing_ms.get("total").copied(),
+                    error: None,
+                    status: if o.report.as_expected {
+                        0
+                    } else {
+                        Status::Failed as u8
+                    },
+                });
+            }
+            Err(e) => {
+                eprintln!("rollproof: error: {}: {e:#}", file.display());
+                rows.push(Row {
+                    scenario: file.display().to_string(),
+                    name: None,
+                    verdict: None,
+                    expected_verdict: None,
+                    as_expected: false,
+                    proof: None,
+                    report: None,
+                    ms: None,
+                    error: Some(format!("{e:#}")),
+                    status: Status::for_error(&e) as u8,
+                });
+            }
+        }
+    }
+    let worst = rows.iter().map(|r| r.status).max().unwrap_or(0);
+    if json {
+        let v = serde_json::json!({ "ok": worst == 0, "results": rows });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if rows.len() > 1 {
+        print_table(&rows);
+    }
+    Ok(match worst {
+        0 => Status::Success,
+        1 => Status::Failed,
+        3 => Status::Refused,
+        _ => Status::BadInput,
+    })
+}
+
+fn print_outcome(r: &Report, path: &std::path::Path) {
+    for f in &r.faults {
+        println!(
+            "  fault {}: {}{}",
+            f.kind,
+            f.detail,
+            if f.injected { "" } else { " (NOT injected)" }
+        );
+    }
+    for c in &r.checks {
+        let mark = if c.outcome == Outcome::Pass {
+            "ok  "
+        } else {
+            "FAIL"
+        };
+        println!("  [{mark}] {:<34} {}", c.name, c.detail);
+    }
+    if let Some(d) = &r.diff {
+        println!("  what the rollback did not restore (before -> after_rollback):");
+        if d.schema_differs {
+            println!("    schema differs");
+        }
+        if let Some(e) = &d.error {
+            println!("    {e}");
+        }
+        for t in &d.tables {
+            println!(
+                "    table {}: {} differing row(s) (before {} rows, after {} rows)",
+                t.table, t.differing_rows, t.before_rows, t.after_rows
+            );
+            for row in &t.rows {
+                println!("      {} {}: {}", row.change, row.key, row.sql);
+            }
+            if t.differing_rows as usize > t.rows.len() {
+                println!("      … {} more", t.differing_rows as usize - t.rows.len());
+            }
+        }
+    }
+    let verdict = match r.verdict {
+        Verdict::Pass => format!("PASS ({})", r.proof),
+        Verdict::Fail => format!("FAIL ({} proof did not hold)", r.proof),
+    };
+    println!(
+        "  verdict: {verdict}; expected {}: {}",
+        r.expected_verdict,
+        if r.as_expected {
+            "as expected"
+        } else {
+            "NOT as expected"
+        }
+    );
+    println!("  report: {}", path.display());
+}
+
+fn print_table(rows: &[Row]) {
+    println!();
+    println!(
+        "{:<40} {:<8} {:<8} {:<13} {:>9}  outcome",
+        "scenario", "verdict", "expected", "proof", "ms"
+    );
+    for r in rows {
+        let v = |x: Option<Verdict>| x.map(|v| v.to_string()).unwrap_or_else(|| "-".into());
+        let outcome = match (&r.error, r.as_expected) {
+            (Some(_), _) => "ERROR",
+            (None, true) => "as expected",
+            (None, false) => "NOT as expected",
+        };
+        println!(
+            "{:<40} {:<8} {:<8} {:<13} {:>9}  {outcome}",
+            r.name.clone().unwrap_or_else(|| r.scenario.clone()),
+            v(r.verdict),
+            v(r.expected_verdict),
+            r.proof.clone().unwrap_or_else(|| "-".into()),
+            r.ms.map(|m| m.to_string()).unwrap_or_else(|| "-".into())
+        );
+    }
+    let ok = rows.iter().filter(|r| r.status == 0).count();
+    println!("{ok} of {} scenarios as expected", rows.len());
 }

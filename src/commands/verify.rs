@@ -1,14 +1,114 @@
-//! `rollproof verify` — placeholder until its issue lands (refuses to run).
+//! `rollproof verify`: the canonical validator of sealed proof reports.
 
 use crate::exit::Status;
+use crate::verify::{self, Problem};
+use serde::Serialize;
+use std::path::PathBuf;
 
+/// Verify sealed proof reports without trusting them.
+///
+/// Rejects, with one line per reason: a broken or missing seal; a file that
+/// is not byte-for-byte canonical; an unknown schema version; missing or
+/// mistyped fields (docs/report.schema.json); a verdict its own checks or
+/// hashes contradict (before ≠ after rollback, apply == before, row deltas
+/// that do not match the scenario); a byte-exact claim for a method that can
+/// only prove logical equality; and, with --artifacts, any recorded digest
+/// that the kept files' bytes do not reproduce. Exit 1 when any report fails.
+///
+/// Example:
+///   rollproof verify reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --artifacts work/keep
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Arguments (not yet defined).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+    /// Report JSON files to verify.
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Folder of kept artifacts (`rehearse --keep DIR`): re-hash before.db,
+    /// snapshot.db, after-apply.db and after-rollback.db against the report.
+    /// Only with a single REPORT.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+    /// Print the result as JSON (an array, one object per report) on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<Status> {
-    anyhow::bail!("'verify' is not available in this build yet")
+/// The machine-readable result for one report.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    report: String,
+    ok: bool,
+    verdict: Option<String>,
+    proof: Option<String>,
+    blocker: Option<String>,
+    seal: Option<String>,
+    problems: Vec<Problem>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if args.artifacts.is_some() && args.reports.len() > 1 {
+        anyhow::bail!(
+            "--artifacts checks the kept files of one report; give a single REPORT (got {})",
+            args.reports.len()
+        );
+    }
+    let mut outcomes = Vec::new();
+    let mut unreadable = false;
+    for path in &args.reports {
+        let shown = path.display().to_string();
+        let checked = match verify::check_file(path, args.artifacts.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("rollproof: error: {e}");
+                unreadable = true;
+                continue;
+            }
+        };
+        let r = checked.report.as_ref();
+        outcomes.push(Outcome {
+            report: shown,
+            ok: checked.ok(),
+            verdict: r.map(|r| r.verdict.to_string()),
+            proof: r.map(|r| r.proof.to_string()),
+            blocker: r.map(|r| r.blocker.clone()),
+            seal: r.map(|r| r.seal.clone()),
+            problems: checked.problems,
+        });
+    }
+    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcomes)?);
+    } else {
+        for o in &outcomes {
+            if o.ok {
+                let artifacts = if args.artifacts.is_some() {
+                    ", artifacts match"
+                } else {
+                    ""
+                };
+                println!(
+                    "{}: OK ({} {}, sealed {}{artifacts})",
+                    o.report,
+                    o.verdict.as_deref().unwrap_or("?"),
+                    o.proof.as_deref().unwrap_or("?"),
+                    o.seal.as_deref().unwrap_or("?"),
+                );
+            }
+            for p in &o.problems {
+                println!("{}: FAILED ({p})", o.report);
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!(
+            "rollproof: {failed} of {} report(s) failed verification",
+            args.reports.len()
+        );
+    }
+    Ok(if unreadable {
+        Status::BadInput
+    } else if failed > 0 {
+        Status::Failed
+    } else {
+        Status::Success
+    })
 }

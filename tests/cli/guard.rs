@@ -1,1 +1,450 @@
-//! End-to-end tests for this feature (filled in by its issue).
+//! `rollproof guard`: the write guard proves provenance and refuses every
+//! probe around it (symlinks, `..`, renamed or copied files, copied or
+//! edited provenance, foreign bytes); grants allow exactly one production
+//! action on one target until they expire; URLs only reach local throwaways.
+
+use crate::util::*;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const PRODUCTION: [&str; 6] = [
+    "REAL_RUN",
+    "QT001",
+    "permit",
+    "activation",
+    "repoint",
+    "cutover",
+];
+
+/// A tiny surrogate taken in as the clone `rollproof-work/clones/c.db`.
+fn clone(w: &Work) -> PathBuf {
+    let s = w.tiny("dump.db", 3);
+    assert_success(&w.run(&["intake", s.to_str().unwrap(), "--out", "c"]));
+    w.path("rollproof-work/clones/c.db")
+}
+
+fn target(w: &Work, p: &Path) -> Output {
+    w.run(&["guard", "target", p.to_str().unwrap()])
+}
+
+fn refused(o: &Output, needle: &str) {
+    assert_code(o, 3);
+    let out = format!("{}{}", stdout(o), stderr(o));
+    assert!(out.contains("REFUSED") || out.contains("refused"), "{out}");
+    assert!(out.contains(needle), "expected {needle:?} in: {out}");
+}
+
+fn sidecar(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.provenance.json", db.display()))
+}
+
+#[test]
+fn a_bound_clone_is_allowed_and_foreign_targets_are_refused() {
+    let w = Work::new();
+    let c = clone(&w);
+    let o = w.run(&["guard", "target", c.to_str().unwrap(), "--json"]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(v["target"]["leg"], "operator real-dump clone");
+    assert_eq!(v["target"]["sha256"], sha256_file(&c).as_str());
+    // Relative path from the work directory works too.
+    assert_success(&target(&w, Path::new("rollproof-work/clones/c.db")));
+    // A database outside the workspace, even a genuine surrogate.
+    refused(
+        &target(&w, &w.path("dump.db")),
+        "outside rollproof's workspace",
+    );
+    // A surrogate generated straight into the workspace has no sidecar.
+    let raw = w.tiny("rollproof-work/raw.db", 3);
+    refused(&target(&w, &raw), "no provenance sidecar");
+    // A path with '..' is refused even when it resolves to the clone.
+    refused(
+        &target(&w, Path::new("rollproof-work/clones/../clones/c.db")),
+        "'..'",
+    );
+    // A missing file and the workspace root itself.
+    refused(
+        &target(&w, &w.path("rollproof-work/clones/none.db")),
+        "none.db",
+    );
+    refused(&target(&w, &w.path("rollproof-work")), "rollproof-work");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_and_hard_links_are_refused() {
+    use std::os::unix::fs::symlink;
+    let w = Work::new();
+    let c = clone(&w);
+    symlink(&c, w.path("link.db")).unwrap();
+    refused(&target(&w, &w.path("link.db")), "symlink");
+    symlink(w.path("rollproof-work/clones"), w.path("linkdir")).unwrap();
+    refused(&target(&w, &w.path("linkdir/c.db")), "symlink");
+    symlink(w.path("rollproof-work"), w.path("wslink")).unwrap();
+    refused(&target(&w, &w.path("wslink/clones/c.db")), "symlink");
+    symlink(&c, w.path("rollproof-work/alias.db")).unwrap();
+    refused(&target(&w, &w.path("rollproof-work/alias.db")), "symlink");
+    // A hard link from outside would receive every write too.
+    std::fs::hard_link(&c, w.path("hard.db")).unwrap();
+    refused(&target(&w, &c), "hard links");
+    std::fs::remove_file(w.path("hard.db")).unwrap();
+    // The clone itself is still fine.
+    assert_success(&target(&w, &c));
+}
+
+#[test]
+fn renamed_copied_and_edited_provenance_is_refused() {
+    let w = Work::new();
+    let c = clone(&w);
+    let dir = w.path("rollproof-work/clones");
+    // A copy under another name, with the sidecar copied beside it.
+    std::fs::copy(&c, dir.join("copy.db")).unwrap();
+    std::fs::copy(sidecar(&c), sidecar(&dir.join("copy.db"))).unwrap();
+    refused(&target(&w, &dir.join("copy.db")), "copied provenance");
+    // A rename of file and sidecar together.
+    std::fs::copy(&c, w.path("keep.db")).unwrap();
+    std::fs::copy(sidecar(&c), w.path("keep.json")).unwrap();
+    std::fs::rename(&c, dir.join("moved.db")).unwrap();
+    std::fs::rename(sidecar(&c), sidecar(&dir.join("moved.db"))).unwrap();
+    refused(&target(&w, &dir.join("moved.db")), "belongs to");
+    std::fs::copy(w.path("keep.db"), &c).unwrap();
+    std::fs::copy(w.path("keep.json"), sidecar(&c)).unwrap();
+    assert_success(&target(&w, &c));
+    // An edited sidecar: claim the digest of changed bytes.
+    let text = std::fs::read_to_string(sidecar(&c)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["sha256"] = serde_json::Value::String("0".repeat(64));
+    std::fs::write(sidecar(&c), v.to_string()).unwrap();
+    refused(&target(&w, &c), "MAC");
+    std::fs::write(sidecar(&c), &text).unwrap();
+    // Bytes written by something else than rollproof.
+    let conn = Connection::open(&c).unwrap();
+    conn.execute("UPDATE objects SET kind = 'changed' WHERE rowid = 1", [])
+        .unwrap();
+    drop(conn);
+    refused(&target(&w, &c), "bytes changed");
+    // An edited record inside.
+    std::fs::copy(w.path("keep.db"), &c).unwrap();
+    let conn = Connection::open(&c).unwrap();
+    conn.execute("UPDATE rollproof_provenance SET source_sha256 = 'x'", [])
+        .unwrap();
+    drop(conn);
+    refused(&target(&w, &c), "edited");
+}
+
+#[test]
+fn a_foreign_database_wearing_copied_provenance_is_refused() {
+    let w = Work::new();
+    let c = clone(&w);
+    // A database that is not ours, given the clone's record and sidecar.
+    let foreign = w.path("rollproof-work/clones/foreign.db");
+    let conn = Connection::open(&foreign).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE production(secret TEXT); INSERT INTO production VALUES ('x');",
+    )
+    .unwrap();
+    conn.execute(&format!("ATTACH '{}' AS c", c.display()), [])
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE rollproof_provenance AS SELECT * FROM c.rollproof_provenance; DETACH c;",
+    )
+    .unwrap();
+    drop(conn);
+    std::fs::copy(sidecar(&c), sidecar(&foreign)).unwrap();
+    refused(&target(&w, &foreign), "belongs to");
+    // Swapped into the clone's own place: path and MAC fit, bytes do not.
+    std::fs::rename(&foreign, &c).unwrap();
+    refused(&target(&w, &c), "bytes changed");
+}
+
+#[test]
+fn adopt_makes_a_bound_working_copy_only_of_our_databases() {
+    let w = Work::new();
+    let s = w.tiny("s.db", 4);
+    let before = sha256_file(&s);
+    let dest = w.path("rollproof-work/runs/a.db");
+    let o = w.run(&[
+        "guard",
+        "adopt",
+        "s.db",
+        "rollproof-work/runs/a.db",
+        "--json",
+    ]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["leg"], "surrogate");
+    assert_eq!(sha256_file(&dest), before);
+    assert_eq!(sha256_file(&s), before, "adopt changed its source");
+    assert_success(&target(&w, &dest));
+    // Outside the workspace: refused, nothing created.
+    let o = w.run(&["guard", "adopt", "s.db", "elsewhere/a.db"]);
+    refused(&o, "outside");
+    assert!(!w.path("elsewhere").exists());
+    let o = w.run(&["guard", "adopt", "s.db", "rollproof-work/runs/../b.db"]);
+    refused(&o, "'..'");
+    // A database without provenance.
+    let plain = w.path("plain.db");
+    Connection::open(&plain)
+        .unwrap()
+        .execute_batch("CREATE TABLE t(a); INSERT INTO t VALUES (1);")
+        .unwrap();
+    refused(
+        &w.run(&["guard", "adopt", "plain.db", "rollproof-work/runs/p.db"]),
+        "no provenance record",
+    );
+    assert!(!w.path("rollproof-work/runs/p.db").exists());
+    // An edited surrogate record.
+    std::fs::copy(&s, w.path("edited.db")).unwrap();
+    Connection::open(w.path("edited.db"))
+        .unwrap()
+        .execute("UPDATE rollproof_provenance SET seed = '5'", [])
+        .unwrap();
+    refused(
+        &w.run(&["guard", "adopt", "edited.db", "rollproof-work/runs/e.db"]),
+        "edited",
+    );
+    // A clone carried out of its workspace loses its sidecar: refused.
+    let c = clone(&w);
+    std::fs::copy(&c, w.path("stolen.db")).unwrap();
+    refused(
+        &w.run(&["guard", "adopt", "stolen.db", "rollproof-work/runs/s.db"]),
+        "without its sidecar",
+    );
+    // The clone itself adopts fine and keeps its leg.
+    let o = w.run(&[
+        "guard",
+        "adopt",
+        c.to_str().unwrap(),
+        "rollproof-work/runs/c.db",
+        "--json",
+    ]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["leg"], "operator real-dump clone");
+}
+
+fn grant_file(
+    w: &Work,
+    name: &str,
+    action: &str,
+    scope: &str,
+    digest: &str,
+    expires: &str,
+) -> PathBuf {
+    let p = w.path(name);
+    std::fs::write(
+        &p,
+        format!(
+            "action = \"{action}\"\nscope = \"{scope}\"\ntarget_sha256 = \"{digest}\"\ngranted_by = \"owner@example.com\"\ngranted_at = \"2026-01-01T00:00:00Z\"\nexpires_at = \"{expires}\"\nnote = \"test\"\n"
+        ),
+    )
+    .unwrap();
+    p
+}
+
+fn check(w: &Work, action: &str, grant: Option<&Path>, digest: Option<&str>) -> Output {
+    let mut args = vec!["guard".to_string(), "check".into(), action.into()];
+    if let Some(g) = grant {
+        args.extend(["--grant".into(), g.display().to_string()]);
+    }
+    if let Some(d) = digest {
+        args.extend(["--target-digest".into(), d.into()]);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.run(&refs)
+}
+
+#[test]
+fn production_actions_hold_without_their_own_grant() {
+    let w = Work::new();
+    let digest = "ab".repeat(32);
+    for a in PRODUCTION {
+        refused(&check(&w, a, None, Some(&digest)), "HOLD");
+    }
+    // Each action's grant allows that action only.
+    for granted in PRODUCTION {
+        let g = grant_file(
+            &w,
+            &format!("{granted}.toml"),
+            granted,
+            "production",
+            &digest,
+            "2099-01-01T00:00:00Z",
+        );
+        for asked in PRODUCTION {
+            let o = check(&w, asked, Some(&g), Some(&digest));
+            if asked == granted {
+                assert_success(&o);
+                assert!(stdout(&o).contains("ALLOWED"), "{}", stdout(&o));
+            } else {
+                refused(&o, "each action needs its own grant");
+            }
+        }
+    }
+    let g = w.path("REAL_RUN.toml");
+    // Bound to the target: wrong or missing digest is refused.
+    refused(
+        &check(&w, "REAL_RUN", Some(&g), Some(&"cd".repeat(32))),
+        "not cdcd",
+    );
+    refused(&check(&w, "REAL_RUN", Some(&g), None), "--target-digest");
+    // JSON for automation.
+    let o = w.run(&[
+        "guard",
+        "check",
+        "REAL_RUN",
+        "--grant",
+        g.to_str().unwrap(),
+        "--target-digest",
+        &digest,
+        "--json",
+    ]);
+    assert_success(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(v["production_scope"], true);
+    assert_eq!(v["target_sha256"], digest.as_str());
+}
+
+#[test]
+fn rehearsal_grants_never_reach_production_and_stale_grants_are_refused() {
+    let w = Work::new();
+    let d = "ef".repeat(32);
+    for scope in ["rehearsal", "surrogate", "clone"] {
+        let own = grant_file(
+            &w,
+            &format!("{scope}.toml"),
+            scope,
+            scope,
+            &d,
+            "2099-01-01T00:00:00Z",
+        );
+        assert_success(&check(&w, scope, Some(&own), None));
+        for a in PRODUCTION {
+            refused(&check(&w, a, Some(&own), Some(&d)), "not");
+            let dressed = grant_file(&w, "dressed.toml", a, scope, &d, "2099-01-01T00:00:00Z");
+            refused(
+                &check(&w, a, Some(&dressed), Some(&d)),
+                "never extends to production",
+            );
+        }
+    }
+    let expired = grant_file(
+        &w,
+        "old.toml",
+        "cutover",
+        "production",
+        &d,
+        "2026-01-02T00:00:00Z",
+    );
+    refused(&check(&w, "cutover", Some(&expired), Some(&d)), "expired");
+    let future = w.path("future.json");
+    std::fs::write(
+        &future,
+        format!(
+            r#"{{"action":"permit","scope":"production","target_sha256":"{d}","granted_by":"owner","granted_at":"2098-01-01T00:00:00Z","expires_at":"2099-01-01T00:00:00Z"}}"#
+        ),
+    )
+    .unwrap();
+    refused(&check(&w, "permit", Some(&future), Some(&d)), "future");
+    // A JSON grant is read as well as TOML.
+    std::fs::write(
+        &future,
+        std::fs::read_to_string(&future)
+            .unwrap()
+            .replace("2098", "2025"),
+    )
+    .unwrap();
+    assert_success(&check(&w, "permit", Some(&future), Some(&d)));
+}
+
+#[test]
+fn malformed_grants_and_unknown_actions_are_bad_input() {
+    let w = Work::new();
+    let d = "01".repeat(32);
+    let good = std::fs::read_to_string(grant_file(
+        &w,
+        "g.toml",
+        "repoint",
+        "production",
+        &d,
+        "2099-01-01T00:00:00Z",
+    ))
+    .unwrap();
+    let cases = [
+        ("syntax.toml", "action = \n".to_string(), "syntax.toml"),
+        (
+            "missing.toml",
+            good.replace("granted_by = \"owner@example.com\"\n", ""),
+            "granted_by",
+        ),
+        (
+            "time.toml",
+            good.replace("2099-01-01T00:00:00Z", "next year"),
+            "expires_at",
+        ),
+        (
+            "offset.toml",
+            good.replace("2099-01-01T00:00:00Z", "2099-01-01T00:00:00+01:00"),
+            "expires_at",
+        ),
+        ("digest.toml", good.replace(&d, "abc"), "target_sha256"),
+        ("extra.toml", format!("{good}surprise = 1\n"), "surprise"),
+        (
+            "scope.toml",
+            good.replace("\"production\"", "\"everything\""),
+            "scope",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let p = w.path(name);
+        std::fs::write(&p, text).unwrap();
+        let o = check(&w, "repoint", Some(&p), Some(&d));
+        assert_code(&o, 2);
+        let err = stderr(&o);
+        assert!(err.contains(name) && err.contains(needle), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let o = check(&w, "deploy", None, None);
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("unknown action 'deploy'"),
+        "{}",
+        stderr(&o)
+    );
+    let o = check(&w, "repoint", Some(&w.path("nope.toml")), Some(&d));
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("nope.toml"));
+}
+
+#[test]
+fn only_local_throwaway_database_urls_are_allowed() {
+    let w = Work::new();
+    assert_success(&w.run(&[
+        "guard",
+        "url",
+        "postgres://rp@localhost:5432/rollproof_rehearsal",
+    ]));
+    assert_success(&w.run(&[
+        "guard",
+        "url",
+        "postgresql:///rollproof_x?host=/run/postgresql",
+    ]));
+    for u in [
+        "postgres://admin:hunter2@db.prod.example.com/directus",
+        "postgres://localhost/directus",
+        "postgres://10.0.0.7/rollproof_x",
+        "postgres://localhost/rollproof_x?service=prod",
+        "mysql://localhost/rollproof_x",
+    ] {
+        let o = w.run(&["guard", "url", u]);
+        assert_code(&o, 3);
+        assert!(
+            !stdout(&o).contains("hunter2"),
+            "password echoed: {}",
+            stdout(&o)
+        );
+    }
+}

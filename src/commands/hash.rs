@@ -1,0 +1,171 @@
+//! `rollproof hash`: every digest a proof report records for a SQLite file,
+//! so a reviewer (or a test) can compare them with sha256sum, the sqlite3
+//! shell's `.sha3sum` and `tools/logical_hash.py`.
+
+use crate::exit::Status;
+use crate::logical::TableDigest;
+use anyhow::Context;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Print the file SHA-256, size, canonical logical hash, per-table digests
+/// and the sqlite3 shell's `.sha3sum` digest of SQLite files.
+///
+/// Files are opened read-only; their bytes are never changed.
+///
+/// Example:
+///   rollproof hash work/s.db --json
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// SQLite database files to hash.
+    #[arg(value_name = "FILE", required_unless_present = "target_url")]
+    pub files: Vec<PathBuf>,
+    /// Hash a PostgreSQL database instead (read-only, one consistent
+    /// snapshot): postgres://user@host:port/rollproof_<name>. Prints the
+    /// PostgreSQL logical digest, the COPY bytes streamed and the MB/s.
+    #[arg(long, value_name = "URL", conflicts_with = "files")]
+    pub target_url: Option<String>,
+    /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
+    #[arg(long, value_name = "HOST", requires = "target_url")]
+    pub allow_host: Vec<String>,
+    /// Print the result as JSON (an array, one object per file) on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// All digests of one file.
+#[derive(Debug, Serialize)]
+pub struct FileHashes {
+    /// The file as given on the command line.
+    pub path: String,
+    /// SHA-256 of the file's bytes (what `sha256sum` prints).
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The canonical logical hash (docs/LOGICAL-HASH.md).
+    pub logical: Logical,
+    /// The sqlite3 shell's `.sha3sum` digest.
+    pub sha3sum: Sha3sum,
+}
+
+/// The canonical logical hash and its parts.
+#[derive(Debug, Serialize)]
+pub struct Logical {
+    /// Algorithm tag hashed into the digest.
+    pub algorithm: &'static str,
+    /// The whole-database logical digest.
+    pub sha256: String,
+    /// Digest of the schema rows alone.
+    pub schema_sha256: String,
+    /// Per-table row counts and digests.
+    pub tables: BTreeMap<String, TableDigest>,
+}
+
+/// The shell-compatible SHA3 digest and how to reproduce it.
+#[derive(Debug, Serialize)]
+pub struct Sha3sum {
+    /// The shell command line that prints the same digest.
+    pub command: &'static str,
+    /// Lowercase hex SHA3-256.
+    pub digest: String,
+}
+
+/// The result of a scoped hashing thread, a panic turned into an error.
+fn joined<T, E: Into<anyhow::Error>>(
+    r: std::thread::Result<Result<T, E>>,
+    path: &Path,
+) -> anyhow::Result<T> {
+    match r {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(anyhow::anyhow!(
+            "a hashing thread panicked on {}",
+            path.display()
+        )),
+    }
+}
+
+/// Compute every digest of one file: the byte hash, the logical hash and
+/// the `.sha3sum` digest each read the file on their own thread.
+pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
+    let (file, logical, sha3) = std::thread::scope(|s| {
+        let sha3 = s.spawn(|| crate::sha3sum::sha3sum_file(path));
+        let logical = s.spawn(|| crate::logical::digest_file(path));
+        let file = crate::hash::file_sha256(path);
+        (
+            file,
+            joined(logical.join(), path),
+            joined(sha3.join(), path),
+        )
+    });
+    let (file, logical, sha3) = (file?, logical?, sha3?);
+    Ok(FileHashes {
+        path: path.display().to_string(),
+        sha256: file.sha256,
+        size: file.size,
+        logical: Logical {
+            algorithm: crate::logical::ALGORITHM,
+            sha256: logical.sha256,
+            schema_sha256: logical.schema_sha256,
+            tables: logical.tables,
+        },
+        sha3sum: Sha3sum {
+            command: crate::sha3sum::SHELL_COMMAND,
+            digest: sha3,
+        },
+    })
+}
+
+pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(url) = &args.target_url {
+        let h = crate::pg::hash_url(url, &args.allow_host)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&h)?);
+        } else {
+            println!(
+                "{}  {}  (logical, {})",
+                h.logical.sha256,
+                h.url,
+                crate::pg::logical::ALGORITHM
+            );
+            println!("  schema        {}", h.logical.schema_sha256);
+            println!(
+                "  streamed      {} COPY bytes in {:.2}s ({:.1} MB/s)",
+                h.copy_bytes, h.seconds, h.mb_per_s
+            );
+            for (name, t) in &h.logical.tables {
+                println!("  table {name:<24} {:>10} rows  {}", t.rows, t.sha256);
+            }
+        }
+        return Ok(Status::Success);
+    }
+    let mut all = Vec::with_capacity(args.files.len());
+    for f in &args.files {
+        if !f.is_file() {
+            anyhow::bail!("{}: no such file", f.display());
+        }
+        all.push(hash_file(f).with_context(|| format!("could not hash {}", f.display()))?);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+        return Ok(Status::Success);
+    }
+    for h in &all {
+        println!("{}  {}", h.sha256, h.path);
+        println!("  size          {} bytes", h.size);
+        println!(
+            "  logical       {} ({})",
+            h.logical.sha256, h.logical.algorithm
+        );
+        println!("  schema        {}", h.logical.schema_sha256);
+        println!(
+            "  .sha3sum      {} ({})",
+            h.sha3sum.digest,
+            crate::sha3sum::DOT_COMMAND
+        );
+        for (name, t) in &h.logical.tables {
+            println!("  table {name:<24} {:>10} rows  {}", t.rows, t.sha256);
+        }
+    }
+    Ok(Status::Success)
+}

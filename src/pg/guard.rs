@@ -1,0 +1,326 @@
+//! The guard for PostgreSQL targets, fail-closed like the file guard:
+//!
+//! - the server must be reached over loopback or a Unix socket, unless its
+//!   host is explicitly allowed as a throwaway host (`--allow-host` or
+//!   `ROLLPROOF_PG_ALLOW_HOSTS`, comma-separated);
+//! - every database rollproof writes to is named `rollproof_…` and carries a
+//!   provenance record naming itself (`rollproof_meta.provenance`, written by
+//!   rollproof when it created the database); a database without one was not
+//!   created by rollproof and is never written or dropped;
+//! - rollproof drops only its own databases (the same check).
+//!
+//! Refusals are [`crate::guard::Refusal`]s, so commands exit with code 3.
+
+use super::{PgError, sql_err};
+use crate::guard::Refusal;
+use postgres::config::Host;
+use postgres::{Client, NoTls};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::str::FromStr;
+
+/// Environment variable listing extra allowed (throwaway) server hosts.
+pub const ALLOW_HOSTS_ENV: &str = "ROLLPROOF_PG_ALLOW_HOSTS";
+/// Prefix of every database rollproof creates.
+pub const DB_PREFIX: &str = "rollproof_";
+/// Schema holding rollproof's own bookkeeping (outside the logical hash).
+pub const SCHEMA: &str = "rollproof_meta";
+
+/// DDL of the provenance record inside each database rollproof creates.
+const PROVENANCE_DDL: &str = "CREATE SCHEMA rollproof_meta;
+CREATE TABLE rollproof_meta.provenance (
+  dbname text NOT NULL PRIMARY KEY,
+  purpose text NOT NULL,
+  source text NOT NULL,
+  rollproof_version text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);";
+
+/// A parsed, checked PostgreSQL target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Connection settings (database name included).
+    pub config: postgres::Config,
+    /// The database the URL names.
+    pub dbname: String,
+    /// The URL without any password, for messages and reports.
+    pub display: String,
+}
+
+impl Target {
+    /// The same server, another database.
+    pub fn with_db(&self, db: &str) -> Target {
+        let mut config = self.config.clone();
+        config.dbname(db);
+        let display = match self.display.rsplit_once('/') {
+            Some((server, _)) if self.display.contains("://") => format!("{server}/{db}"),
+            _ => format!("{} (database {db})", self.display),
+        };
+        Target {
+            config,
+            dbname: db.to_string(),
+            display,
+        }
+    }
+
+    /// Connect to this target's database, with the session settings every
+    /// rollproof connection uses (UTC, ISO dates, hex bytea).
+    pub fn connect(&self) -> Result<Client, PgError> {
+        let mut client = self.config.connect(NoTls).map_err(|e| PgError::Connect {
+            target: self.display.clone(),
+            message: super::message(&e),
+        })?;
+        client
+            .batch_execute(
+                "SET search_path = public; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres';
+                 SET extra_float_digits = 1; SET bytea_output = 'hex'; SET client_encoding = 'UTF8';",
+            )
+            .map_err(sql_err("session setup", &self.dbname))?;
+        Ok(client)
+    }
+
+    /// Connect to the server's maintenance database `postgres` (for
+    /// CREATE/DROP DATABASE).
+    pub fn connect_maintenance(&self) -> Result<Client, PgError> {
+        self.with_db("postgres").connect()
+    }
+}
+
+/// True when `url` names a PostgreSQL server rather than a file.
+pub fn is_pg_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// Remove a password from a URL for display.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match auth.rsplit_once('@') {
+        Some((cred, host)) => {
+            let user = cred.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Parse a `postgres://` URL that names a database.
+pub fn parse_url(url: &str) -> Result<Target, PgError> {
+    if !is_pg_url(url) {
+        return Err(PgError::Invalid(format!(
+            "'{}' is not a PostgreSQL URL (postgres://user@host:port/dbname)",
+            redact(url)
+        )));
+    }
+    let config = postgres::Config::from_str(url).map_err(|e| {
+        PgError::Invalid(format!(
+            "cannot parse PostgreSQL URL '{}': {e}",
+            redact(url)
+        ))
+    })?;
+    let dbname = config
+        .get_dbname()
+        .filter(|d| !d.is_empty())
+        .ok_or_else(|| {
+            PgError::Invalid(format!(
+                "PostgreSQL URL '{}' names no database; add /rollproof_<name>",
+                redact(url)
+            ))
+        })?
+        .to_string();
+    Ok(Target {
+        config,
+        dbname,
+        display: redact(url),
+    })
+}
+
+/// Hosts allowed besides loopback: `extra` plus `ROLLPROOF_PG_ALLOW_HOSTS`.
+pub fn allowed_hosts(extra: &[String]) -> Vec<String> {
+    let mut hosts: Vec<String> = extra.iter().map(|h| h.trim().to_string()).collect();
+    if let Ok(env) = std::env::var(ALLOW_HOSTS_ENV) {
+        hosts.extend(env.split(',').map(|h| h.trim().to_string()));
+    }
+    hosts.retain(|h| !h.is_empty());
+    hosts
+}
+
+/// True when `host` (name or address) resolves only to loopback addresses.
+fn is_loopback(host: &str, port: u16) -> bool {
+    if let Ok(ip) = IpAddr::from_str(host.trim_start_matches('[').trim_end_matches(']')) {
+        return ip.is_loopback();
+    }
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+        }
+        Err(_) => false,
+    }
+}
+
+/// The server must be on loopback, a Unix socket, or an allowed host.
+pub fn check_server(t: &Target, allow: &[String]) -> Result<(), Refusal> {
+    let hosts = t.config.get_hosts();
+    if hosts.is_empty() {
+        return Err(Refusal::new(format!(
+            "{} names no host; give the server explicitly (loopback or a Unix socket)",
+            t.display
+        )));
+    }
+    let port = t.config.get_ports().first().copied().unwrap_or(5432);
+    for (i, h) in hosts.iter().enumerate() {
+        if let Host::Tcp(name) = h {
+            let addr_ok = t
+                .config
+                .get_hostaddrs()
+                .get(i)
+                .is_none_or(|a| a.is_loopback() || allow.iter().any(|x| *x == a.to_string()));
+            if allow.iter().any(|x| x == name) && addr_ok {
+                continue;
+            }
+            if !is_loopback(name, port) || !addr_ok {
+                return Err(Refusal::new(format!(
+                    "server host '{name}' is not loopback; rollproof rehearses only on a local server or an explicitly allowed throwaway host (--allow-host {name} or {ALLOW_HOSTS_ENV})"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Database names rollproof may create or write: `rollproof_` + lowercase
+/// letters, digits and `_`, at most 63 bytes.
+pub fn check_name(db: &str) -> Result<(), Refusal> {
+    let ok = db.starts_with(DB_PREFIX)
+        && db.len() > DB_PREFIX.len()
+        && db.len() <= 63
+        && db
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Refusal::new(format!(
+            "database '{db}' is not a rollproof database name; rollproof writes only to databases it creates, named {DB_PREFIX}<lowercase letters, digits, _>"
+        )))
+    }
+}
+
+/// Parse a URL and check its server and database name (no connection).
+pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
+    let t = parse_url(url)?;
+    check_server(&t, allow)?;
+    check_name(&t.dbname)?;
+    Ok(t)
+}
+
+/// The provenance record of the connected database, if rollproof wrote one
+/// naming it: (purpose, source).
+pub fn provenance(client: &mut Client) -> Result<Option<(String, String)>, postgres::Error> {
+    let has = client
+        .query_one(
+            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
+            &[],
+        )?
+        .get::<_, bool>(0);
+    if !has {
+        return Ok(None);
+    }
+    let row = client.query_opt(
+        "SELECT purpose, source FROM rollproof_meta.provenance WHERE dbname = current_database()",
+        &[],
+    )?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
+/// Refuse unless the connected database `db` is one rollproof created.
+pub fn authorize_existing(client: &mut Client, db: &str) -> Result<(), PgError> {
+    check_name(db)?;
+    match provenance(client).map_err(sql_err("reading provenance", db))? {
+        Some(_) => Ok(()),
+        None => Err(Refusal::new(format!(
+            "database '{db}' has no rollproof provenance record: rollproof did not create it and will not write to or drop it"
+        ))
+        .into()),
+    }
+}
+
+/// Write the provenance record into a database rollproof just created
+/// (or, for a template clone, add this database's own record).
+pub fn record_provenance(
+    client: &mut Client,
+    db: &str,
+    purpose: &str,
+    source: &str,
+) -> Result<(), PgError> {
+    let has = client
+        .query_one(
+            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
+            &[],
+        )
+        .map_err(sql_err("reading provenance", db))?
+        .get::<_, bool>(0);
+    if !has {
+        client
+            .batch_execute(PROVENANCE_DDL)
+            .map_err(sql_err("creating provenance", db))?;
+    }
+    client
+        .execute(
+            "INSERT INTO rollproof_meta.provenance (dbname, purpose, source, rollproof_version)
+             VALUES (current_database(), $1, $2, $3)
+             ON CONFLICT (dbname) DO UPDATE SET purpose = excluded.purpose,
+               source = excluded.source, rollproof_version = excluded.rollproof_version,
+               created_at = now()",
+            &[&purpose, &source, &env!("CARGO_PKG_VERSION")],
+        )
+        .map_err(sql_err("writing provenance", db))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_checked() {
+        let t = authorize_url("postgres://u:secret@127.0.0.1:5999/rollproof_a", &[]).unwrap();
+        assert_eq!(t.dbname, "rollproof_a");
+        assert!(!t.display.contains("secret"), "{}", t.display);
+        assert_eq!(t.with_db("postgres").dbname, "postgres");
+        assert!(matches!(
+            authorize_url("postgres://u@10.1.2.3:5432/rollproof_a", &[]),
+            Err(PgError::Refused(_))
+        ));
+        assert!(
+            authorize_url(
+                "postgres://u@10.1.2.3:5432/rollproof_a",
+                &["10.1.2.3".into()]
+            )
+            .is_ok()
+        );
+        assert!(matches!(
+            authorize_url("postgres://u@127.0.0.1/production", &[]),
+            Err(PgError::Refused(_))
+        ));
+        assert!(matches!(
+            authorize_url("postgres://u@127.0.0.1/rollproof_A;drop", &[]),
+            Err(PgError::Refused(_))
+        ));
+        assert!(matches!(
+            authorize_url("postgres://u@127.0.0.1", &[]),
+            Err(PgError::Invalid(_))
+        ));
+        assert!(matches!(
+            authorize_url("x.db", &[]),
+            Err(PgError::Invalid(_))
+        ));
+        assert!(authorize_url("postgres://u@%2Ftmp%2Fsock/rollproof_a", &[]).is_ok());
+        assert!(authorize_url("postgres://u@[::1]:5432/rollproof_a", &[]).is_ok());
+    }
+}

@@ -1,0 +1,354 @@
+//! The birth-register surface in PostgreSQL: the same tables and columns as
+//! [`crate::surface::SCHEMA_SQL`], with the types Directus uses on
+//! PostgreSQL (uuid, timestamptz, json — never jsonb, so stored JSON text is
+//! kept verbatim — and serial ids), constraint names as Directus makes them
+//! (`<table>_pkey`, `<table>_<col>_foreign`, `<table>_<col>_unique`,
+//! `<table>_<col>_index`), and `fn_birth_register` as a real PL/pgSQL
+//! function with the semantics of [`crate::surface::birth_register`].
+//!
+//! The DDL is split so a bulk load can fill the tables first and add foreign
+//! keys and secondary indexes afterwards (same final schema, much faster).
+
+/// Tables with their primary keys, unique and check constraints. Checks
+/// are written as `= ANY (ARRAY[…::text])`, the form PostgreSQL deparses to
+/// itself, so `pg_dump`/`pg_restore` leaves the schema description equal
+/// (an `IN (…)` list on varchar comes back spelled differently).
+pub const TABLES_SQL: &str = r#"
+CREATE TABLE directus_roles (
+  id uuid NOT NULL,
+  name varchar(100) NOT NULL,
+  icon varchar(64) NOT NULL DEFAULT 'supervised_user_circle',
+  description text,
+  parent uuid,
+  CONSTRAINT directus_roles_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_policies (
+  id uuid NOT NULL,
+  name varchar(100) NOT NULL,
+  icon varchar(64) NOT NULL DEFAULT 'badge',
+  description text,
+  ip_access text,
+  enforce_tfa boolean NOT NULL DEFAULT false,
+  admin_access boolean NOT NULL DEFAULT false,
+  app_access boolean NOT NULL DEFAULT false,
+  CONSTRAINT directus_policies_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_users (
+  id uuid NOT NULL,
+  first_name varchar(50),
+  last_name varchar(50),
+  email varchar(128),
+  password varchar(255),
+  location varchar(255),
+  title varchar(50),
+  description text,
+  tags json,
+  avatar uuid,
+  language varchar(255),
+  tfa_secret varchar(255),
+  status varchar(16) NOT NULL DEFAULT 'active',
+  role uuid,
+  token varchar(255),
+  last_access timestamptz,
+  last_page varchar(255),
+  provider varchar(128) NOT NULL DEFAULT 'default',
+  external_identifier varchar(255),
+  auth_data json,
+  email_notifications boolean DEFAULT true,
+  appearance varchar(255),
+  theme_dark varchar(255),
+  theme_light varchar(255),
+  CONSTRAINT directus_users_pkey PRIMARY KEY (id),
+  CONSTRAINT directus_users_email_unique UNIQUE (email),
+  CONSTRAINT directus_users_token_unique UNIQUE (token),
+  CONSTRAINT directus_users_external_identifier_unique UNIQUE (external_identifier),
+  CONSTRAINT directus_users_status_check
+    CHECK (status::text = ANY (ARRAY['draft'::text, 'invited'::text, 'unverified'::text, 'active'::text, 'suspended'::text, 'archived'::text]))
+);
+CREATE TABLE directus_access (
+  id uuid NOT NULL,
+  role uuid,
+  "user" uuid,
+  policy uuid NOT NULL,
+  sort integer,
+  CONSTRAINT directus_access_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_settings (
+  id serial NOT NULL,
+  project_name varchar(100) NOT NULL DEFAULT 'Directus',
+  project_url varchar(255),
+  project_color varchar(255) NOT NULL DEFAULT '#6644FF',
+  default_language varchar(255) NOT NULL DEFAULT 'en-US',
+  auth_login_attempts integer DEFAULT 25,
+  CONSTRAINT directus_settings_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_collections (
+  collection varchar(64) NOT NULL,
+  icon varchar(64),
+  note text,
+  display_template varchar(255),
+  hidden boolean NOT NULL DEFAULT false,
+  singleton boolean NOT NULL DEFAULT false,
+  translations json,
+  archive_field varchar(64),
+  archive_app_filter boolean NOT NULL DEFAULT true,
+  archive_value varchar(255),
+  unarchive_value varchar(255),
+  sort_field varchar(64),
+  accountability varchar(255) DEFAULT 'all',
+  color varchar(255),
+  item_duplication_fields json,
+  sort integer,
+  "group" varchar(64),
+  collapse varchar(255) NOT NULL DEFAULT 'open',
+  preview_url varchar(255),
+  versioning boolean NOT NULL DEFAULT false,
+  status varchar(16) NOT NULL DEFAULT 'active',
+  CONSTRAINT directus_collections_pkey PRIMARY KEY (collection)
+);
+CREATE TABLE directus_fields (
+  id serial NOT NULL,
+  collection varchar(64) NOT NULL,
+  field varchar(64) NOT NULL,
+  special varchar(64),
+  interface varchar(64),
+  options json,
+  display varchar(64),
+  display_options json,
+  readonly boolean NOT NULL DEFAULT false,
+  hidden boolean NOT NULL DEFAULT false,
+  sort integer,
+  width varchar(30) DEFAULT 'full',
+  translations json,
+  note text,
+  conditions json,
+  required boolean DEFAULT false,
+  "group" varchar(64),
+  validation json,
+  validation_message text,
+  searchable boolean NOT NULL DEFAULT true,
+  CONSTRAINT directus_fields_pkey PRIMARY KEY (id),
+  CONSTRAINT directus_fields_collection_field_unique UNIQUE (collection, field)
+);
+CREATE TABLE directus_relations (
+  id serial NOT NULL,
+  many_collection varchar(64) NOT NULL,
+  many_field varchar(64) NOT NULL,
+  one_collection varchar(64),
+  one_field varchar(64),
+  one_collection_field varchar(64),
+  one_allowed_collections text,
+  junction_field varchar(64),
+  sort_field varchar(64),
+  one_deselect_action varchar(255) NOT NULL DEFAULT 'nullify',
+  CONSTRAINT directus_relations_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_activity (
+  id serial NOT NULL,
+  action varchar(45) NOT NULL,
+  "user" uuid,
+  "timestamp" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  ip varchar(50),
+  user_agent text,
+  collection varchar(64) NOT NULL,
+  item varchar(255) NOT NULL,
+  origin varchar(255),
+  CONSTRAINT directus_activity_pkey PRIMARY KEY (id)
+);
+CREATE TABLE directus_revisions (
+  id serial NOT NULL,
+  activity integer NOT NULL,
+  collection varchar(64) NOT NULL,
+  item varchar(255) NOT NULL,
+  data json,
+  delta json,
+  parent integer,
+  version uuid,
+  CONSTRAINT directus_revisions_pkey PRIMARY KEY (id)
+);
+CREATE TABLE objects (
+  id uuid NOT NULL,
+  status varchar(20) NOT NULL DEFAULT 'draft',
+  kind varchar(32) NOT NULL,
+  key varchar(128) NOT NULL,
+  payload json,
+  user_created uuid,
+  date_created timestamptz,
+  user_updated uuid,
+  date_updated timestamptz,
+  CONSTRAINT objects_pkey PRIMARY KEY (id),
+  CONSTRAINT objects_key_unique UNIQUE (key),
+  CONSTRAINT objects_status_check CHECK (status::text = ANY (ARRAY['draft'::text, 'published'::text, 'archived'::text]))
+);
+CREATE TABLE birth_registry (
+  id serial NOT NULL,
+  object_uid varchar(64) NOT NULL,
+  kind varchar(32) NOT NULL,
+  born_by uuid NOT NULL,
+  born_at timestamptz NOT NULL,
+  source varchar(64) NOT NULL,
+  collection varchar(64) NOT NULL,
+  item uuid NOT NULL,
+  status varchar(16) NOT NULL DEFAULT 'born',
+  activity integer NOT NULL,
+  revision integer,
+  CONSTRAINT birth_registry_pkey PRIMARY KEY (id),
+  CONSTRAINT birth_registry_object_uid_unique UNIQUE (object_uid),
+  CONSTRAINT birth_registry_item_unique UNIQUE (item),
+  CONSTRAINT birth_registry_status_check CHECK (status::text = ANY (ARRAY['born'::text, 'voided'::text, 'superseded'::text]))
+);
+"#;
+
+/// Foreign keys and secondary indexes, added after the rows are loaded.
+pub const CONSTRAINTS_SQL: &str = r#"
+ALTER TABLE directus_roles ADD CONSTRAINT directus_roles_parent_foreign
+  FOREIGN KEY (parent) REFERENCES directus_roles(id);
+ALTER TABLE directus_users ADD CONSTRAINT directus_users_role_foreign
+  FOREIGN KEY (role) REFERENCES directus_roles(id) ON DELETE SET NULL;
+ALTER TABLE directus_access ADD CONSTRAINT directus_access_role_foreign
+  FOREIGN KEY (role) REFERENCES directus_roles(id) ON DELETE CASCADE;
+ALTER TABLE directus_access ADD CONSTRAINT directus_access_user_foreign
+  FOREIGN KEY ("user") REFERENCES directus_users(id) ON DELETE CASCADE;
+ALTER TABLE directus_access ADD CONSTRAINT directus_access_policy_foreign
+  FOREIGN KEY (policy) REFERENCES directus_policies(id) ON DELETE CASCADE;
+ALTER TABLE directus_collections ADD CONSTRAINT directus_collections_group_foreign
+  FOREIGN KEY ("group") REFERENCES directus_collections(collection);
+ALTER TABLE directus_fields ADD CONSTRAINT directus_fields_collection_foreign
+  FOREIGN KEY (collection) REFERENCES directus_collections(collection) ON DELETE CASCADE;
+ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_activity_foreign
+  FOREIGN KEY (activity) REFERENCES directus_activity(id) ON DELETE CASCADE;
+ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_parent_foreign
+  FOREIGN KEY (parent) REFERENCES directus_revisions(id);
+ALTER TABLE objects ADD CONSTRAINT objects_user_created_foreign
+  FOREIGN KEY (user_created) REFERENCES directus_users(id);
+ALTER TABLE objects ADD CONSTRAINT objects_user_updated_foreign
+  FOREIGN KEY (user_updated) REFERENCES directus_users(id);
+ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_born_by_foreign
+  FOREIGN KEY (born_by) REFERENCES directus_users(id);
+ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_item_foreign
+  FOREIGN KEY (item) REFERENCES objects(id);
+ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_activity_foreign
+  FOREIGN KEY (activity) REFERENCES directus_activity(id);
+ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_revision_foreign
+  FOREIGN KEY (revision) REFERENCES directus_revisions(id);
+CREATE INDEX directus_activity_timestamp_index ON directus_activity ("timestamp");
+CREATE INDEX directus_revisions_activity_index ON directus_revisions (activity);
+CREATE INDEX directus_revisions_parent_index ON directus_revisions (parent);
+CREATE INDEX birth_registry_kind_index ON birth_registry (kind);
+CREATE INDEX birth_registry_born_at_index ON birth_registry (born_at);
+"#;
+
+/// `fn_birth_register`: one call = one birth, atomically (a PL/pgSQL
+/// function body is one subtransaction of the caller's statement). Writes
+/// the item, one `create` activity, one revision whose data = delta = the
+/// submitted fields (`p_fields`, the exact JSON text of
+/// [`crate::surface::Birth::submitted_fields`]), and the registry record.
+/// Returns (activity, revision, registry) ids.
+pub const FUNCTION_SQL: &str = r#"
+CREATE FUNCTION fn_birth_register(
+  p_item uuid, p_object_uid varchar, p_kind varchar, p_key varchar,
+  p_status varchar, p_payload json, p_user uuid, p_at timestamptz,
+  p_source varchar, p_ip varchar, p_user_agent text, p_origin varchar,
+  p_fields json,
+  OUT activity integer, OUT revision integer, OUT registry integer)
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO objects (id, status, kind, key, payload, user_created, date_created)
+  VALUES (p_item, p_status, p_kind, p_key, p_payload, p_user, p_at);
+  INSERT INTO directus_activity (action, "user", "timestamp", ip, user_agent, collection, item, origin)
+  VALUES ('create', p_user, p_at, p_ip, p_user_agent, 'objects', p_item::text, p_origin)
+  RETURNING id INTO activity;
+  INSERT INTO directus_revisions (activity, collection, item, data, delta, parent, version)
+  VALUES (activity, 'objects', p_item::text, p_fields, p_fields, NULL, NULL)
+  RETURNING id INTO revision;
+  INSERT INTO birth_registry (object_uid, kind, born_by, born_at, source, collection, item, status, activity, revision)
+  VALUES (p_object_uid, p_kind, p_user, p_at, p_source, 'objects', p_item, 'born', activity, revision)
+  RETURNING id INTO registry;
+END
+$fn$;
+"#;
+
+/// The call that registers one birth; parameters in [`birth_params`] order.
+pub const CALL_SQL: &str = "SELECT activity, revision, registry FROM fn_birth_register(\
+$1::text::uuid, $2::text, $3::text, $4::text, $5::text, $6::text::json, $7::text::uuid, \
+$8::text::timestamptz, $9::text, $10::text, $11::text, $12::text, $13::text::json)";
+
+/// The text parameters of [`CALL_SQL`] for one birth (all sent as text so
+/// the server parses uuid, json and timestamptz itself).
+pub fn birth_params(b: &crate::surface::Birth) -> Vec<Option<String>> {
+    vec![
+        Some(b.item.clone()),
+        Some(b.object_uid.clone()),
+        Some(b.kind.clone()),
+        Some(b.key.clone()),
+        Some(b.status.clone()),
+        Some(b.payload.to_string()),
+        Some(b.user.clone()),
+        Some(b.at.clone()),
+        Some(b.source.clone()),
+        b.ip.clone(),
+        b.user_agent.clone(),
+        b.origin.clone(),
+        Some(b.submitted_fields().to_string()),
+    ]
+}
+
+/// Register one birth through the database function.
+pub fn birth_register(
+    client: &mut impl postgres::GenericClient,
+    b: &crate::surface::Birth,
+) -> Result<crate::surface::BirthIds, postgres::Error> {
+    let stmt = client.prepare(CALL_SQL)?;
+    birth_register_with(client, &stmt, b)
+}
+
+/// Register one birth with [`CALL_SQL`] already prepared on `client` (one
+/// round trip per birth instead of two).
+pub fn birth_register_with(
+    client: &mut impl postgres::GenericClient,
+    stmt: &postgres::Statement,
+    b: &crate::surface::Birth,
+) -> Result<crate::surface::BirthIds, postgres::Error> {
+    let params = birth_params(b);
+    let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn postgres::types::ToSql + Sync))
+        .collect();
+    let row = client.query_one(stmt, &refs)?;
+    Ok(crate::surface::BirthIds {
+        activity: i64::from(row.get::<_, i32>(0)),
+        revision: i64::from(row.get::<_, i32>(1)),
+        registry: i64::from(row.get::<_, i32>(2)),
+    })
+}
+
+/// The compensating inverse of one birth (as
+/// [`crate::surface::birth_unregister`]): delete exactly the four rows it
+/// wrote, children first. Sequences are not rewound.
+pub fn birth_unregister(
+    client: &mut impl postgres::GenericClient,
+    item: &str,
+) -> Result<u64, postgres::Error> {
+    let mut n = 0;
+    n += client.execute(
+        "DELETE FROM birth_registry WHERE collection = 'objects' AND item = $1::text::uuid",
+        &[&item],
+    )?;
+    n += client.execute(
+        "DELETE FROM directus_revisions WHERE collection = 'objects' AND item = $1::text
+         AND activity IN (SELECT id FROM directus_activity WHERE action = 'create'
+                          AND collection = 'objects' AND item = $1::text)",
+        &[&item],
+    )?;
+    n += client.execute(
+        "DELETE FROM directus_activity WHERE action = 'create' AND collection = 'objects' AND item = $1::text",
+        &[&item],
+    )?;
+    n += client.execute("DELETE FROM objects WHERE id = $1::text::uuid", &[&item])?;
+    Ok(n)
+}
+
+/// Whole-schema DDL in creation order (tables, constraints, function).
+pub fn full_ddl() -> String {
+    format!("{TABLES_SQL}{CONSTRAINTS_SQL}{FUNCTION_SQL}")
+}

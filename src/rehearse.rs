@@ -1,0 +1,592 @@
+//! The rehearsal engine: before → snapshot → apply → rollback → after on a
+//! working copy in the workspace, measured at every phase, judged by the
+//! verdict rules (`verdict`), and written as a sealed proof report.
+//!
+//! The engine talks to the database only through [`crate::backend::Backend`]
+//! and never prints: it reports progress through a callback and returns the
+//! report; the `rehearse` command does the printing.
+
+pub mod births;
+mod finish;
+mod setup;
+pub mod verdict;
+
+use finish::diff_if_needed;
+pub use finish::phase_line;
+
+use crate::backend::sqlite::SqliteBackend;
+use crate::backend::{Backend, BackendError, BirthPlan, RollbackMethod, SnapshotMethod};
+use crate::report::{
+    self, ApplyRecord, FaultRecord, Methods, Phases, Proof, Report, RollbackRecord, ScenarioRef,
+};
+use crate::scenario::{ApplyKind, FaultKind, Loaded};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Rows shown per differing table in the diff.
+pub const DIFF_ROWS: usize = 5;
+
+/// Why a rehearsal could not run to a verdict.
+#[derive(Debug, thiserror::Error)]
+pub enum RehearseError {
+    /// The guard refused (exit code 3).
+    #[error("rehearsal refused")]
+    Refused(#[from] crate::guard::Refusal),
+    /// Bad input the scenario points at.
+    #[error("{0}")]
+    Input(String),
+    /// A profile could not be loaded.
+    #[error(transparent)]
+    Profile(#[from] crate::profile::ProfileError),
+    /// The surrogate could not be generated.
+    #[error(transparent)]
+    Generate(#[from] crate::generate::GenerateError),
+    /// A file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A backend operation failed where the rehearsal cannot go on.
+    #[error("rehearsal stopped")]
+    Backend(#[source] BackendError),
+    /// The report could not be written.
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+}
+
+impl From<BackendError> for RehearseError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::Refused(r) => RehearseError::Refused(r),
+            other => RehearseError::Backend(other),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Keep before/snapshot/after-apply/after-rollback artifacts under this folder.
+    pub keep: Option<PathBuf>,
+    /// Where reports go (`reports/`).
+    pub reports: PathBuf,
+    /// Generate from this profile instead of the scenario's (tests, dry runs).
+    pub profile_override: Option<PathBuf>,
+    /// Rehearse on this PostgreSQL server instead of the scenario's
+    /// `surrogate.url` (docs/POSTGRES.md).
+    pub target_url: Option<String>,
+    /// PostgreSQL server hosts allowed besides loopback.
+    pub allow_hosts: Vec<String>,
+}
+
+/// A finished rehearsal.
+pub struct Outcome {
+    /// The sealed report.
+    pub report: Report,
+    /// Where it was written.
+    pub path: PathBuf,
+    /// The run folder, when it was kept (outcome differed from expectation).
+    pub kept_run_dir: Option<PathBuf>,
+}
+
+fn ms(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+fn short_id(seed: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    crate::hash::sha256_hex(format!("{seed}:{nanos}:{}", std::process::id()).as_bytes())[..8]
+        .to_string()
+}
+
+fn read_script(
+    sc: &Loaded,
+    p: &Path,
+    field: &str,
+) -> Result<(String, String, String), RehearseError> {
+    let path = sc.resolve(p);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        RehearseError::Input(format!(
+            "scenario {}: field `{field}`: cannot read {}: {e}",
+            sc.path.display(),
+            path.display()
+        ))
+    })?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| {
+        RehearseError::Input(format!(
+            "scenario {}: field `{field}`: {} is not UTF-8",
+            sc.path.display(),
+            path.display()
+        ))
+    })?;
+    Ok((
+        path.display().to_string(),
+        crate::hash::sha256_hex(&bytes),
+        text,
+    ))
+}
+
+/// Keep one artifact (a copy) in the keep folder.
+fn keep_file(dir: &Option<PathBuf>, name: &str, from: &Path) -> Result<(), RehearseError> {
+    if let Some(d) = dir {
+        std::fs::copy(from, d.join(name)).map_err(|source| RehearseError::Io {
+            what: "cannot keep artifact",
+            path: from.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Run one scenario. `say` gets one line per step (phase-by-phase output).
+pub fn run(
+    sc: &Loaded,
+    opts: &Options,
+    say: &mut dyn FnMut(&str),
+) -> Result<Outcome, RehearseError> {
+    let t_total = Instant::now();
+    let spec = &sc.spec;
+    let started_at = crate::timefmt::iso_millis(crate::timefmt::now_millis());
+    let run_id = short_id(&sc.sha256);
+    let stamp: String = started_at
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .take(15)
+        .collect::<String>()
+        + "Z";
+    let mut timing = BTreeMap::new();
+
+    // Inputs first: a missing script is bad input before anything is made.
+    let up = match (&spec.apply.kind, &spec.apply.up) {
+        (ApplyKind::Sql, Some(p)) => Some(read_script(sc, p, "apply.up")?),
+        _ => None,
+    };
+    let down = match &spec.rollback.down {
+        Some(p) => Some(read_script(sc, p, "rollback.down")?),
+        None => None,
+    };
+
+    let prep = setup::prepare(sc, &stamp, &run_id, opts.profile_override.as_deref())?;
+    if let Some(g) = prep.generate_ms {
+        timing.insert("generate".to_string(), g);
+        say(&format!(
+            "generated surrogate from {} in {g} ms",
+            prep.surrogate.profile.as_deref().unwrap_or("?")
+        ));
+    }
+    let keep_dir = match &opts.keep {
+        Some(k) => {
+            let d = k
+                .join(&spec.scenario.name)
+                .join(format!("{stamp}-{run_id}"));
+            std::fs::create_dir_all(&d).map_err(|source| RehearseError::Io {
+                what: "cannot create keep folder",
+                path: d.clone(),
+                source,
+            })?;
+            Some(d)
+        }
+        None => None,
+    };
+    let db_leg = crate::provenance::leg_of(&prep.target)
+        .unwrap_or_else(|| crate::provenance::LEG_SURROGATE.to_string());
+    let leg = match &spec.scenario.leg {
+        Some(l) if *l != db_leg => {
+            return Err(RehearseError::Input(format!(
+                "scenario {}: field `scenario.leg`: says \"{l}\" but the database's provenance record says \"{db_leg}\"",
+                sc.path.display()
+            )));
+        }
+        _ => db_leg,
+    };
+    let pg_url = opts
+        .target_url
+        .clone()
+        .or_else(|| spec.surrogate.url.clone());
+    let on_pg = pg_url.is_some();
+    let mut be: Box<dyn Backend> = match &pg_url {
+        Some(url) => Box::new(crate::backend::postgres::PostgresBackend::for_rehearsal(
+            url,
+            &opts.allow_hosts,
+            &run_id,
+            &prep.target,
+        )?),
+        None => Box::new(SqliteBackend::new(prep.target.clone())),
+    };
+    let snap_method = spec.snapshot.method;
+    let rb_method = spec.rollback.method;
+    let proof = if be.byte_exact_capable(snap_method, rb_method) {
+        Proof::ByteExact
+    } else {
+        Proof::LogicalOnly
+    };
+
+    // before
+    let t = Instant::now();
+    let before = be.measure(&[])?;
+    timing.insert("before".into(), ms(t));
+    say(&phase_line("before", &before));
+    if !on_pg {
+        keep_file(&keep_dir, "before.db", &prep.target)?;
+    }
+    let mut surrogate = prep.surrogate.clone();
+    match &before.file_sha256 {
+        Some(h) => {
+            surrogate.sha256 = h.clone();
+            surrogate.size = before.size.unwrap_or(0);
+        }
+        // PostgreSQL: the SQLite surrogate that was loaded into the server.
+        None => {
+            let f = crate::hash::file_sha256(&prep.target).map_err(|e| RehearseError::Io {
+                what: "cannot hash",
+                path: prep.target.clone(),
+                source: e.source,
+            })?;
+            surrogate.sha256 = f.sha256;
+            surrogate.size = f.size;
+        }
+    }
+
+    // the plan
+    let plan = match spec.apply.kind {
+        ApplyKind::Births => {
+            let users = be.users(births::USER_LIMIT)?;
+            if users.is_empty() {
+                return Err(RehearseError::Input(format!(
+                    "scenario {}: the surrogate has no directus_users to register births as",
+                    sc.path.display()
+                )));
+            }
+            let kinds: Vec<(String, f64)> = spec
+                .apply
+                .kinds
+                .clone()
+                .unwrap_or_else(|| {
+                    BTreeMap::from([("meter".to_string(), 1.0), ("sensor".to_string(), 1.0)])
+                })
+                .into_iter()
+                .collect();
+            Some(BirthPlan {
+                seed: spec.apply.seed.unwrap_or(1),
+                count: spec.apply.count.unwrap_or(0),
+                kinds,
+                users,
+                start_ms: births::DEFAULT_START_MS,
+            })
+        }
+        ApplyKind::Sql => None,
+    };
+    let seq_before = be.sequences()?;
+
+    // snapshot
+    let t = Instant::now();
+    let snap_path = prep.run_dir.join(if on_pg {
+        "snapshot.dump"
+    } else {
+        "snapshot.db"
+    });
+    let snap = be.snapshot(snap_method, &snap_path.display().to_string())?;
+    timing.insert("snapshot".into(), ms(t));
+    let snapshot_phase = be.measure_snapshot(&snap, &[("before", &before)])?;
+    say(&phase_line("snapshot", &snapshot_phase));
+    if !on_pg {
+        keep_file(&keep_dir, "snapshot.db", &snap_path)?;
+    }
+
+    // apply
+    let fault = spec.fault.as_ref();
+    let mut faults = Vec::new();
+    let mut apply_error = None;
+    let mut births_done = None;
+    let mut births_reported = None;
+    let t = Instant::now();
+    if rb_method == RollbackMethod::Transaction {
+        be.begin_transaction()?;
+    }
+    match (&plan, fault.map(|f| f.kind)) {
+        (Some(p), Some(FaultKind::Kill)) => {
+            let after = fault.and_then(|f| f.after).unwrap_or(5);
+            let k = be.apply_births_killed(p, after)?;
+            births_reported = Some(k.reported);
+            faults.push(FaultRecord {
+                kind: "kill".into(),
+                injected: k.killed,
+                detail: k.detail,
+            });
+        }
+        (Some(p), Some(FaultKind::IoError)) => {
+            let headroom = fault.and_then(|f| f.headroom).unwrap_or(8192);
+            let k = be.apply_births_io_limited(p, headroom)?;
+            births_reported = Some(k.reported);
+            faults.push(FaultRecord {
+                kind: "io-error".into(),
+                injected: k.killed,
+                detail: format!(
+                    "file-size limit of {headroom} bytes above the current size; {}",
+                    k.detail
+                ),
+            });
+        }
+        (Some(p), Some(FaultKind::DiskFull)) => {
+            let headroom = fault.and_then(|f| f.headroom).unwrap_or(16);
+            be.limit_growth(headroom)?;
+            let (done, err) = be.apply_births(p, true, &mut |_| {});
+            births_reported = Some(done);
+            let injected = err.as_ref().is_some_and(|e| e.to_string().contains("full"));
+            let detail = match &err {
+                Some(e) => format!(
+                    "max_page_count set to {headroom} pages above the current size; the apply stopped after {done} of {} births: {e}",
+                    p.count
+                ),
+                None => format!(
+                    "max_page_count set to {headroom} pages above the current size, but all {done} births fit: the disk never filled"
+                ),
+            };
+            faults.push(FaultRecord {
+                kind: "disk-full".into(),
+                injected,
+                detail,
+            });
+            if let Some(e) = err.filter(|_| !injected) {
+                apply_error = Some(e.to_string());
+            }
+        }
+        (Some(p), _) => {
+            let bar = crate::progress::rows_bar(p.count, "applying births");
+            let (done, err) = be.apply_births(p, false, &mut |n| bar.set_position(n));
+            bar.finish_and_clear();
+            births_done = Some(done);
+            if let Some(e) = err {
+                if let BackendError::Refused(r) = e {
+                    return Err(r.into());
+                }
+                apply_error = Some(format!("{e}"));
+            }
+        }
+        (None, _) => {
+            if let Some((_, _, sql)) = &up
+                && let Err(e) = be.run_sql(sql, "apply up script")
+            {
+                if let BackendError::Refused(r) = e {
+                    return Err(r.into());
+                }
+                apply_error = Some(e.to_string());
+            }
+        }
+    }
+    timing.insert("apply".into(), ms(t));
+    if let Some(e) = &apply_error {
+        say(&format!("apply failed: {e}"));
+    }
+    let t = Instant::now();
+    // Nothing carried over: an apply must have changed the bytes, and a
+    // full measurement runs the file hash alongside the content checks.
+    let after_apply = be.measure(&[])?;
+    timing.insert("after_apply".into(), ms(t));
+    say(&phase_line("after_apply", &after_apply));
+    if let Some(d) = &keep_dir {
+        be.keep_copy(&d.join("after-apply.db"))?;
+    }
+
+    // corrupt-snapshot fault
+    if fault.map(|f| f.kind) == Some(FaultKind::CorruptSnapshot) {
+        let detail =
+            crate::faults::corrupt_snapshot(&snap_path).map_err(|source| RehearseError::Io {
+                what: "cannot corrupt",
+                path: snap_path.clone(),
+                source,
+            })?;
+        faults.push(FaultRecord {
+            kind: "corrupt-snapshot".into(),
+            injected: true,
+            detail,
+        });
+    }
+
+    // rollback
+    let t = Instant::now();
+    let mut rollback = RollbackRecord {
+        sql: down.as_ref().map(|d| d.0.clone()),
+        sql_sha256: down.as_ref().map(|d| d.1.clone()),
+        rewind_sequences: spec.rollback.rewind_sequences,
+        performed: false,
+        error: None,
+    };
+    let mut refused_corrupt = false;
+    let result: Result<(), BackendError> = match rb_method {
+        RollbackMethod::Restore => be.restore(&snap),
+        RollbackMethod::Transaction => be.rollback_transaction(),
+        RollbackMethod::Compensate => match (&plan, &down) {
+            (Some(p), _) => be
+                .compensate_births(p, births_done.unwrap_or(0))
+                .and_then(|_| {
+                    if spec.rollback.rewind_sequences {
+                        be.rewind_sequences(&seq_before)
+                    } else {
+                        Ok(())
+                    }
+                }),
+            (None, Some((_, _, sql))) => be.run_sql(sql, "rollback down script"),
+            (None, None) => Err(BackendError::Unsupported(
+                "compensating an sql apply without a down script".into(),
+            )),
+        },
+    };
+    match result {
+        Ok(()) => rollback.performed = true,
+        Err(BackendError::Refused(r)) => return Err(r.into()),
+        Err(e) => {
+            refused_corrupt = matches!(e, BackendError::SnapshotCorrupted { .. });
+            say(&format!("rollback failed: {e}"));
+            rollback.error = Some(e.to_string());
+        }
+    }
+    timing.insert("rollback".into(), ms(t));
+    let t = Instant::now();
+    let after_rollback = be.measure(&[("before", &before), ("after_apply", &after_apply)])?;
+    timing.insert("after_rollback".into(), ms(t));
+    say(&phase_line("after_rollback", &after_rollback));
+    if !on_pg {
+        keep_file(&keep_dir, "after-rollback.db", &prep.target)?;
+    }
+
+    // verdict
+    let expected: BTreeMap<String, i64> = match (&plan, &spec.apply.expect_rows) {
+        (Some(p), _) => verdict::BIRTH_TABLES
+            .iter()
+            .map(|t| (t.to_string(), p.count as i64))
+            .collect(),
+        (None, Some(m)) => m
+            .iter()
+            .filter(|(_, d)| **d != 0)
+            .map(|(t, d)| (t.clone(), *d))
+            .collect(),
+        (None, None) => BTreeMap::new(),
+    };
+    let keep_seq = expected.contains_key("sqlite_sequence");
+    let observed = verdict::row_deltas(&before, &after_apply, keep_seq);
+    if births_done.is_none() && plan.is_some() {
+        births_done = observed.get("birth_registry").map(|d| (*d).max(0) as u64);
+    }
+    let phases = Phases {
+        before,
+        snapshot: Some(snapshot_phase),
+        after_apply: Some(after_apply),
+        after_rollback: Some(after_rollback),
+    };
+    let fault_pair = fault.and_then(|f| faults.first().map(|r| (f.kind, r)));
+    let (checks, verdict) = verdict::evaluate(&verdict::Inputs {
+        proof,
+        copy_snapshot: snap_method == SnapshotMethod::Copy,
+        in_transaction: rb_method == RollbackMethod::Transaction,
+        phases: &phases,
+        expected: &expected,
+        observed: &observed,
+        births_requested: plan.as_ref().map(|p| p.count),
+        births_reported,
+        apply_error: apply_error.as_deref(),
+        fault: fault_pair,
+        rollback: &rollback,
+        refused_corrupt,
+    });
+
+    // diff, when the rollback did not restore the content
+    let t = Instant::now();
+    let diff = diff_if_needed(be.as_mut(), &phases, &prep.source, &snap, refused_corrupt)?;
+    if diff.is_some() {
+        timing.insert("diff".into(), ms(t));
+    }
+    if let Some(d) = &keep_dir {
+        let mut sums = String::new();
+        for name in [
+            "before.db",
+            "snapshot.db",
+            "after-apply.db",
+            "after-rollback.db",
+        ] {
+            let p = d.join(name);
+            if let Ok(h) = crate::hash::file_sha256(&p) {
+                sums.push_str(&format!("{}  {name}\n", h.sha256));
+            }
+        }
+        crate::fsutil::write_atomic(&d.join("SHA256SUMS"), sums.as_bytes(), true)
+            .map_err(|e| RehearseError::Input(e.to_string()))?;
+    }
+    timing.insert("total".into(), ms(t_total));
+
+    let mut report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        rollproof_version: env!("CARGO_PKG_VERSION").to_string(),
+        sqlite_version: rusqlite::version().to_string(),
+        backend: be.name().to_string(),
+        run_id,
+        started_at,
+        scenario: ScenarioRef {
+            path: sc.path.display().to_string(),
+            sha256: sc.sha256.clone(),
+            name: spec.scenario.name.clone(),
+            description: spec.scenario.description.clone(),
+        },
+        blocker: spec.scenario.blocker.clone(),
+        leg,
+        surrogate,
+        methods: Methods {
+            apply: spec.apply.kind.as_str().into(),
+            snapshot: snap_method.as_str().into(),
+            rollback: rb_method.as_str().into(),
+        },
+        apply: ApplyRecord {
+            births: plan.as_ref().map(|p| p.count),
+            seed: plan.as_ref().map(|p| p.seed),
+            kinds: plan
+                .as_ref()
+                .map(|p| p.kinds.iter().cloned().collect())
+                .unwrap_or_default(),
+            sql: up.as_ref().map(|u| u.0.clone()),
+            sql_sha256: up.as_ref().map(|u| u.1.clone()),
+            births_done,
+            expected_row_deltas: expected,
+            observed_row_deltas: observed,
+            error: apply_error,
+        },
+        rollback,
+        faults,
+        phases,
+        checks,
+        verdict,
+        proof,
+        expected_verdict: spec.scenario.expect,
+        as_expected: verdict == spec.scenario.expect,
+        diff,
+        timing_ms: timing,
+        artifacts: keep_dir.as_ref().map(|d| d.display().to_string()),
+        seal: String::new(),
+    };
+    let path = report.write(&opts.reports)?;
+    if let Some(d) = &keep_dir {
+        let _ = std::fs::copy(&path, d.join("report.json"));
+    }
+    // PostgreSQL: drop the snapshot clones, and the target unless the
+    // outcome was unexpected (then it is kept for inspection).
+    if let Err(e) = be.finish(!report.as_expected) {
+        say(&format!("cleanup: {e}"));
+    }
+    let kept_run_dir = if report.as_expected {
+        let _ = std::fs::remove_dir_all(&prep.run_dir);
+        None
+    } else {
+        Some(prep.run_dir.clone())
+    };
+    Ok(Outcome {
+        report,
+        path,
+        kept_run_dir,
+    })
+}

@@ -1,0 +1,125 @@
+//! Preparing a rehearsal: the run folder in the workspace, the surrogate
+//! (generated from a profile, or an existing rollproof database) and the
+//! working copy the rehearsal writes to, made by `guard::adopt_copy`.
+
+use super::RehearseError;
+use crate::report::Surrogate;
+use crate::scenario::Loaded;
+use std::path::{Path, PathBuf};
+
+/// The prepared run.
+pub struct Prepared {
+    /// Run folder `<workspace>/runs/<name>-<stamp>-<id>/`.
+    pub run_dir: PathBuf,
+    /// The working copy the rehearsal writes to.
+    pub target: PathBuf,
+    /// A read-only file holding the before state (the generated surrogate
+    /// or the scenario's source file), used as the diff's before side.
+    pub source: PathBuf,
+    /// The surrogate record (sha256/size filled by the caller from `before`).
+    pub surrogate: Surrogate,
+    /// Milliseconds spent generating, if a surrogate was generated.
+    pub generate_ms: Option<u64>,
+}
+
+/// Make the run folder and the working copy.
+pub fn prepare(
+    sc: &Loaded,
+    stamp: &str,
+    run_id: &str,
+    profile_override: Option<&Path>,
+) -> Result<Prepared, RehearseError> {
+    let root = crate::guard::workspace()?;
+    let run_dir = root
+        .join("runs")
+        .join(format!("{}-{stamp}-{run_id}", sc.spec.scenario.name));
+    std::fs::create_dir_all(&run_dir).map_err(|source| RehearseError::Io {
+        what: "cannot create run folder",
+        path: run_dir.clone(),
+        source,
+    })?;
+    let target = run_dir.join("target.db");
+    let spec = &sc.spec.surrogate;
+    let mut generate_ms = None;
+    let (source, surrogate) = match (&spec.profile, &spec.file) {
+        (Some(p), _) => {
+            let profile_path = profile_override
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| sc.resolve(p));
+            let bytes = std::fs::read(&profile_path).map_err(|source| RehearseError::Io {
+                what: "cannot read profile",
+                path: profile_path.clone(),
+                source,
+            })?;
+            let profile = crate::profile::Profile::load(&profile_path)?;
+            let seed = spec.seed.unwrap_or(1);
+            let scale = spec.scale.unwrap_or(1.0);
+            let out = run_dir.join("surrogate.db");
+            let started = std::time::Instant::now();
+            crate::generate::generate(
+                &profile,
+                &profile_path.display().to_string(),
+                seed,
+                scale,
+                &out,
+                false,
+            )?;
+            generate_ms = Some(started.elapsed().as_millis() as u64);
+            let fidelity = if scale == 1.0 {
+                crate::fidelity::score(&out, &profile).ok().map(|f| f.score)
+            } else {
+                None
+            };
+            (
+                out,
+                Surrogate {
+                    profile: Some(profile_path.display().to_string()),
+                    profile_sha256: Some(crate::hash::sha256_hex(&bytes)),
+                    seed: Some(seed),
+                    scale: Some(scale),
+                    file: None,
+                    sha256: String::new(),
+                    size: 0,
+                    fidelity,
+                },
+            )
+        }
+        (None, Some(f)) => {
+            let file = sc.resolve(f);
+            if !file.is_file() {
+                return Err(RehearseError::Input(format!(
+                    "scenario {}: field `surrogate.file`: {} does not exist",
+                    sc.path.display(),
+                    file.display()
+                )));
+            }
+            (
+                file.clone(),
+                Surrogate {
+                    profile: None,
+                    profile_sha256: None,
+                    seed: None,
+                    scale: None,
+                    file: Some(file.display().to_string()),
+                    sha256: String::new(),
+                    size: 0,
+                    fidelity: None,
+                },
+            )
+        }
+        (None, None) => {
+            return Err(RehearseError::Input(format!(
+                "scenario {}: no surrogate",
+                sc.path.display()
+            )));
+        }
+    };
+    crate::guard::adopt_copy(&source, &target)?;
+    Ok(Prepared {
+        run_dir,
+        target,
+        source,
+        surrogate,
+        generate_ms,
+    })
+}

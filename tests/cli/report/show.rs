@@ -1,0 +1,127 @@
+//! `rollproof report show` and `rollproof report attest` on real reports.
+
+use super::*;
+use serde_json::Value;
+
+#[test]
+fn report_show_puts_the_verdict_first_and_refuses_to_vouch_for_a_tampered_report() {
+    let w = Work::new();
+    let run = copy_restore(&w);
+    let r = run.json();
+    let o = w.run(&["report", "show", p(&run.report)]);
+    assert_success(&o);
+    let out = stdout(&o);
+    assert!(out.starts_with("PASS (byte-exact)"), "{out}");
+    for phase in ["before", "snapshot", "after_apply", "after_rollback"] {
+        let sha = r["phases"][phase]["file_sha256"].as_str().unwrap();
+        assert!(
+            out.contains(sha),
+            "{phase} file SHA-256 in the table\n{out}"
+        );
+    }
+    let o = w.run(&["report", "show", "--markdown", p(&run.report)]);
+    assert_success(&o);
+    assert_eq!(
+        stdout(&o),
+        std::fs::read_to_string(run.report.with_extension("md")).unwrap()
+    );
+    // A FAIL shows the failed checks and what differs.
+    let fail = wrong_down(&w);
+    let o = w.run(&["report", "show", p(&fail.report)]);
+    assert_success(&o);
+    let out = stdout(&o);
+    assert!(out.starts_with("FAIL"), "{out}");
+    assert!(
+        out.contains("failed checks:") && out.contains("rp-test-2"),
+        "{out}"
+    );
+    // Tampered: shown with a warning on top, exit 1.
+    let mut v = r.clone();
+    v["verdict"] = "FAIL".into();
+    let mut bytes = serde_json::to_vec_pretty(&sorted(&v)).unwrap();
+    bytes.push(b'\n');
+    let bad = w.path("bad.json");
+    std::fs::write(&bad, bytes).unwrap();
+    let o = w.run(&["report", "show", p(&bad)]);
+    assert_code(&o, 1);
+    assert!(stdout(&o).starts_with("NOT VERIFIED"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("seal-broken"), "{}", stderr(&o));
+}
+
+#[test]
+fn attest_writes_an_in_toto_statement_over_the_surrogate_and_artifacts() {
+    let w = Work::new();
+    let run = copy_restore(&w);
+    let out = w.path("proof.intoto.json");
+    let o = w.run(&["report", "attest", p(&run.report), "--out", p(&out)]);
+    assert_success(&o);
+    let st: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(
+        st["predicateType"],
+        "https://rollproof.dev/attestation/rollback-proof/v1"
+    );
+    // The predicate is the sealed report, unchanged.
+    assert_eq!(st["predicate"], run.json());
+    assert_schema_valid(&st["predicate"]);
+    let subjects = st["subject"].as_array().unwrap();
+    assert_eq!(subjects.len(), 5, "{subjects:#?}");
+    assert!(
+        subjects[0]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("surrogate/tiny-seed3")
+    );
+    assert_eq!(
+        subjects[0]["digest"]["sha256"],
+        sha256sum(&run.artifact("before"))
+    );
+    for (s, phase) in
+        subjects[1..]
+            .iter()
+            .zip(["before", "snapshot", "after_apply", "after_rollback"])
+    {
+        let f = run.artifact(phase);
+        let name = format!("artifacts/{}", f.file_name().unwrap().to_str().unwrap());
+        assert_eq!(s["name"], name.as_str());
+        assert_eq!(s["digest"]["sha256"], sha256sum(&f), "{name}");
+    }
+    // The Statement itself verifies; a subject digest swapped does not.
+    assert_success(&verify(&w, &out, None));
+    let mut forged = st.clone();
+    forged["subject"][4]["digest"]["sha256"] = st["subject"][3]["digest"]["sha256"].clone();
+    let forged_path = w.path("forged.intoto.json");
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let o = verify(&w, &forged_path, None);
+    assert_code(&o, 1);
+    assert!(
+        stdout(&o).contains("FAILED (statement-subjects: "),
+        "{}",
+        stdout(&o)
+    );
+    let mut forged = st.clone();
+    forged["predicate"]["verdict"] = "FAIL".into();
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&forged).unwrap()).unwrap();
+    let o = verify(&w, &forged_path, None);
+    assert_code(&o, 1);
+    assert!(
+        stdout(&o).contains("FAILED (seal-broken: "),
+        "{}",
+        stdout(&o)
+    );
+    // No overwrite without --force; a tampered report is never attested.
+    let o = w.run(&["report", "attest", p(&run.report), "--out", p(&out)]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    let mut v = run.json();
+    v["proof"] = "logical-only".into();
+    let bad = w.path("bad.json");
+    std::fs::write(&bad, serde_json::to_vec_pretty(&sorted(&v)).unwrap()).unwrap();
+    let o = w.run(&["report", "attest", p(&bad)]);
+    assert_code(&o, 1);
+    assert!(!w.path("bad.intoto.json").exists());
+    // The default output sits beside the report.
+    let o = w.run(&["report", "attest", p(&run.report)]);
+    assert_success(&o);
+    assert!(run.report.with_extension("intoto.json").exists());
+}

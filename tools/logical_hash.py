@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Recompute rollproof's canonical logical hash of SQLite files.
+
+An independent, dependency-free re-implementation (Python standard library
+only) of the algorithm in docs/LOGICAL-HASH.md and src/logical.rs, so a
+reviewer can check a proof report's logical hashes without trusting
+rollproof. Files are opened read-only; their bytes are never changed.
+
+Usage:
+    python3 tools/logical_hash.py FILE... [--json]
+
+Prints "<logical sha256>  <file>" per file (like sha256sum), or with --json
+an array of {"path", "sha256", "schema_sha256", "tables": {name: {"rows",
+"sha256"}}}, the same shape as the "logical" object of `rollproof hash --json`.
+
+Algorithm (all integers big-endian; str(x) = u64 byte length, then bytes;
+value(v) = "N" | "I" i64 | "F" f64 bits | "T" str | "B" str):
+  schema  = SHA-256( str("schema"), then for each sqlite_schema row except
+            sqlite_stat*, ordered by (type, name): "S" value(type)
+            value(name) value(tbl_name) value(sql) )
+  table t = SHA-256( str("table") str(t) u64(ncols) str(col)..., then for each
+            row of SELECT cols FROM t ORDER BY <primary key, else all
+            columns>: "R" value(col)..., then "E" u64(rows) )
+  db      = SHA-256( str("rollproof-logical-v1"),
+            str("application_id") value(int), str("user_version") value(int),
+            raw schema digest, then for each table (every type='table' row
+            except sqlite_stat*, by name): str(t) raw table digest )
+"""
+
+import hashlib
+import json
+import pathlib
+import sqlite3
+import struct
+import sys
+
+ALGORITHM = "rollproof-logical-v1"
+
+
+class Text(bytes):
+    """TEXT values, kept as their raw UTF-8 bytes but told apart from BLOBs."""
+
+
+def put_str(h, data):
+    h.update(struct.pack(">Q", len(data)))
+    h.update(data)
+
+
+def put_value(h, v):
+    if v is None:
+        h.update(b"N")
+    elif isinstance(v, bool):
+        raise TypeError("unexpected boolean from sqlite3")
+    elif isinstance(v, int):
+        h.update(b"I" + struct.pack(">q", v))
+    elif isinstance(v, float):
+        h.update(b"F" + struct.pack(">d", v))
+    elif isinstance(v, Text):
+        h.update(b"T")
+        put_str(h, bytes(v))
+    elif isinstance(v, bytes):
+        h.update(b"B")
+        put_str(h, v)
+    else:
+        raise TypeError("unexpected value type %r" % type(v))
+
+
+def quote_ident(name):
+    return '"' + name.replace('"', '""') + '"'
+
+
+def as_str(v):
+    return bytes(v).decode("utf-8")
+
+
+def schema_digest(conn):
+    h = hashlib.sha256()
+    put_str(h, b"schema")
+    rows = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema"
+        " WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name"
+    )
+    for row in rows:
+        h.update(b"S")
+        for v in row:
+            put_value(h, v)
+    return h.hexdigest()
+
+
+def table_digest(conn, table):
+    info = conn.execute(
+        "SELECT name, pk FROM pragma_table_info(?) ORDER BY cid", (table,)
+    ).fetchall()
+    cols = [as_str(name) for name, _ in info]
+    pk = sorted((p, as_str(name)) for name, p in info if p > 0)
+    order = [quote_ident(c) for _, c in pk] or [quote_ident(c) for c in cols]
+    h = hashlib.sha256()
+    put_str(h, b"table")
+    put_str(h, table.encode("utf-8"))
+    h.update(struct.pack(">Q", len(cols)))
+    for c in cols:
+        put_str(h, c.encode("utf-8"))
+    sql = "SELECT %s FROM %s ORDER BY %s" % (
+        ", ".join(quote_ident(c) for c in cols),
+        quote_ident(table),
+        ", ".join(order),
+    )
+    n = 0
+    for row in conn.execute(sql):
+        h.update(b"R")
+        for v in row:
+            put_value(h, v)
+        n += 1
+    h.update(b"E")
+    h.update(struct.pack(">Q", n))
+    return {"rows": n, "sha256": h.hexdigest()}
+
+
+def logical_hash(path):
+    uri = pathlib.Path(path).resolve().as_uri() + "?mode=ro"
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        conn.text_factory = Text
+        schema = schema_digest(conn)
+        h = hashlib.sha256()
+        put_str(h, ALGORITHM.encode())
+        for pragma in ("application_id", "user_version"):
+            (v,) = conn.execute("PRAGMA %s" % pragma).fetchone()
+            put_str(h, pragma.encode())
+            put_value(h, v)
+        h.update(bytes.fromhex(schema))
+        tables = {}
+        names = conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_stat%' ORDER BY name"
+        ).fetchall()
+        for (name,) in names:
+            name = as_str(name)
+            d = table_digest(conn, name)
+            put_str(h, name.encode("utf-8"))
+            h.update(bytes.fromhex(d["sha256"]))
+            tables[name] = d
+        return {
+            "path": path,
+            "sha256": h.hexdigest(),
+            "schema_sha256": schema,
+            "tables": tables,
+        }
+    finally:
+        conn.close()
+
+
+def main(argv):
+    as_json = "--json" in argv
+    files = [a for a in argv if a != "--json"]
+    if not files or any(a.startswith("-") for a in files):
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        print("usage: logical_hash.py FILE... [--json]", file=sys.stderr)
+        return 2
+    results = []
+    for f in files:
+        if not pathlib.Path(f).is_file():
+            print("logical_hash.py: %s: no such file" % f, file=sys.stderr)
+            return 2
+        try:
+            results.append(logical_hash(f))
+        except sqlite3.Error as e:
+            print("logical_hash.py: %s: %s" % (f, e), file=sys.stderr)
+            return 2
+    if as_json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print("%s  %s" % (r["sha256"], r["path"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
