@@ -63,6 +63,12 @@ pub enum GenerateError {
     },
     #[error(transparent)]
     Hash(#[from] crate::hash::HashError),
+    #[error("will not replace {path}")]
+    Refused {
+        path: PathBuf,
+        #[source]
+        source: crate::guard::Refusal,
+    },
 }
 
 /// What one generation produced.
@@ -226,6 +232,9 @@ pub fn generate(
         }
         .into());
     }
+    if overwrite {
+        refuse_to_replace_foreign_database(out)?;
+    }
     let tmp = fsutil::temp_beside(out)?;
     let sql_err = |source| GenerateError::Sqlite {
         path: out.to_path_buf(),
@@ -248,6 +257,30 @@ pub fn generate(
         rows: counts_by_table(&counts),
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// `--force` may replace a plain file or an earlier surrogate, never a
+/// database rollproof did not generate (fail closed: it could be real data).
+fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
+    let mut magic = [0u8; 16];
+    let is_sqlite = std::fs::File::open(out)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"SQLite format 3\0";
+    if !is_sqlite {
+        return Ok(());
+    }
+    match crate::provenance::read_record(out) {
+        Ok(r) if r.kind == crate::provenance::Kind::Surrogate => Ok(()),
+        _ => Err(GenerateError::Refused {
+            path: out.to_path_buf(),
+            source: crate::guard::Refusal::new(format!(
+                "{} is a SQLite database without a valid rollproof surrogate record; \
+                 --force only replaces surrogates rollproof generated",
+                out.display()
+            )),
+        }),
+    }
 }
 
 fn counts_by_table(c: &Counts) -> BTreeMap<String, u64> {
@@ -520,9 +553,7 @@ impl<'a> Generator<'a> {
                 1 => (Some(0), 1),
                 _ => (
                     Some(rng.random_range(0..self.counts.roles)),
-                    rng.random_range(
-                        2.max(self.counts.policies.min(2))..self.counts.policies.max(3),
-                    ) % self.counts.policies,
+                    rng.random_range(2..self.counts.policies.max(3)) % self.counts.policies,
                 ),
             };
             let role = role.map(|r| derived_uuid(self.seed, "directus_roles", r));

@@ -25,7 +25,7 @@ pub const MAX_CATEGORIES: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read profile {path}: {source}")]
+    #[error("cannot read profile {path}")]
     Read {
         path: PathBuf,
         #[source]
@@ -220,7 +220,7 @@ impl Profile {
 
     /// Serialise as TOML.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_default()
+        toml::to_string(self).unwrap_or_default()
     }
 }
 

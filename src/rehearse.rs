@@ -6,6 +6,7 @@
 //! and never prints: it reports progress through a callback and returns the
 //! report; the `rehearse` command does the printing.
 
+mod apply;
 pub mod births;
 mod finish;
 mod setup;
@@ -302,85 +303,20 @@ pub fn run(
 
     // apply
     let fault = spec.fault.as_ref();
-    let mut faults = Vec::new();
-    let mut apply_error = None;
-    let mut births_done = None;
-    let mut births_reported = None;
     let t = Instant::now();
     if rb_method == RollbackMethod::Transaction {
         be.begin_transaction()?;
     }
-    match (&plan, fault.map(|f| f.kind)) {
-        (Some(p), Some(FaultKind::Kill)) => {
-            let after = fault.and_then(|f| f.after).unwrap_or(5);
-            let k = be.apply_births_killed(p, after)?;
-            births_reported = Some(k.reported);
-            faults.push(FaultRecord {
-                kind: "kill".into(),
-                injected: k.killed,
-                detail: k.detail,
-            });
-        }
-        (Some(p), Some(FaultKind::IoError)) => {
-            let headroom = fault.and_then(|f| f.headroom).unwrap_or(8192);
-            let k = be.apply_births_io_limited(p, headroom)?;
-            births_reported = Some(k.reported);
-            faults.push(FaultRecord {
-                kind: "io-error".into(),
-                injected: k.killed,
-                detail: format!(
-                    "file-size limit of {headroom} bytes above the current size; {}",
-                    k.detail
-                ),
-            });
-        }
-        (Some(p), Some(FaultKind::DiskFull)) => {
-            let headroom = fault.and_then(|f| f.headroom).unwrap_or(16);
-            be.limit_growth(headroom)?;
-            let (done, err) = be.apply_births(p, true, &mut |_| {});
-            births_reported = Some(done);
-            let injected = err.as_ref().is_some_and(|e| e.to_string().contains("full"));
-            let detail = match &err {
-                Some(e) => format!(
-                    "max_page_count set to {headroom} pages above the current size; the apply stopped after {done} of {} births: {e}",
-                    p.count
-                ),
-                None => format!(
-                    "max_page_count set to {headroom} pages above the current size, but all {done} births fit: the disk never filled"
-                ),
-            };
-            faults.push(FaultRecord {
-                kind: "disk-full".into(),
-                injected,
-                detail,
-            });
-            if let Some(e) = err.filter(|_| !injected) {
-                apply_error = Some(e.to_string());
-            }
-        }
-        (Some(p), _) => {
-            let bar = crate::progress::rows_bar(p.count, "applying births");
-            let (done, err) = be.apply_births(p, false, &mut |n| bar.set_position(n));
-            bar.finish_and_clear();
-            births_done = Some(done);
-            if let Some(e) = err {
-                if let BackendError::Refused(r) = e {
-                    return Err(r.into());
-                }
-                apply_error = Some(format!("{e}"));
-            }
-        }
-        (None, _) => {
-            if let Some((_, _, sql)) = &up
-                && let Err(e) = be.run_sql(sql, "apply up script")
-            {
-                if let BackendError::Refused(r) = e {
-                    return Err(r.into());
-                }
-                apply_error = Some(e.to_string());
-            }
-        }
-    }
+    let applied = apply::apply(
+        &mut *be,
+        plan.as_ref(),
+        up.as_ref().map(|u| u.2.as_str()),
+        fault,
+    )?;
+    let mut faults = applied.faults;
+    let apply_error = applied.error;
+    let mut births_done = applied.births_done;
+    let births_reported = applied.births_reported;
     timing.insert("apply".into(), ms(t));
     if let Some(e) = &apply_error {
         say(&format!("apply failed: {e}"));

@@ -1,7 +1,7 @@
 //! Snapshots of a SQLite file and restores from them.
 //!
-//! - `copy`: a streamed file copy taken with no open writer, hashed in the
-//!   same pass; byte-identical to the source.
+//! - `copy`: a kernel file copy (as `cp`) taken with no open writer, then
+//!   hashed; byte-identical to the source.
 //! - `backup`: SQLite's online backup API; equal pages but header counters
 //!   differ (BYTE-EXACT-FACTS), so restores through it are logical-only.
 //!

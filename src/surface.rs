@@ -333,19 +333,39 @@ fn birth_register_inner(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthI
 }
 
 /// The compensating inverse of one birth: delete exactly the four rows it
-/// wrote (children first). It does not rewind `sqlite_sequence`, just as a
-/// real compensating transaction cannot rewind PostgreSQL sequences.
+/// wrote, found through the ids its `birth_registry` record holds (primary-key
+/// lookups, so compensation stays fast on large tables), children first. It
+/// does not rewind `sqlite_sequence`, just as a real compensating transaction
+/// cannot rewind PostgreSQL sequences. Returns the number of rows deleted.
 pub fn birth_unregister(conn: &Connection, item: &str) -> rusqlite::Result<usize> {
-    let mut n = 0;
+    let found: Option<(i64, i64, Option<i64>)> = conn
+        .prepare_cached(
+            "SELECT id, activity, revision FROM birth_registry WHERE collection = ?1 AND item = ?2",
+        )?
+        .query_row(params![COLLECTION, item], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let Some((registry, activity, revision)) = found else {
+        return Ok(0);
+    };
+    let mut n = conn
+        .prepare_cached("DELETE FROM birth_registry WHERE id = ?1")?
+        .execute(params![registry])?;
+    if let Some(revision) = revision {
+        n += conn
+            .prepare_cached("DELETE FROM directus_revisions WHERE id = ?1 AND item = ?2")?
+            .execute(params![revision, item])?;
+    }
     n += conn
-        .prepare_cached("DELETE FROM birth_registry WHERE collection = ?1 AND item = ?2")?
-        .execute(params![COLLECTION, item])?;
-    n += conn
-        .prepare_cached("DELETE FROM directus_revisions WHERE collection = ?1 AND item = ?2 AND activity IN (SELECT id FROM directus_activity WHERE action = 'create' AND collection = ?1 AND item = ?2)")?
-        .execute(params![COLLECTION, item])?;
-    n += conn
-        .prepare_cached("DELETE FROM directus_activity WHERE action = 'create' AND collection = ?1 AND item = ?2")?
-        .execute(params![COLLECTION, item])?;
+        .prepare_cached(
+            "DELETE FROM directus_activity WHERE id = ?1 AND action = 'create' AND item = ?2",
+        )?
+        .execute(params![activity, item])?;
     n += conn
         .prepare_cached("DELETE FROM objects WHERE id = ?1")?
         .execute(params![item])?;

@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long, value_name = "HOST", requires = "target_url")]
     pub allow_host: Vec<String>,
     /// Multiply the row counts of the growing tables (users, objects,
-    /// births, revisions, activity), e.g. 30 for about 1 GiB from default.
+    /// births, revisions, activity), e.g. 12 for about 1 GiB from the default profile.
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
     /// Replace the output file if it exists.

@@ -358,3 +358,22 @@ impl Drop for Cluster {
         self.stop();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_program_is_named_with_what_to_install() {
+        let e = find_program("rollproof-no-such-pg-program").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("rollproof-no-such-pg-program"), "{text}");
+        assert!(text.contains("apt-get install postgresql"), "{text}");
+    }
+
+    #[test]
+    fn accounts_are_read_from_passwd() {
+        assert_eq!(account("root"), Some((0, 0)));
+        assert_eq!(account("rollproof-no-such-user"), None);
+    }
+}

@@ -211,9 +211,21 @@ pub fn check_name(db: &str) -> Result<(), Refusal> {
     }
 }
 
-/// Parse a URL and check its server and database name (no connection).
+/// Parse a URL (unusable: bad input) and check its server and database
+/// name (no connection). Without allowed hosts the crate-wide URL rule
+/// ([`crate::guard::authorize_url`]: loopback or a Unix socket, one host, no
+/// redirecting parameters such as `service`) applies first; an explicitly
+/// allowed throwaway host is checked here alone.
 pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
     let t = parse_url(url)?;
+    if allow.is_empty() {
+        crate::guard::authorize_url(url).map_err(|r| {
+            Refusal::new(format!(
+                "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
+                r.reason
+            ))
+        })?;
+    }
     check_server(&t, allow)?;
     check_name(&t.dbname)?;
     Ok(t)

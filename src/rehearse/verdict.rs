@@ -309,3 +309,127 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
     };
     (c, verdict)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logical::{LogicalDigest, TableDigest};
+
+    fn phase(file: &str, logical: &str, objects: u64) -> Phase {
+        Phase {
+            file_sha256: Some(file.into()),
+            size: Some(4096),
+            page_count: Some(1),
+            logical: LogicalDigest {
+                sha256: logical.into(),
+                schema_sha256: "s".into(),
+                tables: BTreeMap::from([(
+                    "objects".to_string(),
+                    TableDigest {
+                        rows: objects,
+                        sha256: logical.into(),
+                    },
+                )]),
+            },
+            integrity_check: "ok".into(),
+            foreign_key_violations: 0,
+            stray_files: vec![],
+            sha3: None,
+            derived_from: None,
+            note: None,
+            ms: 1,
+        }
+    }
+
+    fn run(proof: Proof, after: Phase, rolled: Phase) -> (Vec<Check>, Verdict) {
+        let before = phase("f0", "l0", 10);
+        let phases = Phases {
+            snapshot: Some(before.clone()),
+            after_apply: Some(after.clone()),
+            after_rollback: Some(rolled),
+            before: before.clone(),
+        };
+        let expected = BTreeMap::from([("objects".to_string(), 2i64)]);
+        let observed = row_deltas(&before, &after, false);
+        let rb = RollbackRecord {
+            sql: None,
+            sql_sha256: None,
+            rewind_sequences: false,
+            performed: true,
+            error: None,
+        };
+        evaluate(&Inputs {
+            proof,
+            copy_snapshot: true,
+            in_transaction: false,
+            phases: &phases,
+            expected: &expected,
+            observed: &observed,
+            births_requested: None,
+            births_reported: None,
+            apply_error: None,
+            fault: None,
+            rollback: &rb,
+            refused_corrupt: false,
+        })
+    }
+
+    fn outcome(c: &[Check], name: &str) -> Outcome {
+        c.iter()
+            .find(|x| x.name == name)
+            .map(|x| x.outcome)
+            .unwrap()
+    }
+
+    #[test]
+    fn byte_exact_needs_equal_bytes_logical_only_needs_equal_content() {
+        let applied = phase("f1", "l1", 12);
+        let (_, v) = run(Proof::ByteExact, applied.clone(), phase("f0", "l0", 10));
+        assert_eq!(v, Verdict::Pass);
+        // Same content, other bytes: a byte-exact proof fails…
+        let (c, v) = run(Proof::ByteExact, applied.clone(), phase("f9", "l0", 10));
+        assert_eq!(
+            (v, outcome(&c, "restored_byte_exact")),
+            (Verdict::Fail, Outcome::Fail)
+        );
+        // …a logical-only one passes and says it is never byte-exact.
+        let (c, v) = run(Proof::LogicalOnly, applied, phase("f9", "l0", 10));
+        assert_eq!(v, Verdict::Pass);
+        let d = &c
+            .iter()
+            .find(|x| x.name == "restored_logically")
+            .unwrap()
+            .detail;
+        assert!(d.contains("never byte-exact"), "{d}");
+    }
+
+    #[test]
+    fn a_noop_or_wrong_sized_apply_never_passes() {
+        // No-op: after-apply equals before.
+        let (c, v) = run(
+            Proof::ByteExact,
+            phase("f0", "l0", 10),
+            phase("f0", "l0", 10),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "apply_was_real"), Outcome::Fail);
+        assert_eq!(outcome(&c, "row_deltas_as_requested"), Outcome::Fail);
+        // Real change, but one row instead of the two asked for.
+        let (c, v) = run(
+            Proof::ByteExact,
+            phase("f1", "l1", 11),
+            phase("f0", "l0", 10),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "row_deltas_as_requested"), Outcome::Fail);
+    }
+
+    #[test]
+    fn a_failed_integrity_check_anywhere_fails() {
+        let mut rolled = phase("f0", "l0", 10);
+        rolled.integrity_check = "row 3 missing from index".into();
+        let (c, v) = run(Proof::ByteExact, phase("f1", "l1", 12), rolled);
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "integrity_check:after_rollback"), Outcome::Fail);
+    }
+}

@@ -183,3 +183,63 @@ fn scale_grows_the_growing_tables() {
         sha256_file(&w.path("big.db"))
     );
 }
+
+#[test]
+fn force_never_replaces_a_database_rollproof_did_not_generate() {
+    let w = Work::new();
+    let foreign = w.path("prod.db");
+    {
+        let c = rusqlite::Connection::open(&foreign).unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES ('real data');")
+            .unwrap();
+    }
+    let before = sha256_file(&foreign);
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--out",
+        foreign.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_code(&o, 3);
+    assert!(stderr(&o).contains("refused by guard"), "{}", stderr(&o));
+    assert_eq!(sha256_file(&foreign), before);
+    // An earlier surrogate may be replaced.
+    let s = w.tiny("s.db", 1);
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--seed",
+        "2",
+        "--out",
+        s.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_success(&o);
+}
+
+#[test]
+fn output_piped_into_a_closed_pipe_does_not_panic() {
+    let w = Work::new();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let mut child = w
+        .cmd()
+        .args([
+            "generate",
+            "--profile",
+            profile.to_str().unwrap(),
+            "--out",
+            "p.db",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, like `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}

@@ -386,6 +386,25 @@ fn rehearsals_on_postgres_prove_logically_verify_and_clean_up() {
             assert!(seq["differing_rows"].as_u64().unwrap() >= 1, "{seq}");
             assert_eq!(seq["rows"][0]["change"], "changed", "{seq}");
         }
+        if name == "pg-births-template-restore" {
+            // The validator enforces "logical" for PostgreSQL: a resealed
+            // report claiming a byte-exact proof is rejected.
+            let mut forged = rep.clone();
+            forged["proof"] = serde_json::Value::String("byte-exact".into());
+            forged["seal"] = serde_json::Value::String(rollproof::report::seal_of(&forged));
+            let mut bytes =
+                serde_json::to_vec_pretty(&rollproof::report::canonicalize(&forged)).unwrap();
+            bytes.push(b'\n');
+            let forged_path = w.path("forged.json");
+            std::fs::write(&forged_path, bytes).unwrap();
+            let o = w.run(&["verify", forged_path.to_str().unwrap()]);
+            assert_code(&o, 1);
+            assert!(
+                stdout(&o).contains("byte-exact-impossible"),
+                "{}",
+                stdout(&o)
+            );
+        }
         if name == "pg-fault-kill" {
             let f = &rep["faults"][0];
             assert_eq!(f["injected"], true, "{f}");
