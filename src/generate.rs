@@ -7,13 +7,14 @@
 //! page size and journal mode are fixed, and the SQLite library is pinned by
 //! Cargo.lock. Memory stays flat: ids are derived from their index, not kept.
 
+mod history;
+
 use crate::fsutil;
 use crate::profile::{ColumnProfile, Profile};
-use crate::surface::{self, Birth};
+use crate::surface;
 use crate::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::company::en::{Buzzword, CompanyName};
-use fake::faker::internet::en::{IPv4, UserAgent};
 use fake::faker::job::en::Title;
 use fake::faker::lorem::en::{Sentence, Word, Words};
 use fake::faker::name::en::{FirstName, LastName};
@@ -32,6 +33,8 @@ const HISTORY_START_MS: i64 = 1_672_531_200_000;
 const HISTORY_SPAN_MS: i64 = 1_277 * 86_400_000;
 /// Events per transaction: large enough to stream fast, fixed for determinism.
 const EVENTS_PER_COMMIT: u64 = 100_000;
+/// Updates pick among the most recently created objects.
+const RECENT_OBJECTS: u64 = 2_000;
 /// Page size of every generated file.
 pub const PAGE_SIZE: u32 = 4096;
 /// The placeholder every surrogate password holds: obviously not a hash.
@@ -460,10 +463,6 @@ impl<'a> Generator<'a> {
         derived_uuid(self.seed, "directus_users", i)
     }
 
-    fn object_id(&self, i: u64) -> String {
-        derived_uuid(self.seed, "objects", i)
-    }
-
     fn run(&mut self) -> rusqlite::Result<()> {
         let c = self.conn;
         c.pragma_update(None, "page_size", PAGE_SIZE)?;
@@ -755,203 +754,6 @@ impl<'a> Generator<'a> {
             rel.execute(params![owner, format!("owner_{i}")])?;
         }
         self.bar.inc(self.counts.relations);
-        Ok(())
-    }
-
-    /// The activity timeline: creates (the last `births` of them through
-    /// `fn_birth_register`), updates and logins, interleaved in time order.
-    fn history(&mut self) -> rusqlite::Result<()> {
-        let counts = self.counts;
-        let mut rng = table_rng(self.seed, "directus_activity");
-        let mut obj_rng = table_rng(self.seed, "objects");
-        let mut birth_rng = table_rng(self.seed, "birth_registry");
-        let t = "objects";
-        let kind = self.col(
-            t,
-            "kind",
-            &[
-                ("sensor", 0.35),
-                ("meter", 0.25),
-                ("gateway", 0.2),
-                ("valve", 0.12),
-                ("pump", 0.08),
-            ],
-        );
-        let status = self.col(
-            t,
-            "status",
-            &[("published", 0.8), ("draft", 0.15), ("archived", 0.05)],
-        );
-        let payload = self.col(t, "payload", &[]);
-        let payload = if payload.length.is_none() {
-            Col {
-                length: Some((120, 900)),
-                ..payload
-            }
-        } else {
-            payload
-        };
-        let ip = self.col("directus_activity", "ip", &[]);
-        let agent = self.col("directus_activity", "user_agent", &[]);
-        let origin = self.col("directus_activity", "origin", &[]);
-        let source = self.col(
-            "birth_registry",
-            "source",
-            &[
-                ("api", 0.6),
-                ("import", 0.25),
-                ("flow", 0.1),
-                ("manual", 0.05),
-            ],
-        );
-        let birth_status = self.col(
-            "birth_registry",
-            "status",
-            &[("born", 0.97), ("voided", 0.02), ("superseded", 0.01)],
-        );
-
-        let plain_creates = counts.objects - counts.births;
-        let (mut created, mut updates_left, mut logins_left) = (
-            0u64,
-            counts.revisions - counts.objects,
-            counts.activity - counts.revisions,
-        );
-        let step = (HISTORY_SPAN_MS / counts.activity.max(1) as i64).max(1);
-        let mut objects_stmt = self.conn.prepare_cached(
-            "INSERT INTO objects (id, status, kind, key, payload, user_created, date_created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        let mut activity_stmt = self.conn.prepare_cached(
-            "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        let mut revision_stmt = self.conn.prepare_cached(
-            "INSERT INTO directus_revisions (activity, collection, item, data, delta) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for event in 0..counts.activity {
-            if event > 0 && event % EVENTS_PER_COMMIT == 0 {
-                self.conn.execute_batch("COMMIT; BEGIN")?;
-            }
-            let at = iso_millis(HISTORY_START_MS + event as i64 * step + rng.random_range(0..step));
-            let user_ix = rng.random_range(0..counts.users);
-            let user = self.user_id(user_ix);
-            let ip_v = (!ip.is_null(&mut rng)).then(|| IPv4().fake_with_rng::<String, _>(&mut rng));
-            let agent_v = (!agent.is_null(&mut rng))
-                .then(|| UserAgent().fake_with_rng::<String, _>(&mut rng));
-            let origin_v =
-                (!origin.is_null(&mut rng)).then(|| "https://cms.example.com".to_string());
-            let creates_left = counts.objects - created;
-            let upd_w = if created > 0 { updates_left } else { 0 };
-            let pick = rng.random_range(0..(creates_left + upd_w + logins_left).max(1));
-            if pick < creates_left {
-                let item = self.object_id(created);
-                let kind_v = kind.category(&mut obj_rng);
-                let status_v = status.category(&mut obj_rng);
-                let key = format!(
-                    "{}-{}-{:08}",
-                    kind_v,
-                    ascii_lower(&Word().fake_with_rng::<String, _>(&mut obj_rng)),
-                    created
-                );
-                let body = make_payload(&mut obj_rng, &payload, &kind_v);
-                if created < plain_creates {
-                    let fields = json!({"id": item, "status": status_v, "kind": kind_v, "key": key, "payload": body}).to_string();
-                    objects_stmt.execute(params![
-                        item,
-                        status_v,
-                        kind_v,
-                        key,
-                        body.to_string(),
-                        user,
-                        at
-                    ])?;
-                    activity_stmt.execute(params![
-                        "create",
-                        user,
-                        at,
-                        ip_v,
-                        agent_v,
-                        surface::COLLECTION,
-                        item,
-                        origin_v
-                    ])?;
-                    let activity = self.conn.last_insert_rowid();
-                    revision_stmt.execute(params![
-                        activity,
-                        surface::COLLECTION,
-                        item,
-                        fields,
-                        fields
-                    ])?;
-                    self.bar.inc(3);
-                } else {
-                    let b = Birth {
-                        item: item.clone(),
-                        object_uid: format!("OBJ-{}-{:08}", &at[..4], created),
-                        kind: kind_v,
-                        key,
-                        status: status_v,
-                        payload: body,
-                        user,
-                        at,
-                        source: source.category(&mut birth_rng),
-                        ip: ip_v,
-                        user_agent: agent_v,
-                        origin: origin_v,
-                    };
-                    let ids = surface::birth_register(self.conn, &b)?;
-                    let st = birth_status.category(&mut birth_rng);
-                    if st != "born" {
-                        self.conn
-                            .prepare_cached("UPDATE birth_registry SET status = ?1 WHERE id = ?2")?
-                            .execute(params![st, ids.registry])?;
-                    }
-                    self.bar.inc(4);
-                }
-                created += 1;
-            } else if pick < creates_left + upd_w {
-                let target = self.object_id(rng.random_range(0..created));
-                let new_status = status.category(&mut rng);
-                self.conn
-                    .prepare_cached("UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4")?
-                    .execute(params![new_status, user, at, target])?;
-                let data: String = self.conn
-                    .prepare_cached("SELECT json_object('id', id, 'status', status, 'kind', kind, 'key', key, 'payload', json(payload), 'user_created', user_created, 'date_created', date_created, 'user_updated', user_updated, 'date_updated', date_updated) FROM objects WHERE id = ?1")?
-                    .query_row(params![target], |r| r.get(0))?;
-                let delta = json!({"status": new_status}).to_string();
-                activity_stmt.execute(params![
-                    "update",
-                    user,
-                    at,
-                    ip_v,
-                    agent_v,
-                    surface::COLLECTION,
-                    target,
-                    origin_v
-                ])?;
-                let activity = self.conn.last_insert_rowid();
-                revision_stmt.execute(params![
-                    activity,
-                    surface::COLLECTION,
-                    target,
-                    data,
-                    delta
-                ])?;
-                updates_left -= 1;
-                self.bar.inc(2);
-            } else {
-                activity_stmt.execute(params![
-                    "login",
-                    user,
-                    at,
-                    ip_v,
-                    agent_v,
-                    "directus_users",
-                    user,
-                    origin_v
-                ])?;
-                logins_left -= 1;
-                self.bar.inc(1);
-            }
-        }
         Ok(())
     }
 }
