@@ -9,8 +9,8 @@
 
 use crate::logical::quote_ident;
 use crate::report::{Diff, RowDiff, TableDiff};
+use rusqlite::Connection;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,12 +18,7 @@ use std::path::Path;
 /// Values longer than this many bytes are shortened in the diff.
 pub const SHOW_BYTES: usize = 120;
 
-fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
+use crate::logical::open_read_only as open_ro;
 
 /// Compare two values as SQLite's ORDER BY does (BINARY collation).
 pub fn cmp_values(a: &Value, b: &Value) -> Ordering {

@@ -182,17 +182,22 @@ pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
     })
 }
 
+/// Open a SQLite file read-only: never created, never written (the one
+/// way rollproof opens a database it only reads).
+pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
 /// Open a database file read-only (never creating it) and digest it.
 pub fn digest_file(path: &Path) -> Result<LogicalDigest, LogicalError> {
     let err = |source| LogicalError {
         path: path.display().to_string(),
         source,
     };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
+    let conn = open_read_only(path).map_err(err)?;
     digest_conn(&conn).map_err(err)
 }
 

@@ -17,7 +17,7 @@
 //! sidecar; the guard protects against mistakes and copied or edited
 //! evidence, not against an attacker who owns the workspace (docs/GUARD.md).
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -334,11 +334,7 @@ pub fn read_record(path: &Path) -> Result<Record, ProvenanceError> {
 
 /// Open a database read-only; a missing file is an error, never created.
 pub fn open_read_only(path: &Path) -> Result<Connection, ProvenanceError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| ProvenanceError::Sqlite {
+    let conn = crate::logical::open_read_only(path).map_err(|source| ProvenanceError::Sqlite {
         path: path.to_path_buf(),
         source,
     })?;

@@ -19,8 +19,8 @@
 //! Note: the shell's default digest in 3.40.1 is SHA3-224 although its help
 //! says 256 (BYTE-EXACT-FACTS), so we always pass the size explicitly.
 
+use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
 use sha3::{Digest, Sha3_256};
 use std::path::Path;
 
@@ -127,11 +127,7 @@ pub fn sha3sum_file(path: &Path) -> Result<String, Sha3sumError> {
         path: path.display().to_string(),
         source,
     };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(err)?;
+    let conn = crate::logical::open_read_only(path).map_err(err)?;
     sha3sum_conn(&conn).map_err(err)
 }
 

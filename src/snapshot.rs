@@ -15,7 +15,7 @@
 //! retry from.
 
 use crate::hash::FileDigest;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -140,11 +140,7 @@ pub fn backup_snapshot(src: &Path, dest: &Path) -> Result<FileDigest, SnapshotEr
             io::ErrorKind::AlreadyExists.into(),
         ));
     }
-    let s = Connection::open_with_flags(
-        src,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| SnapshotError::Sqlite {
+    let s = crate::logical::open_read_only(src).map_err(|source| SnapshotError::Sqlite {
         what: "open source",
         path: src.to_path_buf(),
         source,
@@ -275,11 +271,7 @@ pub fn copy_logical(src: &Connection, dest: &Path) -> rusqlite::Result<()> {
 /// Restore `snap` over `target` through the backup API (one transaction on
 /// the target: it is either fully restored or not at all).
 pub fn restore_backup(snap: &Path, target: &Path) -> Result<(), SnapshotError> {
-    let s = Connection::open_with_flags(
-        snap,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| SnapshotError::Sqlite {
+    let s = crate::logical::open_read_only(snap).map_err(|source| SnapshotError::Sqlite {
         what: "open snapshot",
         path: snap.to_path_buf(),
         source,

@@ -8,7 +8,7 @@
 //! truncated files; nothing here ever writes to it.
 
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -176,11 +176,7 @@ impl Db {
     /// Open `path` read-only after checking its header; never creates it.
     pub fn open(path: &Path) -> Result<Db, StatsError> {
         check_header(path)?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StatsError::Sqlite {
+        let conn = crate::logical::open_read_only(path).map_err(|source| StatsError::Sqlite {
             path: path.to_path_buf(),
             source,
         })?;

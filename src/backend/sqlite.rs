@@ -373,18 +373,13 @@ impl Backend for SqliteBackend {
     fn compensate_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
         let target = self.target.clone();
         let c = self.conn()?;
-        let run = || -> rusqlite::Result<()> {
-            c.execute_batch("BEGIN IMMEDIATE")?;
+        in_write_transaction(c, |c| {
             for i in (0..done).rev() {
-                let item = crate::rehearse::births::item_id(plan, i);
-                if let Err(e) = crate::surface::birth_unregister(c, &item) {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
+                crate::surface::birth_unregister(c, &crate::rehearse::births::item_id(plan, i))?;
             }
-            c.execute_batch("COMMIT")
-        };
-        run().map_err(|e| db_err("compensate (birth_unregister)", &target, e))?;
+            Ok(())
+        })
+        .map_err(|e| db_err("compensate (birth_unregister)", &target, e))?;
         self.close()?;
         self.rebind()
     }
@@ -414,24 +409,19 @@ impl Backend for SqliteBackend {
         let target = self.target.clone();
         let now = self.sequences()?;
         let c = self.conn()?;
-        let run = || -> rusqlite::Result<()> {
-            c.execute_batch("BEGIN IMMEDIATE")?;
+        in_write_transaction(c, |c| {
             for name in now.keys() {
-                let r = match seqs.get(name) {
+                match seqs.get(name) {
                     Some(v) => c.execute(
                         "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
                         rusqlite::params![v, name],
                     ),
                     None => c.execute("DELETE FROM sqlite_sequence WHERE name = ?1", [name]),
-                };
-                if let Err(e) = r {
-                    let _ = c.execute_batch("ROLLBACK");
-                    return Err(e);
-                }
+                }?;
             }
-            c.execute_batch("COMMIT")
-        };
-        run().map_err(|e| db_err("rewind sqlite_sequence", &target, e))?;
+            Ok(())
+        })
+        .map_err(|e| db_err("rewind sqlite_sequence", &target, e))?;
         self.close()?;
         self.rebind()
     }
@@ -510,5 +500,21 @@ impl Backend for SqliteBackend {
                 .map_err(Self::io("cannot keep a copy of", journal))?;
         }
         Ok(())
+    }
+}
+
+/// Run `f` inside `BEGIN IMMEDIATE … COMMIT`; on any error roll back, so a
+/// failed compensation leaves the target as it was.
+fn in_write_transaction(
+    c: &rusqlite::Connection,
+    f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    c.execute_batch("BEGIN IMMEDIATE")?;
+    match f(c) {
+        Ok(()) => c.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
+        }
     }
 }

@@ -70,11 +70,7 @@ pub fn load_sqlite(
     db: &str,
 ) -> Result<BTreeMap<String, u64>, PgError> {
     let lite_err = |e: rusqlite::Error| PgError::Invalid(format!("reading {}: {e}", src.display()));
-    let lite = rusqlite::Connection::open_with_flags(
-        src,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(lite_err)?;
+    let lite = crate::logical::open_read_only(src).map_err(lite_err)?;
     let mut tx = client.transaction().map_err(sql_err("BEGIN", db))?;
     tx.batch_execute(super::schema::TABLES_SQL)
         .map_err(sql_err("creating the surface tables", db))?;

@@ -10,7 +10,7 @@ use crate::backend::BackendError;
 use crate::logical::{self, LogicalDigest};
 use crate::report::Phase;
 use crate::snapshot;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::Path;
 use std::time::Instant;
 
@@ -31,13 +31,7 @@ pub struct Content {
     pub sha3: String,
 }
 
-/// Open read-only, never creating the file.
-pub fn open_ro(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-}
+pub use crate::logical::open_read_only as open_ro;
 
 /// `PRAGMA integrity_check` as one line.
 pub fn integrity(conn: &Connection) -> rusqlite::Result<String> {
