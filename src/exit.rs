@@ -34,6 +34,21 @@ impl Status {
     }
 }
 
+/// One line for an error and its causes, each cause once: typed errors
+/// often repeat their source in their own message, and `{:#}` would then
+/// print it twice.
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Text for `--help` and the README.
 pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
@@ -41,3 +56,25 @@ Exit codes:
   1  failed: a proof failed, a check found drift, a report or map is invalid
   2  bad input: unreadable, malformed or missing input; wrong arguments
   3  refused by the guard: target or action not allowed (default HOLD)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_prints_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = anyhow::Error::new(crate::hash::HashError {
+            path: "x.db".into(),
+            source: io,
+        })
+        .context("could not hash");
+        assert_eq!(
+            describe(&err),
+            "could not hash: cannot read x.db to hash it: no such file"
+        );
+        let refused = anyhow::Error::new(crate::guard::Refusal::new("HOLD")).context("attach");
+        assert_eq!(describe(&refused), "attach: refused by guard: HOLD");
+        assert_eq!(Status::for_error(&refused), Status::Refused);
+    }
+}

@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
     let status = match rollproof::cli::run(cli) {
         Ok(status) => status,
         Err(err) => {
-            eprintln!("rollproof: error: {err:#}");
+            eprintln!("rollproof: error: {}", rollproof::exit::describe(&err));
             rollproof::exit::Status::for_error(&err)
         }
     };

@@ -162,7 +162,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 });
             }
             Err(e) => {
-                eprintln!("rollproof: error: {}: {e:#}", file.display());
+                eprintln!(
+                    "rollproof: error: {}: {}",
+                    file.display(),
+                    crate::exit::describe(&e)
+                );
                 rows.push(Row {
                     scenario: file.display().to_string(),
                     name: None,
@@ -172,7 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                     proof: None,
                     report: None,
                     ms: None,
-                    error: Some(format!("{e:#}")),
+                    error: Some(crate::exit::describe(&e)),
                     status: Status::for_error(&e) as u8,
                 });
             }
