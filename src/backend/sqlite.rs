@@ -43,12 +43,8 @@ fn snap_err(e: SnapshotError) -> BackendError {
             path,
             recorded,
             actual,
-        } => BackendError::SnapshotCorrupted {
-            location: path.display().to_string(),
-            recorded,
-            actual,
-        },
-        SnapshotError::ChangedDuringRestore {
+        }
+        | SnapshotError::ChangedDuringRestore {
             path,
             recorded,
             actual,
