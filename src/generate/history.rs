@@ -227,6 +227,29 @@ impl Plan {
     }
 }
 
+impl Actor {
+    /// Insert this actor's `directus_activity` row.
+    fn log(
+        &self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        action: &str,
+        collection: &str,
+        item: &str,
+    ) -> rusqlite::Result<()> {
+        stmt.execute(params![
+            action,
+            self.user,
+            self.at,
+            self.ip,
+            self.agent,
+            collection,
+            item,
+            self.origin
+        ])?;
+        Ok(())
+    }
+}
+
 impl Generator<'_> {
     /// Plan on a second thread, write here.
     pub(super) fn history(&mut self) -> rusqlite::Result<()> {
@@ -275,16 +298,7 @@ impl Generator<'_> {
                         fields,
                     } => {
                         objects.execute(params![item, status, kind, key, body, a.user, a.at])?;
-                        activity.execute(params![
-                            "create",
-                            a.user,
-                            a.at,
-                            a.ip,
-                            a.agent,
-                            surface::COLLECTION,
-                            item,
-                            a.origin
-                        ])?;
+                        a.log(&mut activity, "create", surface::COLLECTION, &item)?;
                         let id = conn.last_insert_rowid();
                         revision.execute(params![id, surface::COLLECTION, item, fields, fields])?;
                         self.bar.inc(3);
@@ -304,31 +318,13 @@ impl Generator<'_> {
                         let data: String = update
                             .query_row(params![status, a.user, a.at, target], |r| r.get(0))?;
                         let delta = json!({ "status": status }).to_string();
-                        activity.execute(params![
-                            "update",
-                            a.user,
-                            a.at,
-                            a.ip,
-                            a.agent,
-                            surface::COLLECTION,
-                            target,
-                            a.origin
-                        ])?;
+                        a.log(&mut activity, "update", surface::COLLECTION, &target)?;
                         let id = conn.last_insert_rowid();
                         revision.execute(params![id, surface::COLLECTION, target, data, delta])?;
                         self.bar.inc(2);
                     }
                     Event::Login { actor: a } => {
-                        activity.execute(params![
-                            "login",
-                            a.user,
-                            a.at,
-                            a.ip,
-                            a.agent,
-                            "directus_users",
-                            a.user,
-                            a.origin
-                        ])?;
+                        a.log(&mut activity, "login", "directus_users", &a.user)?;
                         self.bar.inc(1);
                     }
                 }
