@@ -6,6 +6,7 @@
 pub mod attest;
 pub mod backend;
 pub mod blockers;
+pub mod canonical;
 pub mod cli;
 pub mod commands;
 pub mod diff;

@@ -15,7 +15,6 @@
 
 use crate::logical::LogicalDigest;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -360,38 +359,7 @@ pub struct Report {
     pub seal: String,
 }
 
-/// Sort every object's keys recursively (serde_json keeps insertion order in
-/// this crate, so rebuilding in sorted order makes the form canonical).
-pub fn canonicalize(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let mut out = serde_json::Map::new();
-            for k in keys {
-                out.insert(k.clone(), canonicalize(&m[k]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(a) => Value::Array(a.iter().map(canonicalize).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Canonical bytes: sorted keys, compact.
-pub fn canonical_bytes(v: &Value) -> Vec<u8> {
-    // Serialising a Value cannot fail.
-    serde_json::to_vec(&canonicalize(v)).unwrap_or_default()
-}
-
-/// The seal of a report value: SHA-256 of its canonical bytes without `seal`.
-pub fn seal_of(v: &Value) -> String {
-    let mut v = v.clone();
-    if let Value::Object(m) = &mut v {
-        m.remove("seal");
-    }
-    crate::hash::sha256_hex(&canonical_bytes(&v))
-}
+pub use crate::canonical::{canonical_bytes, canonicalize, seal_of};
 
 impl Report {
     /// Compute and set the seal.

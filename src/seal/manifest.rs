@@ -202,51 +202,10 @@ pub fn parse(text: &str) -> Result<Parsed, ParseProblem> {
     })
 }
 
-/// SHA-256 over the canonical JSON of `value` without a top-level `seal`.
+/// SHA-256 over the canonical JSON of `value` without a top-level `seal`
+/// (the same canonical form and seal rule as proof reports).
 pub fn canonical_seal(value: &Value) -> String {
-    let mut out = String::new();
-    match value {
-        Value::Object(map) => {
-            let mut stripped = map.clone();
-            stripped.shift_remove("seal");
-            write_canonical(&Value::Object(stripped), &mut out);
-        }
-        other => write_canonical(other, &mut out),
-    }
-    crate::hash::sha256_hex(out.as_bytes())
-}
-
-/// Canonical JSON: keys sorted by bytes, no whitespace.
-pub fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String((*k).clone()).to_string());
-                out.push(':');
-                if let Some(v) = map.get(k.as_str()) {
-                    write_canonical(v, out);
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
+    crate::canonical::seal_of(value)
 }
 
 /// Why a manifest path is not acceptable.
