@@ -90,12 +90,18 @@ pub fn stray_files(db: &Path) -> Vec<String> {
     out
 }
 
-/// True when a non-empty `-journal` (a hot journal, if no one holds a lock)
-/// sits beside the database.
+/// True when a `-journal` that SQLite would roll back sits beside the
+/// database: SQLite's own test (pager.c `hasHotJournal`) is a journal whose
+/// first byte is non-zero. A process killed while the journal was being
+/// created can leave a non-empty journal with a zeroed header: SQLite ignores
+/// it (it is a stray file, reported as such), so we must not wait for a
+/// recovery that will never happen.
 pub fn has_hot_journal(db: &Path) -> bool {
-    std::fs::metadata(&sidecars(db)[2])
-        .map(|m| m.len() > 0)
-        .unwrap_or(false)
+    let mut first = [0u8; 1];
+    File::open(sidecars(db)[2].as_path())
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut first))
+        .is_ok()
+        && first[0] != 0
 }
 
 /// Copy `src` to `dest` in the kernel (`copy_file_range` through
@@ -310,6 +316,21 @@ mod tests {
         restore_copy(&snap, &s.sha256, &db).unwrap();
         assert_eq!(crate::hash::file_sha256(&db).unwrap(), before);
         assert!(stray_files(&db).is_empty());
+    }
+
+    #[test]
+    fn a_journal_with_a_zeroed_header_is_not_hot() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        std::fs::write(&db, b"x").unwrap();
+        let journal = &sidecars(&db)[2];
+        assert!(!has_hot_journal(&db), "no journal");
+        std::fs::write(journal, [0u8; 512]).unwrap();
+        assert!(!has_hot_journal(&db), "zeroed header: SQLite ignores it");
+        let mut hot = vec![0xd9u8, 0xd5, 0x05, 0xf9, 0x20, 0xa1, 0x63, 0xd7];
+        hot.resize(512, 0);
+        std::fs::write(journal, hot).unwrap();
+        assert!(has_hot_journal(&db));
     }
 
     #[test]
