@@ -24,9 +24,7 @@ pub use path::resolve_in;
 pub use url::authorize_url;
 
 use crate::provenance::{self, Kind, Record, Sidecar};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -274,21 +272,17 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
     let mut tmp = crate::fsutil::temp_beside(&real_dest).map_err(|e| fail("temp file", &e))?;
     let (sha256, size) = {
         let mut input = std::fs::File::open(&real_src).map_err(|e| fail("open", &e))?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; crate::hash::CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(fail("read", &e)),
-            };
-            h.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(|e| fail("write", &e))?;
-            size += n as u64;
+        let meta = input.metadata().map_err(|e| fail("stat", &e))?;
+        let start = crate::hash::memo::settle_before_read(&meta);
+        // A kernel copy (copy_file_range), then one read of the copy: its
+        // digest is the working copy's and, the source being unchanged
+        // meanwhile, the source's too (remembered for the end-of-run check).
+        std::io::copy(&mut input, tmp.as_file_mut()).map_err(|e| fail("copy", &e))?;
+        let digest = crate::hash::file_sha256(tmp.path()).map_err(|e| fail("hash", &e))?;
+        if let Ok(after) = input.metadata() {
+            crate::hash::memo::record(start, &meta, &after, &digest);
         }
-        (hex::encode(h.finalize()), size)
+        (digest.sha256, digest.size)
     };
     if let Some(side) = &src_side
         && side.sha256 != sha256
@@ -308,7 +302,11 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
             src.display()
         )));
     }
-    crate::fsutil::commit(tmp, &real_dest, true).map_err(|e| fail("rename", &e))?;
+    // No fsync: a working copy is scratch (a crash loses the run, which is
+    // started again), and syncing a gigabyte costs seconds.
+    tmp.persist(&real_dest)
+        .map_err(|e| fail("rename", &e.error))?;
+    crate::hash::memo::renamed(&real_dest);
     let mut side = Sidecar {
         format: provenance::FORMAT,
         record_id: record.record_id.clone(),

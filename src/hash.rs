@@ -1,6 +1,10 @@
 //! File-level SHA-256, streamed with a fixed buffer so memory stays flat
 //! whatever the file size. `sha2` picks SHA-NI at run time where the CPU has
 //! it, which is what keeps us near `openssl dgst -sha256` (BYTE-EXACT-FACTS).
+//!
+//! Each file state is read once per process: see [`memo`].
+
+pub mod memo;
 
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -26,14 +30,47 @@ pub struct FileDigest {
     pub size: u64,
 }
 
-/// Hash a file, showing a progress bar on a TTY for large files.
+/// The SHA-256 of a file's current bytes: from [`memo`] when this process
+/// already read this very state of the file, otherwise read and hashed
+/// (and remembered).
 pub fn file_sha256(path: &Path) -> Result<FileDigest, HashError> {
     let err = |source| HashError {
         path: path.to_path_buf(),
         source,
     };
-    let mut file = File::open(path).map_err(err)?;
-    let total = file.metadata().map_err(err)?.len();
+    let file = File::open(path).map_err(err)?;
+    let meta = file.metadata().map_err(err)?;
+    if let Some(d) = memo::recall(&meta) {
+        return Ok(d);
+    }
+    read_and_hash(path, file, meta)
+}
+
+/// Hash a file by reading it, whatever this process knows about it (for
+/// evidence that must be a fresh read, such as intake's before/after check).
+pub fn file_sha256_fresh(path: &Path) -> Result<FileDigest, HashError> {
+    let err = |source| HashError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(err)?;
+    let meta = file.metadata().map_err(err)?;
+    read_and_hash(path, file, meta)
+}
+
+/// Read `file` to its end, hashing, with a progress bar on a TTY for large
+/// files; remember the digest if the file did not change meanwhile.
+fn read_and_hash(
+    path: &Path,
+    mut file: File,
+    meta: std::fs::Metadata,
+) -> Result<FileDigest, HashError> {
+    let err = |source| HashError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let total = meta.len();
+    let start = memo::settle_before_read(&meta);
     let bar = crate::progress::bytes_bar(total, &format!("hashing {}", path.display()));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -50,9 +87,62 @@ pub fn file_sha256(path: &Path) -> Result<FileDigest, HashError> {
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    Ok(FileDigest {
+    let digest = FileDigest {
         sha256: hex::encode(hasher.finalize()),
         size,
+    };
+    if let Ok(after) = file.metadata() {
+        memo::record(start, &meta, &after, &digest);
+    }
+    Ok(digest)
+}
+
+/// Copy `input` to `output` and return the SHA-256 of the bytes copied.
+/// The hash runs on a second thread while the next chunk is read and
+/// written, so a copy costs about the slower of the two, not their sum.
+/// At most four chunks are in memory.
+pub fn copy_hashing(input: &mut impl Read, output: &mut impl io::Write) -> io::Result<FileDigest> {
+    let (to_hash, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+    let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|s| {
+        let hasher = s.spawn(move || {
+            let mut h = Sha256::new();
+            let mut size = 0u64;
+            for chunk in chunks {
+                h.update(&chunk);
+                size += chunk.len() as u64;
+                let _ = spent.send(chunk);
+            }
+            FileDigest {
+                sha256: hex::encode(h.finalize()),
+                size,
+            }
+        });
+        let copied = (|| -> io::Result<()> {
+            loop {
+                let mut buf = free.try_recv().unwrap_or_default();
+                buf.resize(CHUNK, 0);
+                let n = loop {
+                    match input.read(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        r => break r?,
+                    }
+                };
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.truncate(n);
+                output.write_all(&buf)?;
+                to_hash
+                    .send(buf)
+                    .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+            }
+        })();
+        drop(to_hash);
+        let digest = hasher
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
+        copied.map(|()| digest)
     })
 }
 
@@ -88,5 +178,17 @@ mod tests {
         assert_eq!(d.sha256, sha256_hex(&data));
         assert_eq!(d.size, data.len() as u64);
         assert!(is_sha256_hex(&d.sha256));
+    }
+
+    #[test]
+    fn copy_hashing_copies_and_hashes_every_byte() {
+        for len in [0, 1, CHUNK, 5 * CHUNK + 3] {
+            let data: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
+            let mut out = Vec::new();
+            let d = copy_hashing(&mut &data[..], &mut out).unwrap();
+            assert_eq!(out, data);
+            assert_eq!(d.sha256, sha256_hex(&data));
+            assert_eq!(d.size, len as u64);
+        }
     }
 }

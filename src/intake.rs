@@ -210,7 +210,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
         ));
     }
 
-    let before = crate::hash::file_sha256(src)?.sha256;
+    let before = crate::hash::file_sha256_fresh(src)?.sha256;
     let format = load::detect(src)?;
     let mut tmp = crate::fsutil::temp_beside(&dest)?;
     match format {
@@ -258,7 +258,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
     .map_err(not_db)?;
     let secrets = scan::scan(&conn, &allow).map_err(not_db)?;
     let surface = surface_check::check(&conn).map_err(not_db)?;
-    let after = crate::hash::file_sha256(src)?.sha256;
+    let after = crate::hash::file_sha256_fresh(src)?.sha256;
     let mut report = IntakeReport {
         verdict: Verdict::RefusedSecrets,
         source: src.display().to_string(),

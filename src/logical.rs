@@ -43,32 +43,44 @@ pub struct LogicalDigest {
     pub tables: BTreeMap<String, TableDigest>,
 }
 
+/// Hashed bytes are gathered here and handed to SHA-256 in large pieces:
+/// values are small, and one `update` per value costs more than the hash.
+const FLUSH_AT: usize = 64 << 10;
+
 /// Length-prefixed string: u64 big-endian byte length, then the bytes.
-fn put_str(h: &mut Sha256, s: &[u8]) {
-    h.update((s.len() as u64).to_be_bytes());
-    h.update(s);
+fn put_str(buf: &mut Vec<u8>, s: &[u8]) {
+    buf.extend_from_slice(&(s.len() as u64).to_be_bytes());
+    buf.extend_from_slice(s);
 }
 
 /// Type-tagged value: N | I i64be | F f64-bits-be | T len bytes | B len bytes.
-fn put_value(h: &mut Sha256, v: ValueRef<'_>) {
+fn put_value(buf: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
-        ValueRef::Null => h.update(b"N"),
+        ValueRef::Null => buf.push(b'N'),
         ValueRef::Integer(i) => {
-            h.update(b"I");
-            h.update(i.to_be_bytes());
+            buf.push(b'I');
+            buf.extend_from_slice(&i.to_be_bytes());
         }
         ValueRef::Real(f) => {
-            h.update(b"F");
-            h.update(f.to_bits().to_be_bytes());
+            buf.push(b'F');
+            buf.extend_from_slice(&f.to_bits().to_be_bytes());
         }
         ValueRef::Text(t) => {
-            h.update(b"T");
-            put_str(h, t);
+            buf.push(b'T');
+            put_str(buf, t);
         }
         ValueRef::Blob(b) => {
-            h.update(b"B");
-            put_str(h, b);
+            buf.push(b'B');
+            put_str(buf, b);
         }
+    }
+}
+
+/// Hand the gathered bytes to the hasher once there are enough of them.
+fn flush_if_full(h: &mut Sha256, buf: &mut Vec<u8>) {
+    if buf.len() >= FLUSH_AT {
+        h.update(&buf[..]);
+        buf.clear();
     }
 }
 
@@ -108,11 +120,12 @@ pub fn table_order(conn: &Connection, table: &str) -> rusqlite::Result<(Vec<Stri
 pub fn table_digest(conn: &Connection, table: &str) -> rusqlite::Result<TableDigest> {
     let (cols, order) = table_order(conn, table)?;
     let mut h = Sha256::new();
-    put_str(&mut h, b"table");
-    put_str(&mut h, table.as_bytes());
-    h.update((cols.len() as u64).to_be_bytes());
+    let mut buf = Vec::with_capacity(FLUSH_AT + 4096);
+    put_str(&mut buf, b"table");
+    put_str(&mut buf, table.as_bytes());
+    buf.extend_from_slice(&(cols.len() as u64).to_be_bytes());
     for c in &cols {
-        put_str(&mut h, c.as_bytes());
+        put_str(&mut buf, c.as_bytes());
     }
     let select: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
@@ -125,14 +138,16 @@ pub fn table_digest(conn: &Connection, table: &str) -> rusqlite::Result<TableDig
     let mut rows = stmt.query([])?;
     let mut n = 0u64;
     while let Some(row) = rows.next()? {
-        h.update(b"R");
+        buf.push(b'R');
         for i in 0..cols.len() {
-            put_value(&mut h, row.get_ref(i)?);
+            put_value(&mut buf, row.get_ref(i)?);
         }
         n += 1;
+        flush_if_full(&mut h, &mut buf);
     }
-    h.update(b"E");
-    h.update(n.to_be_bytes());
+    buf.push(b'E');
+    buf.extend_from_slice(&n.to_be_bytes());
+    h.update(&buf[..]);
     Ok(TableDigest {
         rows: n,
         sha256: hex::encode(h.finalize()),
@@ -142,41 +157,41 @@ pub fn table_digest(conn: &Connection, table: &str) -> rusqlite::Result<TableDig
 /// Digest of the schema: every `sqlite_schema` row except `sqlite_stat*`,
 /// ordered by (type, name), each as `S` + four type-tagged values.
 pub fn schema_digest(conn: &Connection) -> rusqlite::Result<String> {
-    let mut h = Sha256::new();
-    put_str(&mut h, b"schema");
+    let mut buf = Vec::new();
+    put_str(&mut buf, b"schema");
     let mut stmt = conn.prepare(
         "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        h.update(b"S");
+        buf.push(b'S');
         for i in 0..4 {
-            put_value(&mut h, row.get_ref(i)?);
+            put_value(&mut buf, row.get_ref(i)?);
         }
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(hex::encode(Sha256::digest(&buf)))
 }
 
 /// Compute the logical digest over an open connection.
 pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
     let schema_sha256 = schema_digest(conn)?;
-    let mut h = Sha256::new();
-    put_str(&mut h, ALGORITHM.as_bytes());
+    let mut buf = Vec::new();
+    put_str(&mut buf, ALGORITHM.as_bytes());
     for pragma in ["application_id", "user_version"] {
         let v: i64 = conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?;
-        put_str(&mut h, pragma.as_bytes());
-        put_value(&mut h, ValueRef::Integer(v));
+        put_str(&mut buf, pragma.as_bytes());
+        put_value(&mut buf, ValueRef::Integer(v));
     }
-    h.update(hex::decode(&schema_sha256).unwrap_or_default());
+    buf.extend_from_slice(&hex::decode(&schema_sha256).unwrap_or_default());
     let mut tables = BTreeMap::new();
     for t in table_names(conn)? {
         let d = table_digest(conn, &t)?;
-        put_str(&mut h, t.as_bytes());
-        h.update(hex::decode(&d.sha256).unwrap_or_default());
+        put_str(&mut buf, t.as_bytes());
+        buf.extend_from_slice(&hex::decode(&d.sha256).unwrap_or_default());
         tables.insert(t, d);
     }
     Ok(LogicalDigest {
-        sha256: hex::encode(h.finalize()),
+        sha256: hex::encode(Sha256::digest(&buf)),
         schema_sha256,
         tables,
     })

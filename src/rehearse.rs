@@ -229,10 +229,16 @@ pub fn run(
         Proof::LogicalOnly
     };
 
-    // before
+    // before, and the snapshot taken while it is measured (neither writes)
     let t = Instant::now();
-    let before = be.measure(&[])?;
-    timing.insert("before".into(), ms(t));
+    let snap_path = prep.run_dir.join(if on_pg {
+        "snapshot.dump"
+    } else {
+        "snapshot.db"
+    });
+    let (before, snap) = be.measure_and_snapshot(snap_method, &snap_path.display().to_string())?;
+    timing.insert("before".into(), before.ms);
+    timing.insert("snapshot".into(), ms(t));
     say(&phase_line("before", &before));
     if !on_pg {
         keep_file(&keep_dir, "before.db", &prep.target)?;
@@ -286,15 +292,6 @@ pub fn run(
     };
     let seq_before = be.sequences()?;
 
-    // snapshot
-    let t = Instant::now();
-    let snap_path = prep.run_dir.join(if on_pg {
-        "snapshot.dump"
-    } else {
-        "snapshot.db"
-    });
-    let snap = be.snapshot(snap_method, &snap_path.display().to_string())?;
-    timing.insert("snapshot".into(), ms(t));
     let snapshot_phase = be.measure_snapshot(&snap, &[("before", &before)])?;
     say(&phase_line("snapshot", &snapshot_phase));
     if !on_pg {
@@ -321,17 +318,12 @@ pub fn run(
     if let Some(e) = &apply_error {
         say(&format!("apply failed: {e}"));
     }
-    let t = Instant::now();
-    // Nothing carried over: an apply must have changed the bytes, and a
-    // full measurement runs the file hash alongside the content checks.
-    let after_apply = be.measure(&[])?;
-    timing.insert("after_apply".into(), ms(t));
-    say(&phase_line("after_apply", &after_apply));
     if let Some(d) = &keep_dir {
         be.keep_copy(&d.join("after-apply.db"))?;
     }
 
-    // corrupt-snapshot fault
+    // corrupt-snapshot fault (before after_apply is measured: a restore
+    // may be staged while it is)
     if fault.map(|f| f.kind) == Some(FaultKind::CorruptSnapshot) {
         let detail =
             crate::faults::corrupt_snapshot(&snap_path).map_err(|source| RehearseError::Io {
@@ -346,8 +338,24 @@ pub fn run(
         });
     }
 
-    // rollback
+    // after_apply, then the rollback. Nothing is carried over: an apply
+    // must have changed the bytes. A restore is staged while the target is
+    // measured and replaces it only afterwards.
     let t = Instant::now();
+    let (after_apply, restored) = if rb_method == RollbackMethod::Restore {
+        let (phase, restored) = be.measure_and_restore(&[], &snap)?;
+        (phase, Some(restored))
+    } else {
+        (be.measure(&[])?, None)
+    };
+    timing.insert("after_apply".into(), after_apply.ms);
+    say(&phase_line("after_apply", &after_apply));
+    // A staged restore's time overlaps the measurement's.
+    let t = if restored.is_some() {
+        t
+    } else {
+        Instant::now()
+    };
     let mut rollback = RollbackRecord {
         sql: down.as_ref().map(|d| d.0.clone()),
         sql_sha256: down.as_ref().map(|d| d.1.clone()),
@@ -357,7 +365,7 @@ pub fn run(
     };
     let mut refused_corrupt = false;
     let result: Result<(), BackendError> = match rb_method {
-        RollbackMethod::Restore => be.restore(&snap),
+        RollbackMethod::Restore => restored.unwrap_or_else(|| be.restore(&snap)),
         RollbackMethod::Transaction => be.rollback_transaction(),
         RollbackMethod::Compensate => match (&plan, &down) {
             (Some(p), _) => be

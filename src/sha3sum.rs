@@ -24,6 +24,9 @@ use rusqlite::types::ValueRef;
 use sha3::{Digest, Sha3_256};
 use std::path::Path;
 
+/// Bytes gathered before each SHA3 update.
+const FLUSH_AT: usize = 64 << 10;
+
 /// The dot-command whose output [`sha3sum_file`] reproduces.
 pub const DOT_COMMAND: &str = ".sha3sum --schema --sha3-256";
 
@@ -59,39 +62,65 @@ fn table_query(table: &str) -> Option<String> {
     }
 }
 
+/// `tag`, the decimal length, `:` (as the shell's `%d` prints it).
+fn put_len(buf: &mut Vec<u8>, tag: u8, n: usize) {
+    buf.push(tag);
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
+    buf.push(b':');
+}
+
 /// Hash one statement's text and result rows the way `sha3_query` does.
 /// `text` is what `sqlite3_sql()` returns for it: the statement up to and
 /// including its `;`, with any whitespace the previous statement left behind.
 fn hash_statement(conn: &Connection, text: &str, h: &mut Sha3_256) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(text)?;
-    h.update(format!("S{}:", text.len()).as_bytes());
-    h.update(text.as_bytes());
+    // Gathered and hashed in large pieces: one update per value would cost
+    // more than the hash itself.
+    let mut buf: Vec<u8> = Vec::with_capacity(FLUSH_AT + 4096);
+    put_len(&mut buf, b'S', text.len());
+    buf.extend_from_slice(text.as_bytes());
     let ncol = stmt.column_count();
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
-        h.update(b"R");
+        buf.push(b'R');
         for i in 0..ncol {
             match row.get_ref(i)? {
-                ValueRef::Null => h.update(b"N"),
+                ValueRef::Null => buf.push(b'N'),
                 ValueRef::Integer(v) => {
-                    h.update(b"I");
-                    h.update(v.to_be_bytes());
+                    buf.push(b'I');
+                    buf.extend_from_slice(&v.to_be_bytes());
                 }
                 ValueRef::Real(f) => {
-                    h.update(b"F");
-                    h.update(f.to_bits().to_be_bytes());
+                    buf.push(b'F');
+                    buf.extend_from_slice(&f.to_bits().to_be_bytes());
                 }
                 ValueRef::Text(t) => {
-                    h.update(format!("T{}:", t.len()).as_bytes());
-                    h.update(t);
+                    put_len(&mut buf, b'T', t.len());
+                    buf.extend_from_slice(t);
                 }
                 ValueRef::Blob(b) => {
-                    h.update(format!("B{}:", b.len()).as_bytes());
-                    h.update(b);
+                    put_len(&mut buf, b'B', b.len());
+                    buf.extend_from_slice(b);
                 }
             }
         }
+        if buf.len() >= FLUSH_AT {
+            h.update(&buf[..]);
+            buf.clear();
+        }
     }
+    h.update(&buf[..]);
     Ok(())
 }
 

@@ -176,10 +176,21 @@ pub fn verify(path: &Path, recorded: &str) -> Result<(), SnapshotError> {
 }
 
 /// Restore `snap` over `target` by copy (see the module doc for the order
-/// of steps). The copy is hashed once written and renamed over the target
-/// only if that digest equals `recorded`, so this both verifies the
-/// snapshot and restores it; on a mismatch the target is untouched. The caller has asked the guard.
+/// of steps): [`stage_restore`], then [`commit_restore`]. On a mismatch the
+/// target is untouched. The caller has asked the guard.
 pub fn restore_copy(snap: &Path, recorded: &str, target: &Path) -> Result<(), SnapshotError> {
+    commit_restore(stage_restore(snap, recorded, target)?, target)
+}
+
+/// The first half of a copy restore, which does not touch the target (so it
+/// may run while the target is still being measured): copy the snapshot to
+/// a temporary file beside the target and check that the digest of the
+/// bytes written equals `recorded`.
+pub fn stage_restore(
+    snap: &Path,
+    recorded: &str,
+    target: &Path,
+) -> Result<tempfile::NamedTempFile, SnapshotError> {
     let tmp = crate::fsutil::temp_beside(target).map_err(|e| match e {
         crate::fsutil::WriteError::Io { source, .. } => {
             io_err("cannot create a temp file beside", target)(source)
@@ -196,6 +207,13 @@ pub fn restore_copy(snap: &Path, recorded: &str, target: &Path) -> Result<(), Sn
             actual: d.sha256,
         });
     }
+    Ok(tmp)
+}
+
+/// The second half of a copy restore: remove the target's `-wal`, `-shm`
+/// and `-journal`, then rename the staged copy over the target. The caller
+/// has asked the guard.
+pub fn commit_restore(staged: tempfile::NamedTempFile, target: &Path) -> Result<(), SnapshotError> {
     for side in sidecars(target).iter().rev() {
         match std::fs::remove_file(side) {
             Ok(()) => {}
@@ -203,8 +221,11 @@ pub fn restore_copy(snap: &Path, recorded: &str, target: &Path) -> Result<(), Sn
             Err(e) => return Err(io_err("cannot remove", side)(e)),
         }
     }
-    tmp.persist(target)
+    staged
+        .persist(target)
         .map_err(|e| io_err("cannot rename the restored copy over", target)(e.error))?;
+    // The bytes just hashed are the target's now: it need not be read again.
+    crate::hash::memo::renamed(target);
     Ok(())
 }
 

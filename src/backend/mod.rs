@@ -186,6 +186,34 @@ pub trait Backend {
     /// Take a snapshot into `dest` (SQLite: a file path).
     fn snapshot(&mut self, method: SnapshotMethod, dest: &str) -> Result<Snapshot, BackendError>;
 
+    /// Measure the target (nothing carried over) and take a snapshot of it
+    /// into `dest`. Implementations may do both at once, since neither
+    /// writes the target.
+    fn measure_and_snapshot(
+        &mut self,
+        method: SnapshotMethod,
+        dest: &str,
+    ) -> Result<(Phase, Snapshot), BackendError> {
+        let phase = self.measure(&[])?;
+        let snap = self.snapshot(method, dest)?;
+        Ok((phase, snap))
+    }
+
+    /// Measure the target, then restore `snap` over it; returns the phase
+    /// and the restore's own result (a refused or failed restore is part of
+    /// the rehearsal's story, not an error of the run). Implementations may
+    /// prepare the restore while measuring, as long as the target is only
+    /// replaced after its measurement ended.
+    fn measure_and_restore(
+        &mut self,
+        known: &[(&str, &Phase)],
+        snap: &Snapshot,
+    ) -> Result<(Phase, Result<(), BackendError>), BackendError> {
+        let phase = self.measure(known)?;
+        let restored = self.restore(snap);
+        Ok((phase, restored))
+    }
+
     /// Re-check the snapshot's recorded digest;
     /// [`BackendError::SnapshotCorrupted`] when it differs.
     fn verify_snapshot(&mut self, snap: &Snapshot) -> Result<(), BackendError>;

@@ -27,6 +27,11 @@ pub struct SqliteBackend {
     conn: Option<Connection>,
     in_tx: bool,
     page_limit: Option<u64>,
+    /// Our own writes changed the bytes and the provenance sidecar is not
+    /// re-bound yet: deferred to the next measurement, whose file digest
+    /// then serves the binding too (one read of the file instead of two).
+    /// Every guarded step settles it first ([`SqliteBackend::authorize`]).
+    rebind_pending: bool,
 }
 
 pub(super) fn db_err(what: &str, target: &Path, e: impl std::fmt::Display) -> BackendError {
@@ -74,6 +79,7 @@ impl SqliteBackend {
             conn: None,
             in_tx: false,
             page_limit: None,
+            rebind_pending: false,
         }
     }
 
@@ -84,7 +90,7 @@ impl SqliteBackend {
 
     fn conn(&mut self) -> Result<&Connection, BackendError> {
         if self.conn.is_none() {
-            guard::authorize_write(&self.target)?;
+            self.authorize()?;
             let c = Connection::open(&self.target).map_err(|e| db_err("open", &self.target, e))?;
             c.pragma_update(None, "foreign_keys", true)
                 .map_err(|e| db_err("enable foreign keys", &self.target, e))?;
@@ -119,7 +125,7 @@ impl SqliteBackend {
     fn checkpoint(&mut self) -> Result<(), BackendError> {
         let wal = &snapshot::sidecars(&self.target)[0];
         if wal.exists() {
-            guard::authorize_write(&self.target)?;
+            self.authorize()?;
             let c = Connection::open(&self.target).map_err(|e| db_err("open", &self.target, e))?;
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(|e| db_err("wal_checkpoint", &self.target, e))?;
@@ -129,8 +135,40 @@ impl SqliteBackend {
         Ok(())
     }
 
-    fn rebind(&self) -> Result<(), BackendError> {
+    /// No open writer, no WAL, no hot journal: the main file alone holds
+    /// the database, as a copy of it needs.
+    fn quiesce(&mut self, what: &str) -> Result<(), BackendError> {
+        self.close()?;
+        self.checkpoint()?;
+        if snapshot::has_hot_journal(&self.target) {
+            return Err(db_err(
+                what,
+                &self.target,
+                "a hot journal sits beside the file; a snapshot now would not be consistent",
+            ));
+        }
+        Ok(())
+    }
+
+    fn rebind(&mut self) -> Result<(), BackendError> {
         guard::rebind(&self.target)?;
+        self.rebind_pending = false;
+        Ok(())
+    }
+
+    /// Re-bind provenance now if our last write deferred it.
+    fn settle_binding(&mut self) -> Result<(), BackendError> {
+        if self.rebind_pending {
+            self.rebind()?;
+        }
+        Ok(())
+    }
+
+    /// Ask the guard before a write (after settling a deferred re-bind: the
+    /// guard refuses a file whose bytes differ from its sidecar).
+    fn authorize(&mut self) -> Result<(), BackendError> {
+        self.settle_binding()?;
+        guard::authorize_write(&self.target)?;
         Ok(())
     }
 
@@ -202,7 +240,9 @@ impl Backend for SqliteBackend {
         self.close()?;
         self.checkpoint()?;
         let target = self.target.clone();
-        self.measure_path(&target, known)
+        let phase = self.measure_path(&target, known)?;
+        self.settle_binding()?;
+        Ok(phase)
     }
 
     fn measure_snapshot(
@@ -214,33 +254,73 @@ impl Backend for SqliteBackend {
     }
 
     fn snapshot(&mut self, method: SnapshotMethod, dest: &str) -> Result<Snapshot, BackendError> {
+        self.quiesce("snapshot")?;
+        take_snapshot(&self.target, method, dest)
+    }
+
+    fn measure_and_snapshot(
+        &mut self,
+        method: SnapshotMethod,
+        dest: &str,
+    ) -> Result<(Phase, Snapshot), BackendError> {
+        if self.in_tx {
+            let phase = self.measure(&[])?;
+            return Ok((phase, self.snapshot(method, dest)?));
+        }
+        self.quiesce("snapshot")?;
+        // Both only read the target: the copy runs while it is measured.
+        let target = self.target.clone();
+        let (phase, snap) = std::thread::scope(|s| {
+            let snap = s.spawn(|| take_snapshot(&target, method, dest));
+            let phase = measure::measure_path(&target, &[]);
+            let snap = snap
+                .join()
+                .unwrap_or_else(|_| Err(db_err("snapshot", &target, "thread panicked")));
+            (phase, snap)
+        });
+        let phase = phase?;
+        self.settle_binding()?;
+        Ok((phase, snap?))
+    }
+
+    fn measure_and_restore(
+        &mut self,
+        known: &[(&str, &Phase)],
+        snap: &Snapshot,
+    ) -> Result<(Phase, Result<(), BackendError>), BackendError> {
+        if self.in_tx || snap.method != SnapshotMethod::Copy {
+            let phase = self.measure(known)?;
+            return Ok((phase, self.restore(snap)));
+        }
         self.close()?;
         self.checkpoint()?;
-        if snapshot::has_hot_journal(&self.target) {
-            return Err(db_err(
-                "snapshot",
-                &self.target,
-                "a hot journal sits beside the file; a snapshot now would not be consistent",
-            ));
-        }
-        let dest_path = Path::new(dest);
-        let d = match method {
-            SnapshotMethod::Copy => snapshot::copy_snapshot(&self.target, dest_path),
-            SnapshotMethod::Backup => snapshot::backup_snapshot(&self.target, dest_path),
-            SnapshotMethod::Template | SnapshotMethod::PgDump => {
-                return Err(BackendError::Unsupported(format!(
-                    "snapshot method `{}`",
-                    method.as_str()
-                )));
-            }
-        }
-        .map_err(snap_err)?;
-        Ok(Snapshot {
-            method,
-            location: dest.to_string(),
-            sha256: d.sha256,
-            size: Some(d.size),
-        })
+        // Stage the restored copy beside the target while the target is
+        // measured; it replaces the target only after the measurement ended.
+        let target = self.target.clone();
+        let (phase, staged) = std::thread::scope(|s| {
+            let staged = s.spawn(|| {
+                snapshot::stage_restore(Path::new(&snap.location), &snap.sha256, &target)
+            });
+            let phase = measure::measure_path(&target, known);
+            let staged = staged.join().unwrap_or_else(|_| {
+                Err(SnapshotError::Io {
+                    what: "cannot stage the restore of",
+                    path: PathBuf::from(&snap.location),
+                    source: std::io::Error::other("thread panicked"),
+                })
+            });
+            (phase, staged)
+        });
+        let phase = phase?;
+        self.settle_binding()?;
+        let restored = match staged {
+            Ok(tmp) => self.authorize().and_then(|()| {
+                snapshot::commit_restore(tmp, &self.target).map_err(snap_err)?;
+                self.rebind()
+            }),
+            Err(e) => Err(snap_err(e)),
+        };
+        Ok((phase, restored))
     }
 
     fn verify_snapshot(&mut self, snap: &Snapshot) -> Result<(), BackendError> {
@@ -254,7 +334,7 @@ impl Backend for SqliteBackend {
             self.verify_snapshot(snap)?;
         }
         self.close()?;
-        guard::authorize_write(&self.target)?;
+        self.authorize()?;
         let path = Path::new(&snap.location);
         match snap.method {
             SnapshotMethod::Copy => snapshot::restore_copy(path, &snap.sha256, &self.target),
@@ -346,9 +426,11 @@ impl Backend for SqliteBackend {
             }
         }
         if !self.in_tx {
-            let closed = self.close();
-            if let Err(e) = closed.and_then(|_| self.rebind()) {
-                failure.get_or_insert(e);
+            match self.close() {
+                Ok(()) => self.rebind_pending = true,
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
         }
         (done, failure)
@@ -361,7 +443,7 @@ impl Backend for SqliteBackend {
             .map_err(|e| db_err(what, &target, e))?;
         if !self.in_tx {
             self.close()?;
-            self.rebind()?;
+            self.rebind_pending = true;
         }
         Ok(())
     }
@@ -436,7 +518,7 @@ impl Backend for SqliteBackend {
         after: u64,
     ) -> Result<KilledApply, BackendError> {
         self.close()?;
-        guard::authorize_write(&self.target)?;
+        self.authorize()?;
         let r = worker::spawn(&self.target, plan, Some(after), None);
         self.after_worker(r)
     }
@@ -447,7 +529,7 @@ impl Backend for SqliteBackend {
         limit_bytes: u64,
     ) -> Result<KilledApply, BackendError> {
         self.close()?;
-        guard::authorize_write(&self.target)?;
+        self.authorize()?;
         let size = std::fs::metadata(&self.target)
             .map_err(Self::io("cannot inspect", &self.target))?
             .len();
@@ -479,6 +561,10 @@ impl Backend for SqliteBackend {
         ))
     }
 
+    fn finish(&mut self, _keep_target: bool) -> Result<(), BackendError> {
+        self.settle_binding()
+    }
+
     fn keep_copy(&mut self, dest: &Path) -> Result<(), BackendError> {
         if self.in_tx {
             let target = self.target.clone();
@@ -497,6 +583,32 @@ impl Backend for SqliteBackend {
         }
         Ok(())
     }
+}
+
+/// Snapshot a quiet target file into `dest` by `method`.
+fn take_snapshot(
+    target: &Path,
+    method: SnapshotMethod,
+    dest: &str,
+) -> Result<Snapshot, BackendError> {
+    let dest_path = Path::new(dest);
+    let d = match method {
+        SnapshotMethod::Copy => snapshot::copy_snapshot(target, dest_path),
+        SnapshotMethod::Backup => snapshot::backup_snapshot(target, dest_path),
+        SnapshotMethod::Template | SnapshotMethod::PgDump => {
+            return Err(BackendError::Unsupported(format!(
+                "snapshot method `{}`",
+                method.as_str()
+            )));
+        }
+    }
+    .map_err(snap_err)?;
+    Ok(Snapshot {
+        method,
+        location: dest.to_string(),
+        sha256: d.sha256,
+        size: Some(d.size),
+    })
 }
 
 /// Run `f` inside `BEGIN IMMEDIATE … COMMIT`; on any error roll back, so a
