@@ -126,8 +126,21 @@ pub fn generate(
         crate::provenance::stamp_surrogate(&conn, profile, seed, scale).map_err(sql_err)?;
         conn.close().map_err(|(_, e)| sql_err(e))?;
     }
+    // Hash the finished file while the kernel writes it to disk: the two
+    // overlap instead of adding up (commit's own fsync then finds little
+    // left to do).
+    let (digest, synced) = std::thread::scope(|s| {
+        let digest = s.spawn(|| crate::hash::file_sha256(tmp.path()));
+        let synced = tmp.as_file().sync_all();
+        (digest.join(), synced)
+    });
+    let digest = digest.unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+    synced.map_err(|source| fsutil::WriteError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     fsutil::commit(tmp, out, overwrite)?;
-    let digest = crate::hash::file_sha256(out)?;
+    crate::hash::memo::renamed(out);
     Ok(Generated {
         path: out.to_path_buf(),
         sha256: digest.sha256,

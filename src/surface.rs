@@ -4,7 +4,7 @@
 //! `fn_birth_register` — defined once here so every backend reproduces them.
 
 use rusqlite::{Connection, params};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The Directus collection whose items are born.
 pub const COLLECTION: &str = "objects";
@@ -243,8 +243,9 @@ pub struct Birth {
     pub kind: String,
     pub key: String,
     pub status: String,
-    /// The item's JSON payload (object).
-    pub payload: Value,
+    /// The item's JSON payload (an object), as JSON text: serialised once
+    /// when the birth is planned.
+    pub payload: String,
     /// The acting Directus user (uuid).
     pub user: String,
     /// Millisecond timestamp, `YYYY-MM-DDTHH:MM:SS.sssZ`.
@@ -264,18 +265,52 @@ pub struct BirthIds {
 }
 
 impl Birth {
-    /// The fields the client sent, in a fixed order: the revision's `data`
-    /// and `delta` (identical on create; relation fields such as
-    /// `user_created`/`date_created` are not in them, as in Directus).
-    pub fn submitted_fields(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("id".into(), Value::String(self.item.clone()));
-        m.insert("status".into(), Value::String(self.status.clone()));
-        m.insert("kind".into(), Value::String(self.kind.clone()));
-        m.insert("key".into(), Value::String(self.key.clone()));
-        m.insert("payload".into(), self.payload.clone());
-        Value::Object(m)
+    /// The fields the client sent, in a fixed order, as JSON text: the
+    /// revision's `data` and `delta` (identical on create; relation fields
+    /// such as `user_created`/`date_created` are not in them, as in
+    /// Directus). The same bytes `serde_json` writes for that object.
+    pub fn submitted_fields(&self) -> String {
+        submitted_fields(
+            &self.item,
+            &self.status,
+            &self.kind,
+            &self.key,
+            &self.payload,
+        )
     }
+}
+
+/// The submitted fields of a create, as JSON text (see
+/// [`Birth::submitted_fields`]); `payload` is JSON text already.
+pub fn submitted_fields(item: &str, status: &str, kind: &str, key: &str, payload: &str) -> String {
+    let q = |s: &str| Value::String(s.to_string()).to_string();
+    format!(
+        "{{\"id\":{},\"status\":{},\"kind\":{},\"key\":{},\"payload\":{payload}}}",
+        q(item),
+        q(status),
+        q(kind),
+        q(key)
+    )
+}
+
+/// One birth request borrowed from text kept elsewhere (the generator keeps
+/// a whole batch of births in one buffer), with its submitted fields
+/// already serialised: `fields` must be [`submitted_fields`] of the others.
+#[derive(Debug, Clone, Copy)]
+pub struct BirthRef<'a> {
+    pub item: &'a str,
+    pub object_uid: &'a str,
+    pub kind: &'a str,
+    pub key: &'a str,
+    pub status: &'a str,
+    pub payload: &'a str,
+    pub user: &'a str,
+    pub at: &'a str,
+    pub source: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub origin: Option<&'a str>,
+    pub fields: &'a str,
 }
 
 /// `fn_birth_register`: one birth, atomically (a SAVEPOINT, so it nests
@@ -283,10 +318,35 @@ impl Birth {
 /// Writes the item, one `create` activity, one revision with
 /// data = delta = the submitted fields, and the `birth_registry` record.
 pub fn birth_register(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthIds> {
-    conn.execute_batch("SAVEPOINT fn_birth_register")?;
+    let fields = b.submitted_fields();
+    birth_register_ref(
+        conn,
+        &BirthRef {
+            item: &b.item,
+            object_uid: &b.object_uid,
+            kind: &b.kind,
+            key: &b.key,
+            status: &b.status,
+            payload: &b.payload,
+            user: &b.user,
+            at: &b.at,
+            source: &b.source,
+            ip: b.ip.as_deref(),
+            user_agent: b.user_agent.as_deref(),
+            origin: b.origin.as_deref(),
+            fields: &fields,
+        },
+    )
+}
+
+/// [`birth_register`] over a borrowed request.
+pub fn birth_register_ref(conn: &Connection, b: &BirthRef<'_>) -> rusqlite::Result<BirthIds> {
+    conn.prepare_cached("SAVEPOINT fn_birth_register")?
+        .execute([])?;
     match birth_register_inner(conn, b) {
         Ok(ids) => {
-            conn.execute_batch("RELEASE fn_birth_register")?;
+            conn.prepare_cached("RELEASE fn_birth_register")?
+                .execute([])?;
             Ok(ids)
         }
         Err(e) => {
@@ -297,14 +357,13 @@ pub fn birth_register(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthIds
     }
 }
 
-fn birth_register_inner(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthIds> {
-    let payload = b.payload.to_string();
+fn birth_register_inner(conn: &Connection, b: &BirthRef<'_>) -> rusqlite::Result<BirthIds> {
     conn.prepare_cached(
         "INSERT INTO objects (id, status, kind, key, payload, user_created, date_created)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![
-        b.item, b.status, b.kind, b.key, payload, b.user, b.at
+        b.item, b.status, b.kind, b.key, b.payload, b.user, b.at
     ])?;
     conn.prepare_cached(
         "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin)
@@ -312,12 +371,11 @@ fn birth_register_inner(conn: &Connection, b: &Birth) -> rusqlite::Result<BirthI
     )?
     .execute(params![b.user, b.at, b.ip, b.user_agent, COLLECTION, b.item, b.origin])?;
     let activity = conn.last_insert_rowid();
-    let fields = b.submitted_fields().to_string();
     conn.prepare_cached(
         "INSERT INTO directus_revisions (activity, collection, item, data, delta, parent, version)
          VALUES (?1, ?2, ?3, ?4, ?4, NULL, NULL)",
     )?
-    .execute(params![activity, COLLECTION, b.item, fields])?;
+    .execute(params![activity, COLLECTION, b.item, b.fields])?;
     let revision = conn.last_insert_rowid();
     conn.prepare_cached(
         "INSERT INTO birth_registry (object_uid, kind, born_by, born_at, source, collection, item, status, activity, revision)
@@ -383,7 +441,7 @@ mod tests {
             kind: "sensor".into(),
             key: format!("key-{n}"),
             status: "published".into(),
-            payload: serde_json::json!({"title": "t"}),
+            payload: serde_json::json!({"title": "t"}).to_string(),
             user: "u1".into(),
             at: "2026-01-01T00:00:00.000Z".into(),
             source: "api".into(),

@@ -6,9 +6,15 @@
 //! produce the events while this thread writes them. The RNG draws happen in
 //! exactly one order, so the file stays byte-identical to a single-threaded
 //! run; the planner's work simply leaves SQLite's critical path.
+//!
+//! Why one text buffer per batch: events hold spans into it, not strings of
+//! their own. Freeing millions of small strings on the writer that the
+//! planner had allocated made the two threads fight over glibc's arena lock;
+//! now the planner frees its temporaries itself and the writer frees two
+//! buffers per batch.
 
 use super::{Col, Counts, Generator, ascii_lower, derived_uuid, make_payload, table_rng};
-use crate::surface::{self, Birth};
+use crate::surface::{self, BirthRef};
 use crate::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::internet::en::{IPv4, UserAgent};
@@ -23,36 +29,91 @@ const BATCH: usize = 512;
 /// Batches in flight: bounds the planner's lead, and so memory.
 const IN_FLIGHT: usize = 16;
 
-/// Fields every activity row carries.
-struct Actor {
-    user: String,
-    at: String,
-    ip: Option<String>,
-    agent: Option<String>,
-    origin: Option<String>,
+/// A piece of a batch's text.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    len: u32,
 }
 
-/// One history event, fully valued.
+/// Events and the text they refer to.
+struct Batch {
+    text: String,
+    events: Vec<Event>,
+}
+
+impl Batch {
+    fn with_capacity(text: usize) -> Batch {
+        Batch {
+            text: String::with_capacity(text),
+            events: Vec::with_capacity(BATCH),
+        }
+    }
+
+    fn put(&mut self, s: &str) -> Span {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        Span {
+            start,
+            len: s.len() as u32,
+        }
+    }
+
+    fn put_opt(&mut self, s: Option<String>) -> Option<Span> {
+        s.map(|s| self.put(&s))
+    }
+
+    fn get(&self, s: Span) -> &str {
+        &self.text[s.start as usize..(s.start + s.len) as usize]
+    }
+
+    fn get_opt(&self, s: Option<Span>) -> Option<&str> {
+        s.map(|s| self.get(s))
+    }
+}
+
+/// Fields every activity row carries.
+#[derive(Clone, Copy)]
+struct Actor {
+    user: Span,
+    at: Span,
+    ip: Option<Span>,
+    agent: Option<Span>,
+    origin: Option<Span>,
+}
+
+/// One history event, fully valued (its text in the batch).
 enum Event {
     /// A plain Directus create (before `fn_birth_register` existed).
     Create {
         actor: Actor,
-        item: String,
-        status: String,
-        kind: String,
-        key: String,
+        item: Span,
+        status: Span,
+        kind: Span,
+        key: Span,
         /// The payload, serialised once.
-        body: String,
+        body: Span,
         /// The revision's data = delta.
-        fields: String,
+        fields: Span,
     },
     /// A birth through `fn_birth_register`, then its registry status.
-    Birth { birth: Birth, status: String },
+    Birth {
+        actor: Actor,
+        item: Span,
+        object_uid: Span,
+        kind: Span,
+        key: Span,
+        status: Span,
+        payload: Span,
+        source: Span,
+        fields: Span,
+        registry_status: Span,
+    },
     /// A status change of a recent object.
     Update {
         actor: Actor,
-        target: String,
-        status: String,
+        target: Span,
+        status: Span,
     },
     /// A login: an activity row only.
     Login { actor: Actor },
@@ -114,7 +175,7 @@ impl Plan {
     }
 
     /// Produce every event in order; stops early if the writer hung up.
-    fn produce(self, tx: SyncSender<Vec<Event>>) {
+    fn produce(self, tx: SyncSender<Batch>) {
         let c = &self.counts;
         let seed = self.seed;
         let mut rng = table_rng(seed, "directus_activity");
@@ -124,7 +185,8 @@ impl Plan {
         let (mut created, mut updates_left, mut logins_left) =
             (0u64, c.revisions - c.objects, c.activity - c.revisions);
         let step = (super::HISTORY_SPAN_MS / c.activity.max(1) as i64).max(1);
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut text_capacity = 1 << 16;
+        let mut batch = Batch::with_capacity(text_capacity);
         for event in 0..c.activity {
             let at = iso_millis(
                 super::HISTORY_START_MS + event as i64 * step + rng.random_range(0..step),
@@ -137,11 +199,11 @@ impl Plan {
             let origin =
                 (!self.origin.is_null(&mut rng)).then(|| "https://cms.example.com".to_string());
             let actor = Actor {
-                user,
-                at,
-                ip,
-                agent,
-                origin,
+                user: batch.put(&user),
+                at: batch.put(&at),
+                ip: batch.put_opt(ip),
+                agent: batch.put_opt(agent),
+                origin: batch.put_opt(origin),
             };
             let creates_left = c.objects - created;
             let upd_w = if created > 0 { updates_left } else { 0 };
@@ -156,44 +218,36 @@ impl Plan {
                     ascii_lower(&Word().fake_with_rng::<String, _>(&mut obj_rng)),
                     created
                 );
-                let body = make_payload(&mut obj_rng, &self.payload, &kind);
+                // Serialise the payload once and splice it into the
+                // revision, exactly as fn_birth_register does.
+                let body = make_payload(&mut obj_rng, &self.payload, &kind).to_string();
+                let fields = surface::submitted_fields(&item, &status, &kind, &key, &body);
                 let ev = if created < plain_creates {
-                    // Serialise the payload once and splice it into the
-                    // revision: the same bytes `json!` would write.
-                    let body = body.to_string();
-                    let fields = format!(
-                        "{{\"id\":{},\"status\":{},\"kind\":{},\"key\":{},\"payload\":{body}}}",
-                        json!(item),
-                        json!(status),
-                        json!(kind),
-                        json!(key)
-                    );
                     Event::Create {
                         actor,
-                        item,
-                        status,
-                        kind,
-                        key,
-                        body,
-                        fields,
+                        item: batch.put(&item),
+                        status: batch.put(&status),
+                        kind: batch.put(&kind),
+                        key: batch.put(&key),
+                        body: batch.put(&body),
+                        fields: batch.put(&fields),
                     }
                 } else {
-                    let birth = Birth {
-                        item,
-                        object_uid: format!("OBJ-{}-{:08}", &actor.at[..4], created),
-                        kind,
-                        key,
-                        status,
-                        payload: body,
-                        user: actor.user,
-                        at: actor.at,
-                        source: self.source.category(&mut birth_rng),
-                        ip: actor.ip,
-                        user_agent: actor.agent,
-                        origin: actor.origin,
-                    };
-                    let status = self.birth_status.category(&mut birth_rng);
-                    Event::Birth { birth, status }
+                    let object_uid = format!("OBJ-{}-{:08}", &at[..4], created);
+                    let source = self.source.category(&mut birth_rng);
+                    let registry_status = self.birth_status.category(&mut birth_rng);
+                    Event::Birth {
+                        actor,
+                        item: batch.put(&item),
+                        object_uid: batch.put(&object_uid),
+                        kind: batch.put(&kind),
+                        key: batch.put(&key),
+                        status: batch.put(&status),
+                        payload: batch.put(&body),
+                        source: batch.put(&source),
+                        fields: batch.put(&fields),
+                        registry_status: batch.put(&registry_status),
+                    }
                 };
                 created += 1;
                 ev
@@ -206,22 +260,23 @@ impl Plan {
                 updates_left -= 1;
                 Event::Update {
                     actor,
-                    target,
-                    status,
+                    target: batch.put(&target),
+                    status: batch.put(&status),
                 }
             } else {
                 logins_left -= 1;
                 Event::Login { actor }
             };
-            batch.push(ev);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            batch.events.push(ev);
+            if batch.events.len() == BATCH {
+                text_capacity = text_capacity.max(batch.text.len());
+                let full = std::mem::replace(&mut batch, Batch::with_capacity(text_capacity));
                 if tx.send(full).is_err() {
                     return;
                 }
             }
         }
-        if !batch.is_empty() {
+        if !batch.events.is_empty() {
             let _ = tx.send(batch);
         }
     }
@@ -231,6 +286,7 @@ impl Actor {
     /// Insert this actor's `directus_activity` row.
     fn log(
         &self,
+        b: &Batch,
         stmt: &mut rusqlite::CachedStatement<'_>,
         action: &str,
         collection: &str,
@@ -238,13 +294,13 @@ impl Actor {
     ) -> rusqlite::Result<()> {
         stmt.execute(params![
             action,
-            self.user,
-            self.at,
-            self.ip,
-            self.agent,
+            b.get(self.user),
+            b.get(self.at),
+            b.get_opt(self.ip),
+            b.get_opt(self.agent),
             collection,
             item,
-            self.origin
+            b.get_opt(self.origin)
         ])?;
         Ok(())
     }
@@ -254,7 +310,7 @@ impl Generator<'_> {
     /// Plan on a second thread, write here.
     pub(super) fn history(&mut self) -> rusqlite::Result<()> {
         let plan = Plan::new(self);
-        let (tx, rx) = sync_channel::<Vec<Event>>(IN_FLIGHT);
+        let (tx, rx) = sync_channel::<Batch>(IN_FLIGHT);
         std::thread::scope(|s| {
             s.spawn(move || plan.produce(tx));
             // Returning (even early, on an error) drops `rx`, which stops
@@ -263,7 +319,7 @@ impl Generator<'_> {
         })
     }
 
-    fn write_events(&mut self, rx: Receiver<Vec<Event>>) -> rusqlite::Result<()> {
+    fn write_events(&mut self, rx: Receiver<Batch>) -> rusqlite::Result<()> {
         let conn = self.conn;
         let mut objects = conn.prepare_cached(
             "INSERT INTO objects (id, status, kind, key, payload, user_created, date_created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -278,16 +334,17 @@ impl Generator<'_> {
         let mut update = conn.prepare_cached(
             "UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4 RETURNING json_object('id', id, 'status', status, 'kind', kind, 'key', key, 'payload', json(payload), 'user_created', user_created, 'date_created', date_created, 'user_updated', user_updated, 'date_updated', date_updated)",
         )?;
-        let mut registry_status =
+        let mut registry_status_stmt =
             conn.prepare_cached("UPDATE birth_registry SET status = ?1 WHERE id = ?2")?;
         let mut written = 0u64;
-        for batch in rx {
-            for ev in batch {
+        let delta_of = |status: &str| json!({ "status": status }).to_string();
+        for b in rx {
+            for ev in &b.events {
                 if written > 0 && written % super::EVENTS_PER_COMMIT == 0 {
                     conn.execute_batch("COMMIT; BEGIN")?;
                 }
                 written += 1;
-                match ev {
+                match *ev {
                     Event::Create {
                         actor: a,
                         item,
@@ -297,16 +354,55 @@ impl Generator<'_> {
                         body,
                         fields,
                     } => {
-                        objects.execute(params![item, status, kind, key, body, a.user, a.at])?;
-                        a.log(&mut activity, "create", surface::COLLECTION, &item)?;
+                        let item = b.get(item);
+                        objects.execute(params![
+                            item,
+                            b.get(status),
+                            b.get(kind),
+                            b.get(key),
+                            b.get(body),
+                            b.get(a.user),
+                            b.get(a.at)
+                        ])?;
+                        a.log(&b, &mut activity, "create", surface::COLLECTION, item)?;
                         let id = conn.last_insert_rowid();
+                        let fields = b.get(fields);
                         revision.execute(params![id, surface::COLLECTION, item, fields, fields])?;
                         self.bar.inc(3);
                     }
-                    Event::Birth { birth, status } => {
-                        let ids = surface::birth_register(conn, &birth)?;
-                        if status != "born" {
-                            registry_status.execute(params![status, ids.registry])?;
+                    Event::Birth {
+                        actor: a,
+                        item,
+                        object_uid,
+                        kind,
+                        key,
+                        status,
+                        payload,
+                        source,
+                        fields,
+                        registry_status,
+                    } => {
+                        let ids = surface::birth_register_ref(
+                            conn,
+                            &BirthRef {
+                                item: b.get(item),
+                                object_uid: b.get(object_uid),
+                                kind: b.get(kind),
+                                key: b.get(key),
+                                status: b.get(status),
+                                payload: b.get(payload),
+                                user: b.get(a.user),
+                                at: b.get(a.at),
+                                source: b.get(source),
+                                ip: b.get_opt(a.ip),
+                                user_agent: b.get_opt(a.agent),
+                                origin: b.get_opt(a.origin),
+                                fields: b.get(fields),
+                            },
+                        )?;
+                        let registry_status = b.get(registry_status);
+                        if registry_status != "born" {
+                            registry_status_stmt.execute(params![registry_status, ids.registry])?;
                         }
                         self.bar.inc(4);
                     }
@@ -315,16 +411,24 @@ impl Generator<'_> {
                         target,
                         status,
                     } => {
-                        let data: String = update
-                            .query_row(params![status, a.user, a.at, target], |r| r.get(0))?;
-                        let delta = json!({ "status": status }).to_string();
-                        a.log(&mut activity, "update", surface::COLLECTION, &target)?;
+                        let (target, status) = (b.get(target), b.get(status));
+                        let data: String = update.query_row(
+                            params![status, b.get(a.user), b.get(a.at), target],
+                            |r| r.get(0),
+                        )?;
+                        a.log(&b, &mut activity, "update", surface::COLLECTION, target)?;
                         let id = conn.last_insert_rowid();
-                        revision.execute(params![id, surface::COLLECTION, target, data, delta])?;
+                        revision.execute(params![
+                            id,
+                            surface::COLLECTION,
+                            target,
+                            data,
+                            delta_of(status)
+                        ])?;
                         self.bar.inc(2);
                     }
                     Event::Login { actor: a } => {
-                        a.log(&mut activity, "login", "directus_users", &a.user)?;
+                        a.log(&b, &mut activity, "login", "directus_users", b.get(a.user))?;
                         self.bar.inc(1);
                     }
                 }

@@ -282,14 +282,14 @@ pub fn birth_params(b: &crate::surface::Birth) -> Vec<Option<String>> {
         Some(b.kind.clone()),
         Some(b.key.clone()),
         Some(b.status.clone()),
-        Some(b.payload.to_string()),
+        Some(b.payload.clone()),
         Some(b.user.clone()),
         Some(b.at.clone()),
         Some(b.source.clone()),
         b.ip.clone(),
         b.user_agent.clone(),
         b.origin.clone(),
-        Some(b.submitted_fields().to_string()),
+        Some(b.submitted_fields()),
     ]
 }
 

@@ -139,7 +139,8 @@ fn fn_birth_register_in_plpgsql_writes_what_the_sqlite_surface_writes() {
         kind: "sensor".into(),
         key: "sensor-test-1".into(),
         status: "published".into(),
-        payload: serde_json::json!({"title": "tab\there", "n": 1.5, "quote": "\"x\\y\""}),
+        payload: serde_json::json!({"title": "tab\there", "n": 1.5, "quote": "\"x\\y\""})
+            .to_string(),
         user,
         at: "2026-06-01T12:34:56.789Z".into(),
         source: "api".into(),
