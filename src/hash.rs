@@ -97,55 +97,6 @@ fn read_and_hash(
     Ok(digest)
 }
 
-/// Copy `input` to `output` and return the SHA-256 of the bytes copied.
-/// The hash runs on a second thread while the next chunk is read and
-/// written, so a copy costs about the slower of the two, not their sum.
-/// At most four chunks are in memory.
-pub fn copy_hashing(input: &mut impl Read, output: &mut impl io::Write) -> io::Result<FileDigest> {
-    let (to_hash, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-    let (spent, free) = std::sync::mpsc::channel::<Vec<u8>>();
-    std::thread::scope(|s| {
-        let hasher = s.spawn(move || {
-            let mut h = Sha256::new();
-            let mut size = 0u64;
-            for chunk in chunks {
-                h.update(&chunk);
-                size += chunk.len() as u64;
-                let _ = spent.send(chunk);
-            }
-            FileDigest {
-                sha256: hex::encode(h.finalize()),
-                size,
-            }
-        });
-        let copied = (|| -> io::Result<()> {
-            loop {
-                let mut buf = free.try_recv().unwrap_or_default();
-                buf.resize(CHUNK, 0);
-                let n = loop {
-                    match input.read(&mut buf) {
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        r => break r?,
-                    }
-                };
-                if n == 0 {
-                    return Ok(());
-                }
-                buf.truncate(n);
-                output.write_all(&buf)?;
-                to_hash
-                    .send(buf)
-                    .map_err(|_| io::Error::other("the hashing thread stopped"))?;
-            }
-        })();
-        drop(to_hash);
-        let digest = hasher
-            .join()
-            .map_err(|_| io::Error::other("the hashing thread panicked"))?;
-        copied.map(|()| digest)
-    })
-}
-
 /// SHA-256 (lowercase hex) of a byte string.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -178,17 +129,5 @@ mod tests {
         assert_eq!(d.sha256, sha256_hex(&data));
         assert_eq!(d.size, data.len() as u64);
         assert!(is_sha256_hex(&d.sha256));
-    }
-
-    #[test]
-    fn copy_hashing_copies_and_hashes_every_byte() {
-        for len in [0, 1, CHUNK, 5 * CHUNK + 3] {
-            let data: Vec<u8> = (0..len).map(|i| (i * 13 % 241) as u8).collect();
-            let mut out = Vec::new();
-            let d = copy_hashing(&mut &data[..], &mut out).unwrap();
-            assert_eq!(out, data);
-            assert_eq!(d.sha256, sha256_hex(&data));
-            assert_eq!(d.size, len as u64);
-        }
     }
 }
