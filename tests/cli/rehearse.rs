@@ -478,3 +478,74 @@ fn a_foreign_database_is_refused_by_the_guard() {
     assert!(stderr(&o).contains("refused"), "{}", stderr(&o));
     assert_eq!(sha256_file(&foreign), before, "the source is never written");
 }
+
+/// Above `hash::memo::WAIT_FROM_BYTES` (64 MiB) the engine reuses the digest
+/// of every file state it has read (guard checks, re-binds, the staged
+/// restore, the byte-identical phases). Every digest it reports must still
+/// be what an independent read of the kept artifact gives — also after a
+/// compensation, which rewrites the target in place without changing its
+/// size (a memo keyed too loosely would report the after-apply digest).
+#[test]
+fn on_a_large_surrogate_every_reported_digest_is_the_artifacts_own() {
+    let w = Work::new();
+    let big = w.path("big.db");
+    let profile = repo_file("surrogates/profiles/default.toml");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--seed",
+        "3",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    assert_success(&o);
+    assert!(std::fs::metadata(&big).unwrap().len() > 64 << 20);
+    let births = "expect = \"PASS\"\n[surrogate]\nfile = \"big.db\"\n[apply]\nkind = \"births\"\ncount = 40\n[snapshot]\nmethod = \"copy\"\n";
+    let restore = scenario(
+        &w,
+        "large-copy-restore",
+        &format!("{births}[rollback]\nmethod = \"restore\"\n"),
+    );
+    let compensate = scenario(
+        &w,
+        "large-copy-compensate",
+        &format!("{births}[rollback]\nmethod = \"compensate\"\nrewind_sequences = true\n"),
+    );
+    let keep = w.path("keep");
+    let o = rehearse(
+        &w,
+        &[&restore, &compensate],
+        &["--json", "--keep", keep.to_str().unwrap()],
+    );
+    assert_success(&o);
+    let v = json_out(&o);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 2, "{v}");
+    for (res, proof) in results.iter().zip(["byte-exact", "logical-only"]) {
+        let path = w.path(res["report"].as_str().unwrap());
+        let r: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            (r["verdict"].as_str(), r["proof"].as_str()),
+            (Some("PASS"), Some(proof))
+        );
+        let dir = PathBuf::from(r["artifacts"].as_str().unwrap());
+        for (phase, file) in [
+            ("before", "before.db"),
+            ("snapshot", "snapshot.db"),
+            ("after_apply", "after-apply.db"),
+            ("after_rollback", "after-rollback.db"),
+        ] {
+            assert_eq!(
+                r["phases"][phase]["file_sha256"].as_str().unwrap(),
+                sha256_file(&dir.join(file)),
+                "{proof}: {phase}"
+            );
+        }
+        let digest = |phase: &str| r["phases"][phase]["file_sha256"].clone();
+        assert_ne!(digest("after_apply"), digest("before"), "{proof}");
+        assert_ne!(digest("after_rollback"), digest("after_apply"), "{proof}");
+        // The source surrogate was only read.
+        assert_eq!(sha256_file(&big), digest("before").as_str().unwrap());
+    }
+}
