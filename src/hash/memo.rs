@@ -207,12 +207,29 @@ mod tests {
     }
 
     #[test]
-    fn a_file_written_just_now_is_not_remembered() {
+    fn a_read_that_began_within_the_settling_time_is_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fresh");
         std::fs::write(&p, b"fresh").unwrap();
-        file_sha256(&p).unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        let state = FileState::of(&meta).unwrap();
+        let ctime = state.ctime_at().unwrap();
+        let digest = FileDigest {
+            sha256: sha256_hex(b"fresh"),
+            size: 5,
+        };
+        // A read that began right after the last write: a write in the same
+        // clock tick could follow unseen, so nothing is remembered.
+        record(ctime + Duration::from_millis(10), &meta, &meta, &digest);
         assert_eq!(recall_path(&p), None);
+        // One that began after the settling time is remembered.
+        record(
+            ctime + state.settle() + Duration::from_millis(10),
+            &meta,
+            &meta,
+            &digest,
+        );
+        assert_eq!(recall_path(&p), Some(digest));
     }
 
     #[test]
