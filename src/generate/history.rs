@@ -82,31 +82,29 @@ struct Actor {
     origin: Option<Span>,
 }
 
+/// The created item, as a plain create and a birth both write it.
+#[derive(Clone, Copy)]
+struct Created {
+    item: Span,
+    status: Span,
+    kind: Span,
+    key: Span,
+    /// The payload, serialised once.
+    body: Span,
+    /// The revision's data = delta.
+    fields: Span,
+}
+
 /// One history event, fully valued (its text in the batch).
 enum Event {
     /// A plain Directus create (before `fn_birth_register` existed).
-    Create {
-        actor: Actor,
-        item: Span,
-        status: Span,
-        kind: Span,
-        key: Span,
-        /// The payload, serialised once.
-        body: Span,
-        /// The revision's data = delta.
-        fields: Span,
-    },
+    Create { actor: Actor, created: Created },
     /// A birth through `fn_birth_register`, then its registry status.
     Birth {
         actor: Actor,
-        item: Span,
+        created: Created,
         object_uid: Span,
-        kind: Span,
-        key: Span,
-        status: Span,
-        payload: Span,
         source: Span,
-        fields: Span,
         registry_status: Span,
     },
     /// A status change of a recent object.
@@ -222,15 +220,18 @@ impl Plan {
                 // revision, exactly as fn_birth_register does.
                 let body = make_payload(&mut obj_rng, &self.payload, &kind).to_string();
                 let fields = surface::submitted_fields(&item, &status, &kind, &key, &body);
+                let spans = Created {
+                    item: batch.put(&item),
+                    status: batch.put(&status),
+                    kind: batch.put(&kind),
+                    key: batch.put(&key),
+                    body: batch.put(&body),
+                    fields: batch.put(&fields),
+                };
                 let ev = if created < plain_creates {
                     Event::Create {
                         actor,
-                        item: batch.put(&item),
-                        status: batch.put(&status),
-                        kind: batch.put(&kind),
-                        key: batch.put(&key),
-                        body: batch.put(&body),
-                        fields: batch.put(&fields),
+                        created: spans,
                     }
                 } else {
                     let object_uid = format!("OBJ-{}-{:08}", &at[..4], created);
@@ -238,14 +239,9 @@ impl Plan {
                     let registry_status = self.birth_status.category(&mut birth_rng);
                     Event::Birth {
                         actor,
-                        item: batch.put(&item),
+                        created: spans,
                         object_uid: batch.put(&object_uid),
-                        kind: batch.put(&kind),
-                        key: batch.put(&key),
-                        status: batch.put(&status),
-                        payload: batch.put(&body),
                         source: batch.put(&source),
-                        fields: batch.put(&fields),
                         registry_status: batch.put(&registry_status),
                     }
                 };
@@ -347,57 +343,47 @@ impl Generator<'_> {
                 match *ev {
                     Event::Create {
                         actor: a,
-                        item,
-                        status,
-                        kind,
-                        key,
-                        body,
-                        fields,
+                        created: c,
                     } => {
-                        let item = b.get(item);
+                        let item = b.get(c.item);
                         objects.execute(params![
                             item,
-                            b.get(status),
-                            b.get(kind),
-                            b.get(key),
-                            b.get(body),
+                            b.get(c.status),
+                            b.get(c.kind),
+                            b.get(c.key),
+                            b.get(c.body),
                             b.get(a.user),
                             b.get(a.at)
                         ])?;
                         a.log(&b, &mut activity, "create", surface::COLLECTION, item)?;
                         let id = conn.last_insert_rowid();
-                        let fields = b.get(fields);
+                        let fields = b.get(c.fields);
                         revision.execute(params![id, surface::COLLECTION, item, fields, fields])?;
                         self.bar.inc(3);
                     }
                     Event::Birth {
                         actor: a,
-                        item,
+                        created: c,
                         object_uid,
-                        kind,
-                        key,
-                        status,
-                        payload,
                         source,
-                        fields,
                         registry_status,
                     } => {
                         let ids = surface::birth_register_ref(
                             conn,
                             &BirthRef {
-                                item: b.get(item),
+                                item: b.get(c.item),
                                 object_uid: b.get(object_uid),
-                                kind: b.get(kind),
-                                key: b.get(key),
-                                status: b.get(status),
-                                payload: b.get(payload),
+                                kind: b.get(c.kind),
+                                key: b.get(c.key),
+                                status: b.get(c.status),
+                                payload: b.get(c.body),
                                 user: b.get(a.user),
                                 at: b.get(a.at),
                                 source: b.get(source),
                                 ip: b.get_opt(a.ip),
                                 user_agent: b.get_opt(a.agent),
                                 origin: b.get_opt(a.origin),
-                                fields: b.get(fields),
+                                fields: b.get(c.fields),
                             },
                         )?;
                         let registry_status = b.get(registry_status);
