@@ -16,9 +16,9 @@ use counts::counts_by_table;
 pub use counts::{Counts, SCALED_TABLES};
 use sample::{Col, ascii_lower, make_payload};
 
-use crate::fsutil;
 use crate::profile::Profile;
 use crate::surface;
+use crate::util::fsutil;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rusqlite::Connection;
@@ -123,7 +123,7 @@ pub fn generate(
         let mut g = Generator::new(&conn, profile, seed, &counts);
         g.run().map_err(sql_err)?;
         // Provenance record (guard issue #7): deterministic, no time or path.
-        crate::provenance::stamp_surrogate(&conn, profile, seed, scale).map_err(sql_err)?;
+        crate::guard::provenance::stamp_surrogate(&conn, profile, seed, scale).map_err(sql_err)?;
         conn.close().map_err(|(_, e)| sql_err(e))?;
     }
     // Hash the finished file while the kernel writes it to disk: the two
@@ -161,8 +161,8 @@ fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
     if !is_sqlite {
         return Ok(());
     }
-    match crate::provenance::read_record(out) {
-        Ok(r) if r.kind == crate::provenance::Kind::Surrogate => Ok(()),
+    match crate::guard::provenance::read_record(out) {
+        Ok(r) if r.kind == crate::guard::provenance::Kind::Surrogate => Ok(()),
         _ => Err(GenerateError::Refused {
             path: out.to_path_buf(),
             source: crate::guard::Refusal::new(format!(
@@ -219,7 +219,7 @@ struct Generator<'a> {
 
 impl<'a> Generator<'a> {
     fn new(conn: &'a Connection, profile: &'a Profile, seed: u64, counts: &'a Counts) -> Self {
-        let bar = crate::progress::rows_bar(counts.total(), "generating surrogate");
+        let bar = crate::util::progress::rows_bar(counts.total(), "generating surrogate");
         Generator {
             conn,
             profile,

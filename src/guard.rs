@@ -6,24 +6,26 @@
 //! - it lies in rollproof's workspace (`ROLLPROOF_WORKSPACE`, default
 //!   `./rollproof-work`), named without `..` and reached without any symlink
 //!   at or below the workspace root;
-//! - it carries a valid provenance record inside (see [`crate::provenance`]);
+//! - it carries a valid provenance record inside (see [`crate::guard::provenance`]);
 //! - its sidecar beside it verifies under the workspace key, names this very
 //!   path and the record's id, and its digest equals the file's bytes.
 //!
 //! Read-only *sources* (what [`adopt_copy`] copies from) need less: a valid
 //! record inside; a sidecar is optional for a surrogate (committed fixtures
 //! have none) but, when present, must verify; a clone always needs its
-//! sidecar. Production-scope actions are decided by [`crate::grant`];
+//! sidecar. Production-scope actions are decided by [`crate::guard::grant`];
 //! database URLs by [`authorize_url`]. Policy and limits: docs/GUARD.md.
 
+pub mod grant;
 mod path;
+pub mod provenance;
 pub mod url;
 
 pub use path::resolve_in;
 
 pub use url::authorize_url;
 
-use crate::provenance::{self, Kind, Record, Sidecar};
+use provenance::{Kind, Record, Sidecar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -259,7 +261,7 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
             dest.display()
         )));
     }
-    let parent = crate::fsutil::parent_dir(&real_dest);
+    let parent = crate::util::fsutil::parent_dir(&real_dest);
     std::fs::create_dir_all(parent)
         .map_err(|e| Refusal::new(format!("cannot create {}: {e}", parent.display())))?;
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -269,7 +271,8 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
             dest.display()
         ))
     };
-    let mut tmp = crate::fsutil::temp_beside(&real_dest).map_err(|e| fail("temp file", &e))?;
+    let mut tmp =
+        crate::util::fsutil::temp_beside(&real_dest).map_err(|e| fail("temp file", &e))?;
     let (sha256, size) = {
         let mut input = std::fs::File::open(&real_src).map_err(|e| fail("open", &e))?;
         let meta = input.metadata().map_err(|e| fail("stat", &e))?;
@@ -314,7 +317,7 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
         path: real_dest.display().to_string(),
         sha256: sha256.clone(),
         size,
-        bound_at: crate::timefmt::iso_millis(crate::timefmt::now_millis()),
+        bound_at: crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis()),
         copied_from: Some(real_src.display().to_string()),
         intake: src_side.and_then(|s| s.intake),
         mac: String::new(),
@@ -344,7 +347,7 @@ pub(crate) fn bind_new(
         path: real.display().to_string(),
         sha256: digest.sha256.clone(),
         size: digest.size,
-        bound_at: crate::timefmt::iso_millis(crate::timefmt::now_millis()),
+        bound_at: crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis()),
         copied_from: None,
         intake,
         mac: String::new(),
@@ -380,7 +383,7 @@ pub fn rebind(db: &Path) -> Result<(), Refusal> {
     let digest = digest_of(&real)?;
     side.sha256 = digest.sha256.clone();
     side.size = digest.size;
-    side.bound_at = crate::timefmt::iso_millis(crate::timefmt::now_millis());
+    side.bound_at = crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis());
     side.seal(&key);
     side.store(&real).map_err(provenance_refusal)?;
     ledger_set(&real, &digest.sha256);

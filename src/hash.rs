@@ -71,7 +71,7 @@ fn read_and_hash(
     };
     let total = meta.len();
     let start = memo::settle_before_read(&meta);
-    let bar = crate::progress::bytes_bar(total, &format!("hashing {}", path.display()));
+    let bar = crate::util::progress::bytes_bar(total, &format!("hashing {}", path.display()));
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;

@@ -7,7 +7,7 @@
 //! 2. the clone is built in a temp file beside its final place and checked
 //!    (`PRAGMA quick_check`); truncated or non-database input is bad input;
 //! 3. before anything else runs on it, every text/blob value is scanned for
-//!    secrets ([`crate::secrets`]); any finding not covered by an explicit
+//!    secrets ([`crate::intake::secrets`]); any finding not covered by an explicit
 //!    allow-list decision refuses the intake and the temp clone is deleted;
 //! 4. the birth-register surface is checked ([`surface_check`]);
 //! 5. only then is the clone stamped (provenance record, kind `clone`),
@@ -18,11 +18,12 @@
 
 pub mod load;
 pub mod scan;
+pub mod secrets;
 pub mod surface_check;
 
+use crate::guard::provenance::{IntakeNote, Record};
 use crate::guard::{self, Refusal};
-use crate::provenance::{IntakeNote, Record};
-use crate::secrets::AllowList;
+use crate::intake::secrets::AllowList;
 use rusqlite::Connection;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ pub enum IntakeError {
     #[error("{0}")]
     Refused(Refusal),
     #[error(transparent)]
-    Write(#[from] crate::fsutil::WriteError),
+    Write(#[from] crate::util::fsutil::WriteError),
     #[error(transparent)]
     Hash(#[from] crate::hash::HashError),
 }
@@ -201,7 +202,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
     // Never through a symlink: the clone must really live in the workspace.
     let dest = guard::resolve_in(&root, &dir.join(format!("{name}.db")), true)?;
     if !opts.force && dest.exists() {
-        return Err(crate::fsutil::WriteError::Exists { path: dest }.into());
+        return Err(crate::util::fsutil::WriteError::Exists { path: dest }.into());
     }
     if src.canonicalize().is_ok_and(|s| s == dest) {
         return Err(bad(
@@ -212,7 +213,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
 
     let before = crate::hash::file_sha256_fresh(src)?.sha256;
     let format = load::detect(src)?;
-    let mut tmp = crate::fsutil::temp_beside(&dest)?;
+    let mut tmp = crate::util::fsutil::temp_beside(&dest)?;
     match format {
         load::Format::Sqlite => {
             load::check_sqlite_header(src)?;
@@ -253,7 +254,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
     // it before the scan (so nothing hides in it); ours replaces it.
     conn.execute_batch(&format!(
         "DROP TABLE IF EXISTS {}",
-        crate::provenance::TABLE
+        crate::guard::provenance::TABLE
     ))
     .map_err(not_db)?;
     let secrets = scan::scan(&conn, &allow).map_err(not_db)?;
@@ -291,13 +292,13 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
         .map_err(|e| IntakeError::Workspace(format!("cannot stamp the clone: {e}")))?;
     conn.close()
         .map_err(|(_, e)| IntakeError::Workspace(format!("cannot close the clone: {e}")))?;
-    crate::fsutil::commit(tmp, &dest, opts.force)?;
+    crate::util::fsutil::commit(tmp, &dest, opts.force)?;
     let note = IntakeNote {
         source: src.display().to_string(),
         source_format: format.as_str().to_string(),
         source_sha256_before: before,
         source_sha256_after: after,
-        taken_at: crate::timefmt::iso_millis(crate::timefmt::now_millis()),
+        taken_at: crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis()),
         allowed_findings: report.secrets.allowed.clone(),
     };
     let bound = match guard::bind_new(&dest, Some(note)) {

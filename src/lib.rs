@@ -2,38 +2,24 @@
 //! surrogates and prove, with SHA-256 evidence, that rollback restores the
 //! database exactly. See README.md and MISSION words: surrogate, profile,
 //! scenario, proof report, seal manifest, blocker map, grant.
+//!
+//! Layers (docs/ARCHITECTURE.md): a schema is data (`schema`, `profile`,
+//! `generate`, `surface`); an engine runs it (`engine::{sqlite,postgres}`);
+//! a proof judges it (`proof`, pure); evidence carries it (`evidence`).
+//! `guard` is called where databases and files are opened for writing;
+//! `rehearse` is the pipeline; `cli` and `commands` are the edges.
 
-pub mod attest;
-pub mod backend;
-pub mod blockers;
-pub mod canonical;
 pub mod cli;
 pub mod commands;
-pub mod diff;
+pub mod engine;
+pub mod evidence;
 pub mod exit;
-pub mod faults;
-pub mod fidelity;
-pub mod fsutil;
 pub mod generate;
-pub mod grant;
 pub mod guard;
 pub mod hash;
 pub mod intake;
-pub mod logical;
-pub mod pg;
 pub mod profile;
-pub mod profile_extract;
-pub mod progress;
-pub mod provenance;
+pub mod proof;
 pub mod rehearse;
-pub mod render;
-pub mod report;
-pub mod scenario;
-pub mod seal;
-pub mod secrets;
-pub mod sha3sum;
-pub mod snapshot;
-pub mod stats;
 pub mod surface;
-pub mod timefmt;
-pub mod verify;
+pub mod util;

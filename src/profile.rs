@@ -16,6 +16,10 @@
 //! length = [80, 900]
 //! ```
 
+pub mod extract;
+pub mod fidelity;
+pub mod stats;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,25 +2,28 @@
 //! working copy in the workspace, measured at every phase, judged by the
 //! verdict rules (`verdict`), and written as a sealed proof report.
 //!
-//! The engine talks to the database only through [`crate::backend::Backend`]
+//! The engine talks to the database only through [`crate::engine::Backend`]
 //! and never prints: it reports progress through a callback and returns the
 //! report; the `rehearse` command does the printing.
 
 mod apply;
 pub mod births;
+pub mod faults;
 mod finish;
+pub mod scenario;
 mod setup;
-pub mod verdict;
+
+use crate::proof::verdict;
 
 use finish::diff_if_needed;
 pub use finish::phase_line;
 
-use crate::backend::sqlite::SqliteBackend;
-use crate::backend::{Backend, BackendError, BirthPlan, RollbackMethod, SnapshotMethod};
-use crate::report::{
+use crate::engine::sqlite::backend::SqliteBackend;
+use crate::engine::{Backend, BackendError, BirthPlan, RollbackMethod, SnapshotMethod};
+use crate::evidence::report::{
     self, ApplyRecord, FaultRecord, Methods, Phases, Proof, Report, RollbackRecord, ScenarioRef,
 };
-use crate::scenario::{ApplyKind, FaultKind, Loaded};
+use crate::rehearse::scenario::{ApplyKind, FaultKind, Loaded};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -154,7 +157,7 @@ pub fn run(
 ) -> Result<Outcome, RehearseError> {
     let t_total = Instant::now();
     let spec = &sc.spec;
-    let started_at = crate::timefmt::iso_millis(crate::timefmt::now_millis());
+    let started_at = crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis());
     let run_id = short_id(&sc.sha256);
     let stamp: String = started_at
         .chars()
@@ -196,8 +199,8 @@ pub fn run(
         }
         None => None,
     };
-    let db_leg = crate::provenance::leg_of(&prep.target)
-        .unwrap_or_else(|| crate::provenance::LEG_SURROGATE.to_string());
+    let db_leg = crate::guard::provenance::leg_of(&prep.target)
+        .unwrap_or_else(|| crate::guard::provenance::LEG_SURROGATE.to_string());
     let leg = match &spec.scenario.leg {
         Some(l) if *l != db_leg => {
             return Err(RehearseError::Input(format!(
@@ -213,12 +216,14 @@ pub fn run(
         .or_else(|| spec.surrogate.url.clone());
     let on_pg = pg_url.is_some();
     let mut be: Box<dyn Backend> = match &pg_url {
-        Some(url) => Box::new(crate::backend::postgres::PostgresBackend::for_rehearsal(
-            url,
-            &opts.allow_hosts,
-            &run_id,
-            &prep.target,
-        )?),
+        Some(url) => Box::new(
+            crate::engine::postgres::backend::PostgresBackend::for_rehearsal(
+                url,
+                &opts.allow_hosts,
+                &run_id,
+                &prep.target,
+            )?,
+        ),
         None => Box::new(SqliteBackend::new(prep.target.clone())),
     };
     let snap_method = spec.snapshot.method;
@@ -325,12 +330,13 @@ pub fn run(
     // corrupt-snapshot fault (before after_apply is measured: a restore
     // may be staged while it is)
     if fault.map(|f| f.kind) == Some(FaultKind::CorruptSnapshot) {
-        let detail =
-            crate::faults::corrupt_snapshot(&snap_path).map_err(|source| RehearseError::Io {
+        let detail = crate::rehearse::faults::corrupt_snapshot(&snap_path).map_err(|source| {
+            RehearseError::Io {
                 what: "cannot corrupt",
                 path: snap_path.clone(),
                 source,
-            })?;
+            }
+        })?;
         faults.push(FaultRecord {
             kind: "corrupt-snapshot".into(),
             injected: true,
@@ -460,7 +466,7 @@ pub fn run(
                 sums.push_str(&format!("{}  {name}\n", h.sha256));
             }
         }
-        crate::fsutil::write_atomic(&d.join("SHA256SUMS"), sums.as_bytes(), true)
+        crate::util::fsutil::write_atomic(&d.join("SHA256SUMS"), sums.as_bytes(), true)
             .map_err(|e| RehearseError::Input(e.to_string()))?;
     }
     timing.insert("total".into(), ms(t_total));

@@ -2,7 +2,7 @@
 """Recompute rollproof's canonical logical hash of SQLite files.
 
 An independent, dependency-free re-implementation (Python standard library
-only) of the algorithm in docs/LOGICAL-HASH.md and src/logical.rs, so a
+only) of the algorithm in docs/LOGICAL-HASH.md and src/engine/sqlite/logical.rs, so a
 reviewer can check a proof report's logical hashes without trusting
 rollproof. Files are opened read-only; their bytes are never changed.
 

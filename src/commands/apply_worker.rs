@@ -5,7 +5,7 @@
 //! every commit. With `--emit-sql` it instead prints the SQL the sqlite3
 //! shell runs to make the same births (the benchmark's shell baseline).
 
-use crate::backend::BirthPlan;
+use crate::engine::BirthPlan;
 use crate::exit::Status;
 use anyhow::Context;
 use std::io::{Read, Write};
@@ -55,13 +55,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         serde_json::from_slice(&input).context("the birth plan on stdin is not valid JSON")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    crate::backend::sqlite::run_worker(&args.db, &plan, args.fsize_limit, &mut out)
+    crate::engine::sqlite::backend::run_worker(&args.db, &plan, args.fsize_limit, &mut out)
         .with_context(|| format!("apply worker on {}", args.db.display()))?;
     Ok(Status::Success)
 }
 
 fn emit_sql(args: &Args) -> anyhow::Result<Status> {
-    let conn = crate::backend::sqlite::open_ro(&args.db)
+    let conn = crate::engine::sqlite::backend::open_ro(&args.db)
         .with_context(|| format!("cannot open {}", args.db.display()))?;
     let mut stmt = conn.prepare("SELECT id FROM directus_users ORDER BY id LIMIT ?1")?;
     let users = stmt

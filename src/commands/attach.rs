@@ -4,12 +4,14 @@
 //! another blocker, or a closure the evidence cannot back is refused and the
 //! map is left exactly as it was.
 
-use crate::blockers::attach::{AttachError, relative_to};
-use crate::blockers::validate::backs_closure;
-use crate::blockers::{AttachOutcome, BlockerMap, Evidence, EvidenceInput, attach_evidence};
+use crate::evidence::blockers::attach::{AttachError, relative_to};
+use crate::evidence::blockers::validate::backs_closure;
+use crate::evidence::blockers::{
+    AttachOutcome, BlockerMap, Evidence, EvidenceInput, attach_evidence,
+};
 use crate::exit::Status;
-use crate::fsutil::{parent_dir, write_atomic};
 use crate::guard::Refusal;
+use crate::util::fsutil::{parent_dir, write_atomic};
 use anyhow::{Context, anyhow};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -80,7 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let report_name = args.report.display().to_string();
     let map_name = args.map.display().to_string();
 
-    let checked = crate::verify::check_file(&args.report, args.artifacts.as_deref())
+    let checked = crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref())
         .context("cannot verify the report")?;
     let report = match (checked.ok(), checked.report) {
         (true, Some(r)) => r,
@@ -114,7 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         surrogate_sha256: report.surrogate.sha256.clone(),
         scenario: report.scenario.name.clone(),
         rehearsed_at: report.started_at.clone(),
-        date: crate::timefmt::today(),
+        date: crate::util::timefmt::today(),
     };
     let input = EvidenceInput {
         evidence,

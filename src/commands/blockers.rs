@@ -1,8 +1,8 @@
 //! `rollproof blockers validate|show` — check a blocker map's invariants, or
 //! show its blockers as a compact table (or JSON).
 
-use crate::blockers::category::{Closure, closure};
-use crate::blockers::{Blocker, BlockerMap, Evidence, Violation, validate};
+use crate::evidence::blockers::category::{Closure, closure};
+use crate::evidence::blockers::{Blocker, BlockerMap, Evidence, Violation, validate};
 use crate::exit::Status;
 use clap::Subcommand;
 use serde::Serialize;

@@ -3,8 +3,8 @@
 //! (b3sum keeps going too; unlike b3sum, new files are seen), a summary on
 //! stderr, exit 1 on any drift.
 
+use crate::evidence::seal::{self, CheckOptions, MANIFEST_FILE};
 use crate::exit::Status;
-use crate::seal::{self, CheckOptions, MANIFEST_FILE};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,8 +1,8 @@
 //! `rollproof fidelity`: score how closely a database matches a profile.
 
 use crate::exit::Status;
-use crate::fidelity::FidelityReport;
 use crate::profile::Profile;
+use crate::profile::fidelity::FidelityReport;
 use std::path::PathBuf;
 
 /// Compare a database with a profile: per table (rows) and per profiled
@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
     }
     // Every scoring error names the database already.
-    let report = crate::fidelity::score(&args.db, &profile)?;
+    let report = crate::profile::fidelity::score(&args.db, &profile)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

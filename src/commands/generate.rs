@@ -52,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let profile = Profile::load(&args.profile)?;
     let label = args.profile.display().to_string();
     if let Some(url) = &args.target_url {
-        let l = crate::pg::generate_url(
+        let l = crate::engine::postgres::generate_url(
             url,
             &args.allow_host,
             &profile,

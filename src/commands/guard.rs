@@ -4,8 +4,8 @@
 //! is a local throwaway; `adopt` makes a guarded working copy.
 
 use crate::exit::Status;
-use crate::grant::{self, Grant};
 use crate::guard;
+use crate::guard::grant::{self, Grant};
 use anyhow::Context;
 use serde_json::json;
 use std::path::PathBuf;
@@ -142,14 +142,14 @@ fn check(a: CheckArgs) -> anyhow::Result<Status> {
     {
         anyhow::bail!("--target-digest '{d}' is not a SHA-256 (64 hex digits)");
     }
-    let now = crate::timefmt::now_millis();
+    let now = crate::util::timefmt::now_millis();
     let d = grant::decide(&a.action, g.as_ref(), a.target_digest.as_deref(), now)?;
     let extra = json!({
         "action": d.action,
         "production_scope": grant::is_production(&d.action),
         "grant": a.grant.as_ref().map(|p| p.display().to_string()),
         "target_sha256": a.target_digest.as_ref().map(|t| t.to_ascii_lowercase()),
-        "checked_at": crate::timefmt::iso_millis(now),
+        "checked_at": crate::util::timefmt::iso_millis(now),
     });
     answer(a.json, &d.action, d.allowed, &d.reason, extra)
 }

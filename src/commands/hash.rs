@@ -2,8 +2,8 @@
 //! so a reviewer (or a test) can compare them with sha256sum, the sqlite3
 //! shell's `.sha3sum` and `tools/logical_hash.py`.
 
+use crate::engine::sqlite::logical::TableDigest;
 use crate::exit::Status;
-use crate::logical::TableDigest;
 use anyhow::Context;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -89,8 +89,8 @@ fn joined<T, E: Into<anyhow::Error>>(
 /// the `.sha3sum` digest each read the file on their own thread.
 pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
     let (file, logical, sha3) = std::thread::scope(|s| {
-        let sha3 = s.spawn(|| crate::sha3sum::sha3sum_file(path));
-        let logical = s.spawn(|| crate::logical::digest_file(path));
+        let sha3 = s.spawn(|| crate::engine::sqlite::sha3sum::sha3sum_file(path));
+        let logical = s.spawn(|| crate::engine::sqlite::logical::digest_file(path));
         let file = crate::hash::file_sha256(path);
         (
             file,
@@ -104,13 +104,13 @@ pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
         sha256: file.sha256,
         size: file.size,
         logical: Logical {
-            algorithm: crate::logical::ALGORITHM,
+            algorithm: crate::engine::sqlite::logical::ALGORITHM,
             sha256: logical.sha256,
             schema_sha256: logical.schema_sha256,
             tables: logical.tables,
         },
         sha3sum: Sha3sum {
-            command: crate::sha3sum::SHELL_COMMAND,
+            command: crate::engine::sqlite::sha3sum::SHELL_COMMAND,
             digest: sha3,
         },
     })
@@ -118,7 +118,7 @@ pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(url) = &args.target_url {
-        let h = crate::pg::hash_url(url, &args.allow_host)?;
+        let h = crate::engine::postgres::hash_url(url, &args.allow_host)?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&h)?);
         } else {
@@ -126,7 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 "{}  {}  (logical, {})",
                 h.logical.sha256,
                 h.url,
-                crate::pg::logical::ALGORITHM
+                crate::engine::postgres::logical::ALGORITHM
             );
             println!("  schema        {}", h.logical.schema_sha256);
             println!(
@@ -161,7 +161,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         println!(
             "  .sha3sum      {} ({})",
             h.sha3sum.digest,
-            crate::sha3sum::DOT_COMMAND
+            crate::engine::sqlite::sha3sum::DOT_COMMAND
         );
         for (name, t) in &h.logical.tables {
             println!("  table {name:<24} {:>10} rows  {}", t.rows, t.sha256);

@@ -1,7 +1,7 @@
 //! `rollproof profile`: extract a value-free profile from a database.
 
 use crate::exit::Status;
-use crate::profile_extract::{ExtractOptions, extract};
+use crate::profile::extract::{ExtractOptions, extract};
 use std::path::PathBuf;
 
 /// Extract a profile (structure and statistics, no row values) from a
@@ -44,7 +44,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if !args.force && args.out.exists() {
-        return Err(crate::fsutil::WriteError::Exists {
+        return Err(crate::util::fsutil::WriteError::Exists {
             path: args.out.clone(),
         }
         .into());
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         );
     }
     let text = ex.profile.to_toml();
-    crate::fsutil::write_atomic(&args.out, text.as_bytes(), args.force)?;
+    crate::util::fsutil::write_atomic(&args.out, text.as_bytes(), args.force)?;
     let rows: u64 = ex.profile.tables.values().map(|t| t.rows).sum();
     if args.json {
         let summary = serde_json::json!({

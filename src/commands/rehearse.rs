@@ -1,9 +1,9 @@
 //! `rollproof rehearse`: run scenarios, print the proof phase by phase,
 //! write sealed reports, summarise, and map outcomes to exit codes.
 
+use crate::evidence::report::{Outcome, Report, Verdict};
 use crate::exit::Status;
-use crate::report::{Outcome, Report, Verdict};
-use crate::scenario;
+use crate::rehearse::scenario;
 use serde::Serialize;
 use std::path::PathBuf;
 

@@ -62,8 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 }
 
 /// Verify a report; print its problems on stderr.
-fn checked(path: &Path) -> anyhow::Result<crate::verify::Checked> {
-    let c = crate::verify::check_file(path, None)?;
+fn checked(path: &Path) -> anyhow::Result<crate::evidence::verify::Checked> {
+    let c = crate::evidence::verify::check_file(path, None)?;
     for p in &c.problems {
         eprintln!("rollproof: {}: FAILED ({p})", path.display());
     }
@@ -87,9 +87,9 @@ fn show(a: ShowArgs) -> anyhow::Result<Status> {
         );
     }
     if a.markdown {
-        print!("{}", crate::render::markdown(r));
+        print!("{}", crate::evidence::render::markdown(r));
     } else {
-        print!("{}", crate::render::text(r));
+        print!("{}", crate::evidence::render::text(r));
     }
     Ok(if c.ok() {
         Status::Success
@@ -118,7 +118,7 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("cannot read report {}", a.report.display()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", a.report.display()))?;
-    let statement = crate::attest::statement(r, value);
+    let statement = crate::evidence::attest::statement(r, value);
     let mut text = serde_json::to_vec_pretty(&statement)?;
     text.push(b'\n');
     let out = a.out.unwrap_or_else(|| default_out(&a.report));
@@ -126,12 +126,12 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
         print!("{}", String::from_utf8_lossy(&text));
         return Ok(Status::Success);
     }
-    crate::fsutil::write_atomic(&out, &text, a.force)
+    crate::util::fsutil::write_atomic(&out, &text, a.force)
         .with_context(|| format!("could not write the attestation for {}", a.report.display()))?;
     println!("{}  {}", crate::hash::sha256_hex(&text), out.display());
     eprintln!(
         "rollproof: wrote in-toto Statement ({}) for {}",
-        crate::attest::PREDICATE_TYPE,
+        crate::evidence::attest::PREDICATE_TYPE,
         a.report.display()
     );
     Ok(Status::Success)

@@ -1,9 +1,9 @@
 //! `rollproof seal`: write SEALS.json, the manifest of every sealed file
 //! under the sealed folders, and (re)generate surrogate fixtures on request.
 
+use crate::evidence::seal::build::NewFixture;
+use crate::evidence::seal::{self, Recipe, SealOptions};
 use crate::exit::Status;
-use crate::seal::build::NewFixture;
-use crate::seal::{self, Recipe, SealOptions};
 use anyhow::Context;
 use std::path::PathBuf;
 

@@ -1,7 +1,7 @@
 //! `rollproof verify`: the canonical validator of sealed proof reports.
 
+use crate::evidence::verify::{self, Problem};
 use crate::exit::Status;
-use crate::verify::{self, Problem};
 use serde::Serialize;
 use std::path::PathBuf;
 

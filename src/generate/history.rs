@@ -15,7 +15,7 @@
 
 use super::{Col, Counts, Generator, ascii_lower, derived_uuid, make_payload, table_rng};
 use crate::surface::{self, BirthRef};
-use crate::timefmt::iso_millis;
+use crate::util::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::internet::en::{IPv4, UserAgent};
 use fake::faker::lorem::en::Word;

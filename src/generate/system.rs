@@ -7,7 +7,7 @@ use super::{
     derived_uuid, table_rng,
 };
 use crate::surface;
-use crate::timefmt::iso_millis;
+use crate::util::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::company::en::{Buzzword, CompanyName};
 use fake::faker::job::en::Title;

@@ -1,10 +1,10 @@
 //! The secret scan over a clone: every text and blob value of every table,
-//! row by row (one row in memory at a time), judged by [`crate::secrets`].
+//! row by row (one row in memory at a time), judged by [`crate::intake::secrets`].
 //! Findings name table, column, row key and kind — never the value. An
 //! allow-list entry that covers a finding moves it to `allowed`, recorded.
 
-use crate::logical::quote_ident;
-use crate::secrets::{AllowEntry, AllowList, Finding, scan_value};
+use crate::engine::sqlite::logical::quote_ident;
+use crate::intake::secrets::{AllowEntry, AllowList, Finding, scan_value};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use serde::Serialize;
@@ -34,7 +34,7 @@ fn tables(conn: &Connection) -> rusqlite::Result<Vec<(String, bool)>> {
         "SELECT name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'table' \
          AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
     )?;
-    let rows = stmt.query_map([crate::provenance::TABLE], |r| {
+    let rows = stmt.query_map([crate::guard::provenance::TABLE], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;
     let mut out = Vec::new();

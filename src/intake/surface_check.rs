@@ -112,7 +112,9 @@ pub fn check(conn: &Connection) -> rusqlite::Result<SurfaceCheck> {
     }
     out.extra_tables = present
         .into_iter()
-        .filter(|t| !crate::surface::TABLES.contains(&t.as_str()) && t != crate::provenance::TABLE)
+        .filter(|t| {
+            !crate::surface::TABLES.contains(&t.as_str()) && t != crate::guard::provenance::TABLE
+        })
         .collect();
     out.ok = out.missing_tables.is_empty()
         && out.missing_columns.is_empty()

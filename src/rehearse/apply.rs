@@ -3,9 +3,9 @@
 //! disk-full, io-error), recording what happened.
 
 use super::RehearseError;
-use crate::backend::{Backend, BackendError, BirthPlan};
-use crate::report::FaultRecord;
-use crate::scenario::{FaultKind, FaultSpec};
+use crate::engine::{Backend, BackendError, BirthPlan};
+use crate::evidence::report::FaultRecord;
+use crate::rehearse::scenario::{FaultKind, FaultSpec};
 
 /// What the apply did.
 #[derive(Default)]
@@ -78,7 +78,7 @@ pub(super) fn apply(
             }
         }
         (Some(p), _) => {
-            let bar = crate::progress::rows_bar(p.count, "applying births");
+            let bar = crate::util::progress::rows_bar(p.count, "applying births");
             let (done, err) = be.apply_births(p, false, &mut |n| bar.set_position(n));
             bar.finish_and_clear();
             out.births_done = Some(done);

@@ -3,10 +3,10 @@
 //! kill-fault worker process and the benchmark's SQL emitter all produce the
 //! same requests without holding them in memory.
 
-use crate::backend::BirthPlan;
+use crate::engine::BirthPlan;
 use crate::generate::{derived_uuid, table_rng};
 use crate::surface::{self, Birth};
-use crate::timefmt::iso_millis;
+use crate::util::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::internet::en::{IPv4, UserAgent};
 use fake::faker::lorem::en::{Sentence, Words};
@@ -151,8 +151,8 @@ mod tests {
             b.execute_batch(&birth_sql(&birth(&p, i))).unwrap();
         }
         assert_eq!(
-            crate::logical::digest_conn(&a).unwrap(),
-            crate::logical::digest_conn(&b).unwrap()
+            crate::engine::sqlite::logical::digest_conn(&a).unwrap(),
+            crate::engine::sqlite::logical::digest_conn(&b).unwrap()
         );
     }
 }

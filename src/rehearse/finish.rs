@@ -2,8 +2,8 @@
 //! restored, and the one-line rendering of a measured phase.
 
 use super::{DIFF_ROWS, RehearseError};
-use crate::backend::{Backend, SnapshotMethod};
-use crate::report::{self, Phase, Phases};
+use crate::engine::{Backend, SnapshotMethod};
+use crate::evidence::report::{self, Phase, Phases};
 use std::path::Path;
 
 /// Row-level diff between the before state and the after-rollback state
@@ -14,7 +14,7 @@ pub(super) fn diff_if_needed(
     be: &mut dyn Backend,
     phases: &Phases,
     source: &Path,
-    snap: &crate::backend::Snapshot,
+    snap: &crate::engine::Snapshot,
     snapshot_corrupted: bool,
 ) -> Result<Option<report::Diff>, RehearseError> {
     let Some(after) = &phases.after_rollback else {
@@ -44,7 +44,7 @@ pub(super) fn diff_if_needed(
         .map(|d| Some(d.sha256))
         == Some(before.file_sha256.clone());
     let reference = if source_ok {
-        Some(crate::backend::Snapshot {
+        Some(crate::engine::Snapshot {
             location: source.display().to_string(),
             sha256: String::new(),
             size: None,

@@ -3,8 +3,8 @@
 //! working copy the rehearsal writes to, made by `guard::adopt_copy`.
 
 use super::RehearseError;
-use crate::report::Surrogate;
-use crate::scenario::Loaded;
+use crate::evidence::report::Surrogate;
+use crate::rehearse::scenario::Loaded;
 use std::path::{Path, PathBuf};
 
 /// The prepared run.
@@ -66,7 +66,9 @@ pub fn prepare(
             )?;
             generate_ms = Some(started.elapsed().as_millis() as u64);
             let fidelity = if scale == 1.0 {
-                crate::fidelity::score(&out, &profile).ok().map(|f| f.score)
+                crate::profile::fidelity::score(&out, &profile)
+                    .ok()
+                    .map(|f| f.score)
             } else {
                 None
             };

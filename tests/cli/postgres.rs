@@ -1,12 +1,12 @@
 //! PostgreSQL backend, end to end against a real server: one throwaway
 //! cluster per test-binary run (initdb in a temp dir, a free loopback port,
 //! its socket in the temp dir), shared by these tests and shut down by the
-//! kernel when the test binary exits (see `rollproof::pg::cluster`).
+//! kernel when the test binary exits (see `rollproof::engine::postgres::cluster`).
 //! These tests never skip: without a PostgreSQL server they fail and say
 //! what is missing.
 
 use crate::util::*;
-use rollproof::pg::cluster::Cluster;
+use rollproof::engine::postgres::cluster::Cluster;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -64,7 +64,7 @@ fn tables(v: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
 /// Per-table digests of a SQLite file, surface tables and sequences only
 /// (the SQLite file also carries its own provenance table).
 fn sqlite_tables(path: &std::path::Path) -> BTreeMap<String, serde_json::Value> {
-    let d = rollproof::logical::digest_file(path).expect("sqlite digest");
+    let d = rollproof::engine::sqlite::logical::digest_file(path).expect("sqlite digest");
     d.tables
         .into_iter()
         .filter(|(t, _)| rollproof::surface::TABLES.contains(&t.as_str()) || t == "sqlite_sequence")
@@ -153,13 +153,13 @@ fn fn_birth_register_in_plpgsql_writes_what_the_sqlite_surface_writes() {
         rollproof::surface::birth_register(&conn, &birth).unwrap();
     }
     let mut c = connect("rollproof_birth");
-    let ids = rollproof::pg::schema::birth_register(&mut c, &birth).unwrap();
+    let ids = rollproof::engine::postgres::schema::birth_register(&mut c, &birth).unwrap();
     assert!(ids.activity > 0 && ids.revision > 0 && ids.registry > 0);
     // A failing birth (duplicate object uid) leaves no row behind.
     let mut dup = birth.clone();
     dup.item = "0b5e3c1a-7f00-4a00-8000-000000000002".into();
     dup.key = "sensor-test-2".into();
-    assert!(rollproof::pg::schema::birth_register(&mut c, &dup).is_err());
+    assert!(rollproof::engine::postgres::schema::birth_register(&mut c, &dup).is_err());
     let n: i64 = c
         .query_one(
             "SELECT count(*) FROM objects WHERE key = 'sensor-test-2'",
@@ -273,7 +273,7 @@ fn guard_refuses_foreign_databases_remote_hosts_and_other_names() {
 
 #[test]
 fn template_and_pg_dump_snapshots_restore_the_logical_content() {
-    use rollproof::pg::{guard, logical, snapshot};
+    use rollproof::engine::postgres::{guard, logical, snapshot};
     let w = Work::new();
     generate_pg(&w, "rollproof_snap_live", 3, &[]);
     let t = guard::authorize_url(&pg().url("rollproof_snap_live"), &[]).unwrap();
@@ -313,7 +313,10 @@ fn template_and_pg_dump_snapshots_restore_the_logical_content() {
         .batch_execute("CREATE DATABASE rollproof_snap_foreign")
         .unwrap();
     let e = snapshot::drop_database(&t, "rollproof_snap_foreign").unwrap_err();
-    assert!(matches!(e, rollproof::pg::PgError::Refused(_)), "{e}");
+    assert!(
+        matches!(e, rollproof::engine::postgres::PgError::Refused(_)),
+        "{e}"
+    );
     assert!(exists("rollproof_snap_foreign"));
     // A manual clone of one of ours is not ours.
     connect("postgres")
@@ -392,9 +395,11 @@ fn rehearsals_on_postgres_prove_logically_verify_and_clean_up() {
             // report claiming a byte-exact proof is rejected.
             let mut forged = rep.clone();
             forged["proof"] = serde_json::Value::String("byte-exact".into());
-            forged["seal"] = serde_json::Value::String(rollproof::report::seal_of(&forged));
+            forged["seal"] =
+                serde_json::Value::String(rollproof::evidence::report::seal_of(&forged));
             let mut bytes =
-                serde_json::to_vec_pretty(&rollproof::report::canonicalize(&forged)).unwrap();
+                serde_json::to_vec_pretty(&rollproof::evidence::report::canonicalize(&forged))
+                    .unwrap();
             bytes.push(b'\n');
             let forged_path = w.path("forged.json");
             std::fs::write(&forged_path, bytes).unwrap();

@@ -1,0 +1,11 @@
+//! The SQLite engine: the rehearsal backend on a workspace file, and what it
+//! measures with — the canonical logical hash, snapshots and restores, the
+//! shell's `.sha3sum` digest, row-level diffs.
+
+pub mod backend;
+pub mod diff;
+pub mod logical;
+pub mod sha3sum;
+pub mod snapshot;
+
+pub use backend::SqliteBackend;

@@ -1,0 +1,267 @@
+//! Human renderings of a proof report: Markdown (written beside every report
+//! JSON and printed by `rollproof report show --markdown`) and plain text for
+//! the terminal (`rollproof report show`). Verdict first, then the phase
+//! table, then failed checks with what differs, then how to re-check it all
+//! by hand. Written for an auditor who has never seen rollproof.
+
+use crate::evidence::report::{Check, Diff, Outcome, Phase, Proof, Report, Verdict};
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// The measured phases in order, with their display names.
+fn phases(r: &Report) -> Vec<(&'static str, &Phase)> {
+    crate::proof::rules::phases(r)
+}
+
+fn rows(p: &Phase) -> u64 {
+    p.logical.tables.values().map(|t| t.rows).sum()
+}
+
+fn opt(s: Option<&str>) -> &str {
+    s.unwrap_or("-")
+}
+
+/// One sentence saying what the verdict means.
+pub fn verdict_sentence(r: &Report) -> String {
+    let expected = if r.as_expected {
+        format!("as the scenario expected ({})", r.expected_verdict)
+    } else {
+        format!("NOT as the scenario expected ({})", r.expected_verdict)
+    };
+    let what = match (r.verdict, r.proof) {
+        (Verdict::Pass, Proof::ByteExact) => {
+            "rollback restored the database byte for byte: the file SHA-256 after rollback equals the one before"
+        }
+        (Verdict::Pass, Proof::LogicalOnly) => {
+            "rollback restored the database's content (equal canonical logical hash); this method cannot restore the exact bytes, so no byte-exact claim is made"
+        }
+        (Verdict::Fail, _) => "the rollback was not proven: see the failed checks below",
+    };
+    format!("{} ({}): {what}; {expected}.", r.verdict, r.proof)
+}
+
+fn failed(r: &Report) -> Vec<&Check> {
+    r.checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .collect()
+}
+
+/// Markdown rendering of a report.
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Rollback proof `{}`: **{}** ({})\n",
+        r.scenario.name, r.verdict, r.proof
+    );
+    let _ = writeln!(s, "**Verdict:** {}\n", verdict_sentence(r));
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| Blocker | `{}` (evidence leg: {}) |", r.blocker, r.leg);
+    let _ = writeln!(
+        s,
+        "| Scenario | `{}` — {} (SHA-256 `{}`) |",
+        r.scenario.path, r.scenario.description, r.scenario.sha256
+    );
+    let _ = writeln!(s, "| Surrogate | {} |", surrogate_line(r));
+    let _ = writeln!(
+        s,
+        "| Methods | apply `{}`, snapshot `{}`, rollback `{}` on {} |",
+        r.methods.apply, r.methods.snapshot, r.methods.rollback, r.backend
+    );
+    let _ = writeln!(
+        s,
+        "| Run | `{}` started {}; rollproof {}, SQLite {} |",
+        r.run_id, r.started_at, r.rollproof_version, r.sqlite_version
+    );
+    let _ = writeln!(s, "| Seal | `{}` |\n", r.seal);
+    let _ = writeln!(s, "## Phases\n");
+    let _ = writeln!(
+        s,
+        "| phase | file SHA-256 | logical hash | `.sha3sum` | rows | integrity | time |\n|---|---|---|---|---:|---|---:|"
+    );
+    for (name, p) in phases(r) {
+        let _ = writeln!(
+            s,
+            "| {name} | `{}` | `{}` | `{}` | {} | {} | {} ms |",
+            opt(p.file_sha256.as_deref()),
+            p.logical.sha256,
+            opt(p.sha3.as_deref()),
+            rows(p),
+            p.integrity_check,
+            p.ms
+        );
+    }
+    let notes: Vec<String> = phases(r)
+        .into_iter()
+        .filter_map(|(n, p)| p.note.as_ref().map(|note| format!("- {n}: {note}")))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(s, "\n{}", notes.join("\n"));
+    }
+    let bad = failed(r);
+    let _ = writeln!(s, "\n## Failed checks\n");
+    if bad.is_empty() {
+        let _ = writeln!(s, "None: all {} checks passed.", r.checks.len());
+    }
+    for c in &bad {
+        let _ = writeln!(s, "- **{}**: {}", c.name, c.detail);
+    }
+    if let Some(d) = &r.diff {
+        diff_markdown(&mut s, d);
+    }
+    if !r.faults.is_empty() {
+        let _ = writeln!(s, "\n## Injected faults\n");
+        for f in &r.faults {
+            let _ = writeln!(s, "- `{}` (injected: {}): {}", f.kind, f.injected, f.detail);
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## All checks\n\n| check | outcome | detail |\n|---|---|---|"
+    );
+    for c in &r.checks {
+        let outcome = if c.outcome == Outcome::Pass {
+            "pass"
+        } else {
+            "**FAIL**"
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {outcome} | {} |",
+            c.name,
+            c.detail.replace('|', "\\|")
+        );
+    }
+    let _ = writeln!(s, "\n## Re-check it yourself\n\n{}", recheck_help(r));
+    s
+}
+
+fn surrogate_line(r: &Report) -> String {
+    let g = &r.surrogate;
+    let mut parts = Vec::new();
+    if let Some(p) = &g.profile {
+        parts.push(format!(
+            "profile `{p}` (SHA-256 `{}`)",
+            opt(g.profile_sha256.as_deref())
+        ));
+    }
+    if let Some(seed) = g.seed {
+        parts.push(format!("seed {seed}"));
+    }
+    if let Some(f) = &g.file {
+        parts.push(format!("file `{f}`"));
+    }
+    parts.push(format!("SHA-256 `{}`, {} bytes", g.sha256, g.size));
+    if let Some(fid) = g.fidelity {
+        parts.push(format!("fidelity {fid:.2}/100"));
+    }
+    parts.join(", ")
+}
+
+fn diff_markdown(s: &mut String, d: &Diff) {
+    let _ = writeln!(s, "\n## What differs ({} → {})\n", d.from, d.to);
+    if d.schema_differs {
+        let _ = writeln!(s, "- the schema differs");
+    }
+    if let Some(e) = &d.error {
+        let _ = writeln!(s, "- no row-level diff: {e}");
+    }
+    for t in &d.tables {
+        let _ = writeln!(
+            s,
+            "- table `{}`: {} rows before, {} after, {} rows differ",
+            t.table, t.before_rows, t.after_rows, t.differing_rows
+        );
+        for row in &t.rows {
+            let _ = writeln!(s, "  - {} `{}`: `{}`", row.change, row.key, row.sql);
+        }
+    }
+}
+
+/// The commands that re-check the report's digests without rollproof.
+pub fn recheck_help(r: &Report) -> String {
+    let dir = r.artifacts.as_deref().unwrap_or("ARTIFACTS");
+    format!(
+        "With the kept artifacts in `{dir}` (`rollproof rehearse --keep`):\n\n\
+         ```sh\n\
+         sha256sum {dir}/*.db                      # = the file SHA-256 column\n\
+         sqlite3 -readonly {dir}/before.db \"{}\"   # = the .sha3sum column\n\
+         python3 tools/logical_hash.py {dir}/*.db  # = the logical hash column\n\
+         rollproof verify REPORT.json --artifacts {dir}\n\
+         ```\n\n\
+         The seal is the SHA-256 of the report's canonical JSON (keys sorted, no whitespace) without the `seal` key; see docs/REPORT.md.",
+        crate::engine::sqlite::sha3sum::DOT_COMMAND
+    )
+}
+
+/// Plain-text rendering for the terminal.
+pub fn text(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", verdict_sentence(r));
+    let _ = writeln!(s);
+    let _ = writeln!(s, "scenario   {} ({})", r.scenario.name, r.scenario.path);
+    let _ = writeln!(s, "blocker    {} (leg: {})", r.blocker, r.leg);
+    let _ = writeln!(s, "surrogate  {}", surrogate_line(r).replace('`', ""));
+    let _ = writeln!(
+        s,
+        "methods    apply {}, snapshot {}, rollback {} on {}",
+        r.methods.apply, r.methods.snapshot, r.methods.rollback, r.backend
+    );
+    let _ = writeln!(
+        s,
+        "run        {} at {}, rollproof {}, SQLite {}",
+        r.run_id, r.started_at, r.rollproof_version, r.sqlite_version
+    );
+    let _ = writeln!(s, "seal       {}", r.seal);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{:<15} {:<64}  {:<64}  {:>8}  {:>8}",
+        "phase", "file SHA-256", "logical hash", "rows", "ms"
+    );
+    for (name, p) in phases(r) {
+        let _ = writeln!(
+            s,
+            "{name:<15} {:<64}  {:<64}  {:>8}  {:>8}",
+            opt(p.file_sha256.as_deref()),
+            p.logical.sha256,
+            rows(p),
+            p.ms
+        );
+        if let Some(sha3) = &p.sha3 {
+            let _ = writeln!(s, "{:<15} .sha3sum {sha3}", "");
+        }
+    }
+    let bad = failed(r);
+    let _ = writeln!(s);
+    if bad.is_empty() {
+        let _ = writeln!(s, "all {} checks passed", r.checks.len());
+    } else {
+        let _ = writeln!(s, "failed checks:");
+        for c in bad {
+            let _ = writeln!(s, "  {}: {}", c.name, c.detail);
+        }
+    }
+    if let Some(d) = &r.diff {
+        let mut md = String::new();
+        diff_markdown(&mut md, d);
+        let _ = write!(s, "{}", md.replace('`', "").replace("## ", ""));
+    }
+    s
+}
+
+/// The Markdown file that sits beside a report JSON: same stem, `.md`.
+pub fn markdown_path(json: &Path) -> PathBuf {
+    json.with_extension("md")
+}
+
+/// Write the Markdown rendering beside the report JSON (atomically).
+pub fn write_markdown_beside(
+    json: &Path,
+    r: &Report,
+) -> Result<PathBuf, crate::util::fsutil::WriteError> {
+    let path = markdown_path(json);
+    crate::util::fsutil::write_atomic(&path, markdown(r).as_bytes(), true)?;
+    Ok(path)
+}

@@ -1,0 +1,452 @@
+//! The proof report: the evidence one rehearsal emits, its canonical JSON
+//! form and its seal.
+//!
+//! Canonical form: every JSON object's keys sorted (byte order), no
+//! insignificant whitespace (`canonical_bytes`). The `seal` is the SHA-256
+//! (lowercase hex) of the canonical bytes of the report with the `seal` key
+//! removed. Files are written as the same sorted structure, pretty-printed
+//! by serde_json with a trailing newline; any reader re-canonicalises before
+//! checking the seal, so the on-disk indentation is not part of what is
+//! sealed. Timings and timestamps are part of the sealed content: a seal
+//! seals what was written.
+//!
+//! Files live at `<reports>/<scenario-name>/<YYYYMMDDTHHMMSSZ>-<id>.json`
+//! so that names sort by time.
+
+use crate::engine::sqlite::logical::LogicalDigest;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Version of this report format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors reading or writing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The report file could not be read.
+    #[error("cannot read report {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report file is not valid JSON or not a report of this format.
+    #[error("{path} is not a valid rollproof report: {source}")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The report could not be serialised (should not happen).
+    #[error("cannot serialise report: {0}")]
+    Serialise(#[from] serde_json::Error),
+    /// Writing failed.
+    #[error(transparent)]
+    Write(#[from] crate::util::fsutil::WriteError),
+    /// The reports folder could not be created.
+    #[error("cannot create reports folder {path}: {source}")]
+    Mkdir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// PASS or FAIL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Every check held.
+    #[serde(rename = "PASS")]
+    Pass,
+    /// At least one check failed.
+    #[serde(rename = "FAIL")]
+    Fail,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        })
+    }
+}
+
+/// What kind of equality the proof establishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Proof {
+    /// The after-rollback file bytes must equal the before bytes.
+    #[serde(rename = "byte-exact")]
+    ByteExact,
+    /// Only the canonical logical hash is compared: the method pair cannot
+    /// restore bytes (backup API, compensation, PostgreSQL).
+    #[serde(rename = "logical-only")]
+    LogicalOnly,
+}
+
+impl std::fmt::Display for Proof {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proof::ByteExact => "byte-exact",
+            Proof::LogicalOnly => "logical-only",
+        })
+    }
+}
+
+/// A check's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The check held.
+    Pass,
+    /// The check did not hold.
+    Fail,
+}
+
+/// One named check of the verdict rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable check name, e.g. `byte_exact_restore`, `apply_was_real`.
+    pub name: String,
+    /// pass or fail.
+    pub outcome: Outcome,
+    /// What was compared, with the values, in one line.
+    pub detail: String,
+}
+
+/// The scenario that was run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRef {
+    /// Scenario file path as given on the command line.
+    pub path: String,
+    /// SHA-256 of the scenario file's bytes.
+    pub sha256: String,
+    /// Scenario name (also the report folder name).
+    pub name: String,
+    /// One-line description from the scenario.
+    pub description: String,
+}
+
+/// The surrogate (or clone) the rehearsal ran on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Surrogate {
+    /// Profile path the surrogate was generated from (None for an existing file).
+    pub profile: Option<String>,
+    /// SHA-256 of the profile file's bytes.
+    pub profile_sha256: Option<String>,
+    /// Generation seed.
+    pub seed: Option<u64>,
+    /// Generation scale.
+    pub scale: Option<f64>,
+    /// Source database file, when the scenario names an existing file.
+    pub file: Option<String>,
+    /// SHA-256 of the surrogate's bytes before the rehearsal.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Fidelity score against the profile (0..100, `crate::profile::fidelity`), when
+    /// computed: surrogates generated at scale 1 (the profile's own counts).
+    pub fidelity: Option<f64>,
+}
+
+/// The methods the rehearsal used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Methods {
+    /// `births` or `sql`.
+    pub apply: String,
+    /// `copy` or `backup` (PostgreSQL: `template`).
+    pub snapshot: String,
+    /// `restore`, `compensate` or `transaction`.
+    pub rollback: String,
+}
+
+/// What was applied, what it was expected to change and what it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRecord {
+    /// Births requested (apply = births).
+    pub births: Option<u64>,
+    /// Seed of the birth requests.
+    pub seed: Option<u64>,
+    /// Kind mix of the birth requests (weights).
+    pub kinds: BTreeMap<String, f64>,
+    /// Up script path (apply = sql).
+    pub sql: Option<String>,
+    /// SHA-256 of the up script.
+    pub sql_sha256: Option<String>,
+    /// Births actually committed (differs from `births` when a fault
+    /// interrupted the apply).
+    pub births_done: Option<u64>,
+    /// Row-count change per table the scenario asked for.
+    pub expected_row_deltas: BTreeMap<String, i64>,
+    /// Row-count change per table observed (after_apply − before), only
+    /// tables that changed.
+    pub observed_row_deltas: BTreeMap<String, i64>,
+    /// The error that stopped the apply, if any (e.g. SQLITE_FULL).
+    pub error: Option<String>,
+}
+
+/// How the rollback was done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    /// Down script path (rollback = compensate with a user script).
+    pub sql: Option<String>,
+    /// SHA-256 of the down script.
+    pub sql_sha256: Option<String>,
+    /// Whether compensation also rewound `sqlite_sequence` to its
+    /// recorded pre-apply values.
+    pub rewind_sequences: bool,
+    /// Whether the rollback ran (false when refused, e.g. corrupted snapshot).
+    pub performed: bool,
+    /// The error that stopped the rollback, if any.
+    pub error: Option<String>,
+}
+
+/// One injected fault and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    /// `kill`, `disk-full`, `io-error` or `corrupt-snapshot`.
+    pub kind: String,
+    /// Whether the fault really happened (e.g. the worker was killed before
+    /// it finished). A fault that did not happen fails the rehearsal.
+    pub injected: bool,
+    /// What was done and observed, in one line.
+    pub detail: String,
+}
+
+/// Everything measured at one phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phase {
+    /// SHA-256 of the main database file after any WAL checkpoint (None for
+    /// backends without a file, e.g. PostgreSQL).
+    pub file_sha256: Option<String>,
+    /// File size in bytes.
+    pub size: Option<u64>,
+    /// `PRAGMA page_count`.
+    pub page_count: Option<u64>,
+    /// Canonical logical hash (docs/LOGICAL-HASH.md), with per-table rows.
+    pub logical: LogicalDigest,
+    /// `PRAGMA integrity_check` result: `ok`, or its messages joined by `; `.
+    pub integrity_check: String,
+    /// Rows reported by `PRAGMA foreign_key_check`.
+    pub foreign_key_violations: u64,
+    /// `-wal`, `-shm` or `-journal` files beside the database at measurement.
+    pub stray_files: Vec<String>,
+    /// The digest the sqlite3 shell's `.sha3sum` prints, when computed.
+    pub sha3: Option<String>,
+    /// When set, the file bytes were identical (same SHA-256) to this earlier
+    /// phase, so logical hash, integrity and FK results were carried over
+    /// from it instead of being recomputed (equal bytes give equal results).
+    pub derived_from: Option<String>,
+    /// A note on how this phase was measured (e.g. inside the open
+    /// transaction), if anything is unusual.
+    pub note: Option<String>,
+    /// Time taken to measure this phase, in milliseconds.
+    pub ms: u64,
+}
+
+/// The four measured states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// The target before anything was done.
+    pub before: Phase,
+    /// The snapshot artifact.
+    pub snapshot: Option<Phase>,
+    /// The target after apply (or after the fault interrupted it).
+    pub after_apply: Option<Phase>,
+    /// The target after rollback (or after a refused restore: untouched).
+    pub after_rollback: Option<Phase>,
+}
+
+/// One row that differs, in sqldiff's direction: `sql` turns the
+/// after-rollback row back into the before row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RowDiff {
+    /// `missing` (in before, not after), `extra` (after only) or `changed`.
+    pub change: String,
+    /// The row's key, e.g. `id=42` or `name='objects'`.
+    pub key: String,
+    /// Before values (all columns for missing, differing columns for changed).
+    pub before: Option<BTreeMap<String, String>>,
+    /// After values (all columns for extra, differing columns for changed).
+    pub after: Option<BTreeMap<String, String>>,
+    /// SQL that would turn the after row into the before row (values longer
+    /// than 120 bytes are shortened for display, so it is illustrative).
+    pub sql: String,
+}
+
+/// Differences in one table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableDiff {
+    /// Table name.
+    pub table: String,
+    /// Rows before.
+    pub before_rows: u64,
+    /// Rows after rollback.
+    pub after_rows: u64,
+    /// Rows that differ in all (missing + extra + changed).
+    pub differing_rows: u64,
+    /// The first differing rows in primary-key order (bounded).
+    pub rows: Vec<RowDiff>,
+}
+
+/// What the rollback failed to restore.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diff {
+    /// Phase compared from (normally `before`).
+    pub from: String,
+    /// Phase compared to (normally `after_rollback`).
+    pub to: String,
+    /// The schema differs (sqlite_schema rows).
+    pub schema_differs: bool,
+    /// Tables whose content digest differs.
+    pub tables: Vec<TableDiff>,
+    /// Why a row-level diff could not be made, if it could not.
+    pub error: Option<String>,
+}
+
+/// A sealed proof report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Report format version (1).
+    pub schema_version: u32,
+    /// rollproof version that ran the rehearsal.
+    pub rollproof_version: String,
+    /// Bundled SQLite library version.
+    pub sqlite_version: String,
+    /// Backend that ran: `sqlite` or `postgres`.
+    pub backend: String,
+    /// Unique id of this run (short hex).
+    pub run_id: String,
+    /// When the rehearsal started, UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub started_at: String,
+    /// The scenario.
+    pub scenario: ScenarioRef,
+    /// Blocker this is evidence for, e.g. `FIX7-P0-DRYRUN-PROD-ROLLBACK-1`.
+    pub blocker: String,
+    /// Evidence leg: `surrogate` or `operator real-dump clone`.
+    pub leg: String,
+    /// The database the rehearsal ran on.
+    pub surrogate: Surrogate,
+    /// Apply, snapshot and rollback methods.
+    pub methods: Methods,
+    /// The apply: requested, expected and observed.
+    pub apply: ApplyRecord,
+    /// The rollback.
+    pub rollback: RollbackRecord,
+    /// Injected faults.
+    pub faults: Vec<FaultRecord>,
+    /// Measurements at every phase.
+    pub phases: Phases,
+    /// Every check of the verdict rules.
+    pub checks: Vec<Check>,
+    /// PASS only if every check passed.
+    pub verdict: Verdict,
+    /// `byte-exact` or `logical-only`: what the method pair can prove.
+    pub proof: Proof,
+    /// The verdict the scenario expects.
+    pub expected_verdict: Verdict,
+    /// verdict == expected_verdict.
+    pub as_expected: bool,
+    /// What differs between before and after rollback, when anything does.
+    pub diff: Option<Diff>,
+    /// Wall time per step (generate, before, snapshot, apply, after_apply,
+    /// rollback, after_rollback, diff, total), in milliseconds.
+    pub timing_ms: BTreeMap<String, u64>,
+    /// Folder holding the kept artifacts (`--keep`), if any.
+    pub artifacts: Option<String>,
+    /// SHA-256 over the canonical bytes of this report without `seal`.
+    pub seal: String,
+}
+
+pub use crate::evidence::canonical::{canonical_bytes, canonicalize, seal_of};
+
+impl Report {
+    /// Compute and set the seal.
+    pub fn seal(&mut self) -> Result<(), ReportError> {
+        self.seal = String::new();
+        let v = serde_json::to_value(&*self)?;
+        self.seal = seal_of(&v);
+        Ok(())
+    }
+
+    /// True when the stored seal matches the content.
+    pub fn seal_ok(&self) -> bool {
+        serde_json::to_value(self)
+            .map(|v| seal_of(&v) == self.seal)
+            .unwrap_or(false)
+    }
+
+    /// The bytes written to disk: canonical (sorted) structure, pretty, with
+    /// a trailing newline.
+    pub fn to_file_bytes(&self) -> Result<Vec<u8>, ReportError> {
+        let v = canonicalize(&serde_json::to_value(self)?);
+        let mut bytes = serde_json::to_vec_pretty(&v)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// The file name under `<dir>/<scenario-name>/`: the start time as
+    /// `YYYYMMDDTHHMMSSZ`, then the run id.
+    pub fn file_name(&self) -> String {
+        let t: String = self
+            .started_at
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == 'T')
+            .collect();
+        // "YYYYMMDDTHHMMSSsss" -> drop the milliseconds.
+        let stamp = t.get(..15).unwrap_or(&t);
+        format!("{stamp}Z-{}.json", self.run_id)
+    }
+
+    /// Seal and write atomically to `<dir>/<scenario-name>/<stamp>-<id>.json`.
+    pub fn write(&mut self, dir: &Path) -> Result<PathBuf, ReportError> {
+        self.seal()?;
+        let folder = dir.join(&self.scenario.name);
+        std::fs::create_dir_all(&folder).map_err(|source| ReportError::Mkdir {
+            path: folder.clone(),
+            source,
+        })?;
+        let path = folder.join(self.file_name());
+        crate::util::fsutil::write_atomic(&path, &self.to_file_bytes()?, false)?;
+        // The human rendering (verdict, phase table, failed checks) beside it.
+        crate::evidence::render::write_markdown_beside(&path, self)?;
+        Ok(path)
+    }
+
+    /// Read a report (the seal is not checked here; see `seal_ok`).
+    pub fn load(path: &Path) -> Result<Report, ReportError> {
+        let bytes = std::fs::read(path).map_err(|source| ReportError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|source| ReportError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_bytes_sort_keys_at_every_level() {
+        let v = json!({"b": 1, "a": {"d": [ {"z": 1, "y": 2} ], "c": null}});
+        assert_eq!(
+            String::from_utf8(canonical_bytes(&v)).unwrap(),
+            r#"{"a":{"c":null,"d":[{"y":2,"z":1}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn seal_ignores_the_seal_field_and_covers_everything_else() {
+        let a = json!({"x": 1, "seal": "whatever"});
+        let b = json!({"seal": "other", "x": 1});
+        assert_eq!(seal_of(&a), seal_of(&b));
+        assert_ne!(seal_of(&a), seal_of(&json!({"x": 2})));
+        assert_eq!(seal_of(&a), crate::hash::sha256_hex(br#"{"x":1}"#));
+    }
+}

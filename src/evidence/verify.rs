@@ -1,0 +1,321 @@
+//! The canonical validator of proof reports (`rollproof verify`).
+//!
+//! It trusts nothing the report says about itself. In order it checks:
+//! the bytes are JSON; the `seal` is present and equals the SHA-256 of the
+//! canonical bytes without it; the file is byte-for-byte the canonical
+//! rendering (so even a whitespace edit is caught); the `schema_version` is
+//! one this build reads; every field is present with its type
+//! (`docs/report.schema.json`, compiled in); and then the report's own
+//! numbers against its claims ([`rules`]). With kept artifacts it re-hashes
+//! their bytes and contents ([`artifacts`]).
+//!
+//! Every problem has a stable code and a one-line reason; all problems are
+//! collected rather than stopping at the first, except where the structure
+//! is too broken to read further.
+
+pub mod artifacts;
+
+use crate::proof::rules;
+
+use crate::evidence::report::{self, Report};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The JSON Schema of the report format, as shipped in the repository.
+pub const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
+
+/// Reports larger than this are refused unread (a report is a few KiB to a
+/// few MiB; anything bigger is not one of ours).
+pub const MAX_REPORT_BYTES: u64 = 64 << 20;
+
+/// Why a report could not even be read.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The file could not be read.
+    #[error("cannot read report {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is too large to be a report.
+    #[error("{path} is {size} bytes, larger than any report ({MAX_REPORT_BYTES} bytes)")]
+    TooLarge { path: PathBuf, size: u64 },
+}
+
+/// One reason a report is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// Stable, kebab-case code, e.g. `seal-broken` (docs/REPORT.md lists them).
+    pub code: &'static str,
+    /// One line: what is wrong, with the values involved.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with a code and a message.
+    pub fn new(code: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// The result of checking one report.
+#[derive(Debug)]
+pub struct Checked {
+    /// The typed report, when the structure was sound enough to read.
+    pub report: Option<Report>,
+    /// Every problem found; empty means the report is accepted.
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// True when nothing was found wrong.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The compiled report schema (compiled once per process).
+fn validator() -> Result<&'static jsonschema::Validator, String> {
+    static V: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value = serde_json::from_str(REPORT_SCHEMA)
+            .map_err(|e| format!("docs/report.schema.json is not JSON: {e}"))?;
+        jsonschema::validator_for(&schema)
+            .map_err(|e| format!("docs/report.schema.json is not a valid schema: {e}"))
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+/// Problems of a JSON value against the report schema, one per violation,
+/// each naming the field by its JSON pointer.
+pub fn schema_problems(v: &Value) -> Vec<Problem> {
+    match validator() {
+        Err(e) => vec![Problem::new("schema", e)],
+        Ok(val) => val
+            .iter_errors(v)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                let at = if at.is_empty() { "/".to_string() } else { at };
+                Problem::new("schema", format!("field {at}: {e}"))
+            })
+            .collect(),
+    }
+}
+
+/// The exact bytes `Report::write` produces for this content.
+fn canonical_file_bytes(v: &Value) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(&report::canonicalize(v)).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Check a report's bytes (without artifacts).
+/// An in-toto Statement (`rollproof report attest`) is checked too: its
+/// predicate as a report, and its subjects against the predicate's digests.
+pub fn check_bytes(bytes: &[u8]) -> Checked {
+    let v: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return Checked {
+                report: None,
+                problems: vec![Problem::new("not-json", format!("not JSON: {e}"))],
+            };
+        }
+    };
+    if v.get("_type").is_some() {
+        check_statement(v)
+    } else {
+        check_value(v, Some(bytes))
+    }
+}
+
+/// Check an in-toto Statement wrapping a report.
+fn check_statement(mut v: Value) -> Checked {
+    let mut problems = Vec::new();
+    for (key, want) in [
+        ("_type", crate::evidence::attest::STATEMENT_TYPE),
+        ("predicateType", crate::evidence::attest::PREDICATE_TYPE),
+    ] {
+        if v.get(key).and_then(Value::as_str) != Some(want) {
+            problems.push(Problem::new(
+                "statement",
+                format!(
+                    "`{key}` is {}, expected {want}",
+                    v.get(key).unwrap_or(&Value::Null)
+                ),
+            ));
+        }
+    }
+    let predicate = v
+        .get_mut("predicate")
+        .map(Value::take)
+        .unwrap_or(Value::Null);
+    let mut checked = check_value(predicate, None);
+    if let Some(r) = &checked.report {
+        let expected = Value::Array(crate::evidence::attest::subjects(r));
+        if v.get("subject") != Some(&expected) {
+            problems.push(Problem::new(
+                "statement-subjects",
+                format!("the subjects are not the predicate's surrogate and artifact digests: expected {expected}"),
+            ));
+        }
+    }
+    problems.append(&mut checked.problems);
+    checked.problems = problems;
+    checked
+}
+
+/// Check a report value; with `file_bytes`, also that the file is its
+/// canonical rendering.
+fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
+    let mut problems = Vec::new();
+    let done = |problems| Checked {
+        report: None,
+        problems,
+    };
+    if !v.is_object() {
+        return done(vec![Problem::new(
+            "schema",
+            "the report is not a JSON object",
+        )]);
+    }
+    match v.get("seal") {
+        None => problems.push(Problem::new("seal-missing", "the report has no `seal`")),
+        Some(Value::String(s)) => {
+            let computed = report::seal_of(&v);
+            if *s != computed {
+                problems.push(Problem::new(
+                    "seal-broken",
+                    format!(
+                        "seal {s} does not match the content (SHA-256 of the canonical bytes without the seal is {computed}): the report was changed after sealing"
+                    ),
+                ));
+            }
+        }
+        Some(other) => problems.push(Problem::new(
+            "seal-missing",
+            format!("`seal` is not a string: {other}"),
+        )),
+    }
+    let canonical = canonical_file_bytes(&v);
+    if let Some(bytes) = file_bytes
+        && canonical != bytes
+    {
+        let at = canonical
+            .iter()
+            .zip(bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(canonical.len().min(bytes.len()));
+        problems.push(Problem::new(
+            "not-canonical",
+            format!(
+                "the file differs from the canonical rendering of its content at byte {at} (whitespace, key order or number spelling was edited)"
+            ),
+        ));
+    }
+    match v.get("schema_version") {
+        Some(sv) if sv.as_u64() != Some(u64::from(report::SCHEMA_VERSION)) => {
+            problems.push(Problem::new(
+                "schema-version",
+                format!(
+                    "unknown schema_version {sv}: this rollproof reads schema_version {}",
+                    report::SCHEMA_VERSION
+                ),
+            ));
+            return done(problems);
+        }
+        _ => {}
+    }
+    let schema = schema_problems(&v);
+    if !schema.is_empty() {
+        problems.extend(schema);
+        return done(problems);
+    }
+    let report: Report = match serde_json::from_value(v) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(Problem::new("schema", format!("not a report: {e}")));
+            return done(problems);
+        }
+    };
+    problems.extend(rules::check(&report));
+    Checked {
+        report: Some(report),
+        problems,
+    }
+}
+
+/// Read and check a report file; with `artifacts`, also re-hash the kept
+/// files against every digest the report records.
+pub fn check_file(path: &Path, artifacts: Option<&Path>) -> Result<Checked, VerifyError> {
+    let read = |source| VerifyError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read)?.len();
+    if size > MAX_REPORT_BYTES {
+        return Err(VerifyError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    let mut checked = check_bytes(&bytes);
+    if let Some(dir) = artifacts {
+        match &checked.report {
+            Some(r) => checked.problems.extend(artifacts::check(r, dir)),
+            None => checked.problems.push(Problem::new(
+                "artifact-unchecked",
+                "the kept artifacts were not checked: the report itself could not be read",
+            )),
+        }
+    }
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_schema_compiles() {
+        assert!(validator().is_ok(), "{:?}", validator().err());
+    }
+
+    #[test]
+    fn garbage_and_foreign_versions_are_named() {
+        let c = check_bytes(b"{not json");
+        assert_eq!(c.problems[0].code, "not-json");
+        let c = check_bytes(br#"{"schema_version": 99}"#);
+        let codes: Vec<_> = c.problems.iter().map(|p| p.code).collect();
+        assert!(codes.contains(&"seal-missing"), "{codes:?}");
+        assert!(codes.contains(&"schema-version"), "{codes:?}");
+    }
+
+    #[test]
+    fn a_whitespace_edit_is_not_canonical() {
+        let mut v = serde_json::json!({"schema_version": 1, "seal": ""});
+        let seal = report::seal_of(&v);
+        v["seal"] = Value::String(seal);
+        let mut bytes = canonical_file_bytes(&v);
+        let c = check_bytes(&bytes);
+        assert!(!c.problems.iter().any(|p| p.code.starts_with("seal")));
+        assert!(!c.problems.iter().any(|p| p.code == "not-canonical"));
+        bytes.insert(1, b' ');
+        let c = check_bytes(&bytes);
+        assert!(c.problems.iter().any(|p| p.code == "not-canonical"));
+        assert!(!c.problems.iter().any(|p| p.code.starts_with("seal")));
+    }
+}

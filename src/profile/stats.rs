@@ -1,0 +1,456 @@
+//! Per-table, per-column statistics of a SQLite database, computed with SQL
+//! aggregates in one streaming scan per table (plus one bounded scan per
+//! category column), so memory stays flat whatever the database's size.
+//! Shared by profile extraction (`profile_extract`) and `fidelity`.
+//!
+//! The database is opened read-only (`SQLITE_OPEN_READ_ONLY`) after a header
+//! check that names the file and the problem for empty, foreign and
+//! truncated files; nothing here ever writes to it.
+
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, params_from_iter};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Columns aggregated per query: keeps result rows far below SQLite's
+/// 2,000-column limit for very wide tables (wider tables take more scans).
+const COLUMNS_PER_SCAN: usize = 48;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StatsError {
+    /// The file does not exist.
+    #[error("{path}: no such file")]
+    Missing { path: PathBuf },
+    /// The file exists but is not (or no longer) a usable SQLite database.
+    #[error("{path} is not a usable SQLite database: {problem}")]
+    NotDatabase { path: PathBuf, problem: String },
+    /// Reading the file failed.
+    #[error("cannot read {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite failed while reading the database.
+    #[error("cannot read {path}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// A column as declared: name, type, key and foreign-key target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Declared type as written in the DDL ("" when none).
+    pub decl_type: String,
+    /// Part of the primary key.
+    pub primary_key: bool,
+    /// Table referenced by a foreign key on this column, if any.
+    pub references: Option<String>,
+}
+
+/// Aggregates of one column.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ColumnStats {
+    /// Column name.
+    pub name: String,
+    /// Rows where the value is NULL.
+    pub nulls: u64,
+    /// Text values.
+    pub texts: u64,
+    /// Blob values.
+    pub blobs: u64,
+    /// Integer values.
+    pub integers: u64,
+    /// Real values.
+    pub reals: u64,
+    /// Shortest and longest text or blob value, in bytes.
+    pub length: Option<[u64; 2]>,
+    /// Smallest and largest integer or real value.
+    pub range: Option<[f64; 2]>,
+}
+
+impl ColumnStats {
+    /// Values that are integers or reals.
+    pub fn numeric(&self) -> u64 {
+        self.integers + self.reals
+    }
+}
+
+/// Row count and per-column aggregates of one table.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TableStats {
+    /// Rows in the table.
+    pub rows: u64,
+    /// One entry per column, in declaration order.
+    pub columns: Vec<ColumnStats>,
+}
+
+impl TableStats {
+    /// A column's statistics by name.
+    pub fn column(&self, name: &str) -> Option<&ColumnStats> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A database opened read-only for statistics.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// Quote an identifier for SQL ("user", "group" and friends are keywords).
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Check the 100-byte header: magic, page size, and that the file holds
+/// every page its header claims (a truncated copy fails here, by name).
+fn check_header(path: &Path) -> Result<(), StatsError> {
+    let not_db = |problem: String| StatsError::NotDatabase {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let io = |source| StatsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StatsError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io(e)),
+    };
+    if !meta.is_file() {
+        return Err(not_db("not a regular file".into()));
+    }
+    let len = meta.len();
+    if len == 0 {
+        return Err(not_db("the file is empty".into()));
+    }
+    let mut header = [0u8; 100];
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    if len < 100 {
+        return Err(not_db(format!(
+            "only {len} bytes, shorter than a SQLite header"
+        )));
+    }
+    file.read_exact(&mut header).map_err(io)?;
+    if &header[..16] != b"SQLite format 3\0" {
+        return Err(not_db("no SQLite header (wrong file?)".into()));
+    }
+    let raw = u32::from(u16::from_be_bytes([header[16], header[17]]));
+    let page_size = if raw == 1 { 65_536 } else { raw };
+    if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
+        return Err(not_db(format!("invalid page size {raw} in the header")));
+    }
+    let be =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
+    let pages = be(28);
+    // The in-header page count is trusted only when it is valid for the
+    // last writer (change counter == version-valid-for), as SQLite does.
+    if pages > 0 && be(24) == be(92) {
+        let want = u64::from(pages) * u64::from(page_size);
+        if len < want {
+            return Err(not_db(format!(
+                "truncated: the header declares {pages} pages ({want} bytes) but the file has {len} bytes"
+            )));
+        }
+    }
+    if len % u64::from(page_size) != 0 {
+        return Err(not_db(format!(
+            "truncated or damaged: {len} bytes is not a whole number of {page_size}-byte pages"
+        )));
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Open `path` read-only after checking its header; never creates it.
+    pub fn open(path: &Path) -> Result<Db, StatsError> {
+        check_header(path)?;
+        let conn = crate::engine::sqlite::logical::open_read_only(path).map_err(|source| {
+            StatsError::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        let db = Db {
+            conn,
+            path: path.to_path_buf(),
+        };
+        // Reading the schema is the first access that can fail for a
+        // damaged file; say so here, naming the file.
+        db.conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(|e| StatsError::NotDatabase {
+                path: path.to_path_buf(),
+                problem: e.to_string(),
+            })?;
+        Ok(db)
+    }
+
+    /// The file this database was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StatsError + '_ {
+        move |source| StatsError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Data tables by name: not views, not SQLite's internal tables, not
+    /// rollproof's own provenance record (bookkeeping, never data).
+    pub fn tables(&self) -> Result<Vec<String>, StatsError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' \
+                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
+            )
+            .map_err(self.err())?;
+        stmt.query_map([crate::guard::provenance::TABLE], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(self.err())
+    }
+
+    /// Declared columns of `table` with their keys and foreign keys.
+    pub fn columns(&self, table: &str) -> Result<Vec<ColumnInfo>, StatsError> {
+        let mut fks = self
+            .conn
+            .prepare("SELECT \"from\", \"table\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq")
+            .map_err(self.err())?;
+        let fks: Vec<(String, String)> = fks
+            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
+            .map_err(self.err())?;
+        stmt.query_map([table], |r| {
+            let name: String = r.get(0)?;
+            let references = fks
+                .iter()
+                .find(|(from, _)| from.eq_ignore_ascii_case(&name))
+                .map(|(_, to)| to.clone());
+            Ok(ColumnInfo {
+                decl_type: r.get(1)?,
+                primary_key: r.get::<_, i64>(2)? > 0,
+                references,
+                name,
+            })
+        })
+        .map_err(self.err())?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(self.err())
+    }
+
+    /// Row count and aggregates of every column of `table`: one streaming
+    /// scan (per 48 columns), no values kept.
+    pub fn table_stats(&self, table: &str) -> Result<TableStats, StatsError> {
+        let columns = self.columns(table)?;
+        let mut out = TableStats::default();
+        if columns.is_empty() {
+            return Ok(out);
+        }
+        for chunk in columns.chunks(COLUMNS_PER_SCAN) {
+            let mut select = vec!["count(*)".to_string()];
+            for c in chunk {
+                let q = ident(&c.name);
+                let text = format!("typeof({q}) IN ('text','blob')");
+                let num = format!("typeof({q}) IN ('integer','real')");
+                select.push(format!("coalesce(sum({q} IS NULL),0)"));
+                select.push(format!("coalesce(sum(typeof({q}) = 'text'),0)"));
+                select.push(format!("coalesce(sum(typeof({q}) = 'blob'),0)"));
+                select.push(format!("coalesce(sum(typeof({q}) = 'integer'),0)"));
+                select.push(format!("coalesce(sum(typeof({q}) = 'real'),0)"));
+                // octet_length: bytes, without reading overflow pages.
+                select.push(format!("min(CASE WHEN {text} THEN octet_length({q}) END)"));
+                select.push(format!("max(CASE WHEN {text} THEN octet_length({q}) END)"));
+                select.push(format!("min(CASE WHEN {num} THEN {q} END)"));
+                select.push(format!("max(CASE WHEN {num} THEN {q} END)"));
+            }
+            let sql = format!("SELECT {} FROM {}", select.join(", "), ident(table));
+            let stats = self
+                .conn
+                .query_row(&sql, [], |r| {
+                    let rows = r.get::<_, i64>(0)?.max(0) as u64;
+                    let mut cols = Vec::with_capacity(chunk.len());
+                    for (i, c) in chunk.iter().enumerate() {
+                        let b = 1 + i * 9;
+                        let n = |j: usize| r.get::<_, i64>(b + j).map(|v| v.max(0) as u64);
+                        let minlen = r.get::<_, Option<i64>>(b + 5)?;
+                        let maxlen = r.get::<_, Option<i64>>(b + 6)?;
+                        let lo = number(r.get_ref(b + 7)?);
+                        let hi = number(r.get_ref(b + 8)?);
+                        cols.push(ColumnStats {
+                            name: c.name.clone(),
+                            nulls: n(0)?,
+                            texts: n(1)?,
+                            blobs: n(2)?,
+                            integers: n(3)?,
+                            reals: n(4)?,
+                            length: minlen
+                                .zip(maxlen)
+                                .map(|(a, z)| [a.max(0) as u64, z.max(0) as u64]),
+                            range: lo.zip(hi).map(|(a, z)| [a, z]),
+                        });
+                    }
+                    Ok((rows, cols))
+                })
+                .map_err(self.err())?;
+            out.rows = stats.0;
+            out.columns.extend(stats.1);
+        }
+        Ok(out)
+    }
+
+    /// Row count alone.
+    pub fn row_count(&self, table: &str) -> Result<u64, StatsError> {
+        self.conn
+            .query_row(&format!("SELECT count(*) FROM {}", ident(table)), [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n.max(0) as u64)
+            .map_err(self.err())
+    }
+
+    /// The distinct non-NULL values of a column (as text), or `None` when
+    /// there are more than `limit`: the scan stops at `limit + 1` distinct
+    /// values, so memory is bounded by `limit`.
+    pub fn distinct_values(
+        &self,
+        table: &str,
+        column: &str,
+        limit: usize,
+    ) -> Result<Option<Vec<String>>, StatsError> {
+        let q = ident(column);
+        let sql = format!(
+            "SELECT DISTINCT CAST({q} AS TEXT) FROM {} WHERE {q} IS NOT NULL LIMIT {}",
+            ident(table),
+            limit + 1
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let mut values: Vec<String> = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        if values.len() > limit {
+            return Ok(None);
+        }
+        values.sort();
+        Ok(Some(values))
+    }
+
+    /// Non-NULL values of a column, and how many equal each of `values`
+    /// (compared as text): one scan, one counter per value.
+    pub fn value_counts(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[String],
+    ) -> Result<(u64, Vec<u64>), StatsError> {
+        let q = ident(column);
+        let mut select = vec![format!("count({q})")];
+        for i in 1..=values.len() {
+            select.push(format!("coalesce(sum(CAST({q} AS TEXT) = ?{i}),0)"));
+        }
+        let sql = format!("SELECT {} FROM {}", select.join(", "), ident(table));
+        self.conn
+            .query_row(&sql, params_from_iter(values.iter()), |r| {
+                let total = r.get::<_, i64>(0)?.max(0) as u64;
+                let counts = (1..=values.len())
+                    .map(|i| r.get::<_, i64>(i).map(|v| v.max(0) as u64))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok((total, counts))
+            })
+            .map_err(self.err())
+    }
+}
+
+fn number(v: ValueRef<'_>) -> Option<f64> {
+    match v {
+        ValueRef::Integer(i) => Some(i as f64),
+        ValueRef::Real(f) => Some(f),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(dir: &Path) -> PathBuf {
+        let p = dir.join("t.db");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(
+            "CREATE TABLE p(id INTEGER PRIMARY KEY);
+             CREATE TABLE t(id INTEGER PRIMARY KEY, \"group\" TEXT, n REAL, p INTEGER REFERENCES p(id));
+             INSERT INTO t(\"group\", n) VALUES ('ab', 1.5), ('é', -2), (NULL, NULL), ('ab', 7);",
+        )
+        .unwrap();
+        p
+    }
+
+    #[test]
+    fn aggregates_lengths_ranges_nulls_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&fixture(dir.path())).unwrap();
+        assert_eq!(db.tables().unwrap(), vec!["p", "t"]);
+        let cols = db.columns("t").unwrap();
+        assert!(cols[0].primary_key);
+        assert_eq!(cols[3].references.as_deref(), Some("p"));
+        let s = db.table_stats("t").unwrap();
+        assert_eq!(s.rows, 4);
+        let g = s.column("group").unwrap();
+        assert_eq!((g.nulls, g.texts, g.length), (1, 3, Some([2, 2])));
+        let n = s.column("n").unwrap();
+        assert_eq!(n.range, Some([-2.0, 7.0]));
+        assert_eq!(n.numeric(), 3);
+        assert_eq!(
+            db.distinct_values("t", "group", 5).unwrap(),
+            Some(vec!["ab".to_string(), "é".to_string()])
+        );
+        assert_eq!(db.distinct_values("t", "group", 1).unwrap(), None);
+        let (total, counts) = db
+            .value_counts("t", "group", &["ab".into(), "zz".into()])
+            .unwrap();
+        assert_eq!((total, counts), (3, vec![2, 0]));
+    }
+
+    #[test]
+    fn refuses_foreign_empty_and_truncated_files_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = fixture(dir.path());
+        let bytes = std::fs::read(&good).unwrap();
+        let cases: [(&str, &[u8]); 3] = [
+            ("empty.db", b""),
+            ("text.db", b"hello, I am not a database at all, not even close; just some text bytes padded out to over a hundred bytes long."),
+            ("half.db", &bytes[..bytes.len() / 2]),
+        ];
+        for (name, content) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, content).unwrap();
+            let e = Db::open(&p).err().expect(name).to_string();
+            assert!(e.contains(name), "{e}");
+        }
+        let e = Db::open(&dir.path().join("none.db")).err().unwrap();
+        assert!(matches!(e, StatsError::Missing { .. }));
+    }
+}

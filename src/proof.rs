@@ -1,0 +1,6 @@
+//! The proof rules, pure and free of I/O: phases → checks → verdict
+//! (`verdict`), and the consistency rules the verifier applies to a
+//! recorded report (`rules`).
+
+pub mod rules;
+pub mod verdict;

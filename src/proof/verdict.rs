@@ -1,0 +1,437 @@
+//! The verdict rules, as a pure function of what was measured. PASS only if
+//! every check holds:
+//! - integrity and foreign-key checks pass at every measured phase;
+//! - the snapshot holds the before state (byte-identical for `copy`);
+//! - the apply was real: after-apply differs from before and the row deltas
+//!   equal what the scenario asked for (a no-op apply can never pass); under
+//!   an apply fault, the fault really landed part-way and left whole births;
+//! - the rollback ran, and restored the before state: the file bytes for a
+//!   byte-exact proof, the logical hash for a logical-only one (which is
+//!   never called byte-exact, even when the bytes happen to match);
+//! - no `-wal`/`-journal`/`-shm` is left beside the restored file.
+
+use crate::evidence::report::{
+    Check, FaultRecord, Outcome, Phase, Phases, Proof, RollbackRecord, Verdict,
+};
+use crate::rehearse::scenario::FaultKind;
+use std::collections::BTreeMap;
+
+/// The births tables and the delta each birth causes.
+pub const BIRTH_TABLES: &[&str] = &[
+    "birth_registry",
+    "directus_activity",
+    "directus_revisions",
+    "objects",
+];
+
+/// Everything the rules look at.
+pub struct Inputs<'a> {
+    /// What the method pair can prove.
+    pub proof: Proof,
+    /// Snapshot taken by file copy (must then be byte-identical to before).
+    pub copy_snapshot: bool,
+    /// The after-apply phase was measured inside an open transaction.
+    pub in_transaction: bool,
+    /// All phases.
+    pub phases: &'a Phases,
+    /// Row deltas the scenario asked for (births: +N on the four tables).
+    pub expected: &'a BTreeMap<String, i64>,
+    /// Row deltas observed.
+    pub observed: &'a BTreeMap<String, i64>,
+    /// Births requested (births apply).
+    pub births_requested: Option<u64>,
+    /// Births the worker reported before the fault (kill).
+    pub births_reported: Option<u64>,
+    /// Error that stopped the apply.
+    pub apply_error: Option<&'a str>,
+    /// The injected fault.
+    pub fault: Option<(FaultKind, &'a FaultRecord)>,
+    /// The rollback.
+    pub rollback: &'a RollbackRecord,
+    /// The restore was refused because the snapshot was corrupted.
+    pub refused_corrupt: bool,
+}
+
+fn check(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Check {
+    Check {
+        name: name.into(),
+        outcome: if ok { Outcome::Pass } else { Outcome::Fail },
+        detail: detail.into(),
+    }
+}
+
+fn short(s: Option<&str>) -> &str {
+    s.map(|s| &s[..s.len().min(16)]).unwrap_or("(none)")
+}
+
+fn phase_list(p: &Phases) -> Vec<(&'static str, &Phase)> {
+    let mut v = vec![("before", &p.before)];
+    if let Some(x) = &p.snapshot {
+        v.push(("snapshot", x));
+    }
+    if let Some(x) = &p.after_apply {
+        v.push(("after_apply", x));
+    }
+    if let Some(x) = &p.after_rollback {
+        v.push(("after_rollback", x));
+    }
+    v
+}
+
+/// Row deltas after − before for every table whose row count changed.
+/// `sqlite_sequence` is left out unless `keep_sequence` (its row count moves
+/// only when a table gets its first AUTOINCREMENT row).
+pub fn row_deltas(before: &Phase, after: &Phase, keep_sequence: bool) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    let names: std::collections::BTreeSet<&String> = before
+        .logical
+        .tables
+        .keys()
+        .chain(after.logical.tables.keys())
+        .collect();
+    for t in names {
+        if t == "sqlite_sequence" && !keep_sequence {
+            continue;
+        }
+        let b = before.logical.tables.get(t).map(|d| d.rows).unwrap_or(0) as i64;
+        let a = after.logical.tables.get(t).map(|d| d.rows).unwrap_or(0) as i64;
+        if a != b {
+            out.insert(t.clone(), a - b);
+        }
+    }
+    out
+}
+
+fn fmt_deltas(m: &BTreeMap<String, i64>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter()
+        .map(|(t, d)| format!("{t} {d:+}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Evaluate every rule; the verdict is PASS iff all checks pass.
+pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
+    let mut c = Vec::new();
+    let p = i.phases;
+    for (name, ph) in phase_list(p) {
+        c.push(check(
+            format!("integrity_check:{name}"),
+            ph.integrity_check == "ok",
+            format!("PRAGMA integrity_check: {}", ph.integrity_check),
+        ));
+        c.push(check(
+            format!("foreign_key_check:{name}"),
+            ph.foreign_key_violations == 0,
+            format!(
+                "PRAGMA foreign_key_check: {} violation(s)",
+                ph.foreign_key_violations
+            ),
+        ));
+    }
+    let before = &p.before;
+    match &p.snapshot {
+        Some(s) => {
+            let logical = s.logical.sha256 == before.logical.sha256;
+            let bytes = s.file_sha256 == before.file_sha256;
+            let ok = logical && (!i.copy_snapshot || bytes);
+            c.push(check(
+                "snapshot_holds_before",
+                ok,
+                format!(
+                    "snapshot logical {} vs before {}; file bytes {}{}",
+                    short(Some(&s.logical.sha256)),
+                    short(Some(&before.logical.sha256)),
+                    if bytes { "identical" } else { "differ" },
+                    if i.copy_snapshot {
+                        " (copy: must be identical)"
+                    } else {
+                        " (backup API: header counters differ, logical equality required)"
+                    }
+                ),
+            ));
+        }
+        None => c.push(check(
+            "snapshot_holds_before",
+            false,
+            "no snapshot was measured",
+        )),
+    }
+    let apply_fault = i.fault.filter(|(k, _)| {
+        matches!(
+            k,
+            FaultKind::Kill | FaultKind::DiskFull | FaultKind::IoError
+        )
+    });
+    if let Some((_, rec)) = i.fault {
+        c.push(check("fault_injected", rec.injected, rec.detail.clone()));
+    }
+    match (&p.after_apply, apply_fault) {
+        (None, _) => c.push(check(
+            "apply_was_real",
+            false,
+            "the after-apply state was not measured",
+        )),
+        (Some(a), None) => {
+            let logical = a.logical.sha256 != before.logical.sha256;
+            // No file (PostgreSQL): only the logical hash can show the change.
+            let no_file = a.file_sha256.is_none() && before.file_sha256.is_none();
+            let bytes = a.file_sha256 != before.file_sha256;
+            let ok = logical && (bytes || no_file || i.in_transaction) && i.apply_error.is_none();
+            let mut detail = format!(
+                "after-apply logical {} vs before {}; file bytes {}",
+                short(Some(&a.logical.sha256)),
+                short(Some(&before.logical.sha256)),
+                if no_file {
+                    "n/a (no file)"
+                } else if bytes {
+                    "differ"
+                } else {
+                    "identical"
+                }
+            );
+            if i.in_transaction {
+                detail.push_str(" (inside the open transaction the main file need not change yet)");
+            }
+            if let Some(e) = i.apply_error {
+                detail.push_str(&format!("; apply failed: {e}"));
+            }
+            c.push(check("apply_was_real", ok, detail));
+            c.push(check(
+                "row_deltas_as_requested",
+                i.observed == i.expected && !i.expected.is_empty(),
+                format!(
+                    "expected {}; observed {}",
+                    fmt_deltas(i.expected),
+                    fmt_deltas(i.observed)
+                ),
+            ));
+        }
+        (Some(a), Some(_)) => {
+            let k = i.observed.get("birth_registry").copied().unwrap_or(0);
+            let whole = BIRTH_TABLES
+                .iter()
+                .all(|t| i.observed.get(*t).copied().unwrap_or(0) == k)
+                && i.observed
+                    .keys()
+                    .all(|t| BIRTH_TABLES.contains(&t.as_str()));
+            let requested = i.births_requested.unwrap_or(0) as i64;
+            let reported = i.births_reported.unwrap_or(0) as i64;
+            let part_way = k >= 1
+                && k < requested
+                && k >= reported
+                && (a.file_sha256.is_none() || a.file_sha256 != before.file_sha256);
+            c.push(check(
+                "apply_interrupted_part_way",
+                part_way && whole,
+                format!(
+                    "{k} of {requested} births committed before the fault ({reported} reported); observed {}; {}",
+                    fmt_deltas(i.observed),
+                    if whole { "whole births only" } else { "NOT whole births: the surface was left inconsistent" }
+                ),
+            ));
+        }
+    }
+    let rb = i.rollback;
+    c.push(check(
+        "rollback_performed",
+        rb.performed && rb.error.is_none(),
+        match &rb.error {
+            Some(e) => format!("rollback did not complete: {e}"),
+            None => "rollback completed".into(),
+        },
+    ));
+    if i.refused_corrupt {
+        let untouched = match (&p.after_apply, &p.after_rollback) {
+            // Without files (PostgreSQL) the logical hash must be unchanged.
+            (Some(a), Some(r)) if a.file_sha256.is_none() => {
+                r.file_sha256.is_none() && a.logical.sha256 == r.logical.sha256
+            }
+            (Some(a), Some(r)) => a.file_sha256 == r.file_sha256,
+            _ => false,
+        };
+        c.push(check(
+            "target_untouched_after_refusal",
+            untouched,
+            if untouched {
+                "the refused restore left the target exactly as after apply (same SHA-256)"
+            } else {
+                "the target changed although the restore was refused"
+            },
+        ));
+    }
+    match &p.after_rollback {
+        None => c.push(check(
+            "restored",
+            false,
+            "the after-rollback state was not measured",
+        )),
+        Some(r) => {
+            let bytes = r.file_sha256.is_some() && r.file_sha256 == before.file_sha256;
+            let logical = r.logical.sha256 == before.logical.sha256;
+            match i.proof {
+                Proof::ByteExact => c.push(check(
+                    "restored_byte_exact",
+                    bytes && logical,
+                    format!(
+                        "after-rollback file SHA-256 {} vs before {}; logical {}",
+                        r.file_sha256.as_deref().unwrap_or("(none)"),
+                        before.file_sha256.as_deref().unwrap_or("(none)"),
+                        if logical { "equal" } else { "differs" }
+                    ),
+                )),
+                Proof::LogicalOnly => c.push(check(
+                    "restored_logically",
+                    logical,
+                    format!(
+                        "after-rollback logical SHA-256 {} vs before {}; proof is logical-only, never byte-exact (file bytes {})",
+                        r.logical.sha256,
+                        before.logical.sha256,
+                        if bytes { "happen to be identical" } else { "differ, as this method pair implies" }
+                    ),
+                )),
+            }
+            c.push(check(
+                "no_stray_files",
+                r.stray_files.is_empty(),
+                if r.stray_files.is_empty() {
+                    "no -wal, -shm or -journal beside the restored file".to_string()
+                } else {
+                    format!("left beside the file: {}", r.stray_files.join(", "))
+                },
+            ));
+        }
+    }
+    let verdict = if c.iter().all(|x| x.outcome == Outcome::Pass) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    (c, verdict)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::sqlite::logical::{LogicalDigest, TableDigest};
+
+    fn phase(file: &str, logical: &str, objects: u64) -> Phase {
+        Phase {
+            file_sha256: Some(file.into()),
+            size: Some(4096),
+            page_count: Some(1),
+            logical: LogicalDigest {
+                sha256: logical.into(),
+                schema_sha256: "s".into(),
+                tables: BTreeMap::from([(
+                    "objects".to_string(),
+                    TableDigest {
+                        rows: objects,
+                        sha256: logical.into(),
+                    },
+                )]),
+            },
+            integrity_check: "ok".into(),
+            foreign_key_violations: 0,
+            stray_files: vec![],
+            sha3: None,
+            derived_from: None,
+            note: None,
+            ms: 1,
+        }
+    }
+
+    fn run(proof: Proof, after: Phase, rolled: Phase) -> (Vec<Check>, Verdict) {
+        let before = phase("f0", "l0", 10);
+        let phases = Phases {
+            snapshot: Some(before.clone()),
+            after_apply: Some(after.clone()),
+            after_rollback: Some(rolled),
+            before: before.clone(),
+        };
+        let expected = BTreeMap::from([("objects".to_string(), 2i64)]);
+        let observed = row_deltas(&before, &after, false);
+        let rb = RollbackRecord {
+            sql: None,
+            sql_sha256: None,
+            rewind_sequences: false,
+            performed: true,
+            error: None,
+        };
+        evaluate(&Inputs {
+            proof,
+            copy_snapshot: true,
+            in_transaction: false,
+            phases: &phases,
+            expected: &expected,
+            observed: &observed,
+            births_requested: None,
+            births_reported: None,
+            apply_error: None,
+            fault: None,
+            rollback: &rb,
+            refused_corrupt: false,
+        })
+    }
+
+    fn outcome(c: &[Check], name: &str) -> Outcome {
+        c.iter()
+            .find(|x| x.name == name)
+            .map(|x| x.outcome)
+            .unwrap()
+    }
+
+    #[test]
+    fn byte_exact_needs_equal_bytes_logical_only_needs_equal_content() {
+        let applied = phase("f1", "l1", 12);
+        let (_, v) = run(Proof::ByteExact, applied.clone(), phase("f0", "l0", 10));
+        assert_eq!(v, Verdict::Pass);
+        // Same content, other bytes: a byte-exact proof fails…
+        let (c, v) = run(Proof::ByteExact, applied.clone(), phase("f9", "l0", 10));
+        assert_eq!(
+            (v, outcome(&c, "restored_byte_exact")),
+            (Verdict::Fail, Outcome::Fail)
+        );
+        // …a logical-only one passes and says it is never byte-exact.
+        let (c, v) = run(Proof::LogicalOnly, applied, phase("f9", "l0", 10));
+        assert_eq!(v, Verdict::Pass);
+        let d = &c
+            .iter()
+            .find(|x| x.name == "restored_logically")
+            .unwrap()
+            .detail;
+        assert!(d.contains("never byte-exact"), "{d}");
+    }
+
+    #[test]
+    fn a_noop_or_wrong_sized_apply_never_passes() {
+        // No-op: after-apply equals before.
+        let (c, v) = run(
+            Proof::ByteExact,
+            phase("f0", "l0", 10),
+            phase("f0", "l0", 10),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "apply_was_real"), Outcome::Fail);
+        assert_eq!(outcome(&c, "row_deltas_as_requested"), Outcome::Fail);
+        // Real change, but one row instead of the two asked for.
+        let (c, v) = run(
+            Proof::ByteExact,
+            phase("f1", "l1", 11),
+            phase("f0", "l0", 10),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "row_deltas_as_requested"), Outcome::Fail);
+    }
+
+    #[test]
+    fn a_failed_integrity_check_anywhere_fails() {
+        let mut rolled = phase("f0", "l0", 10);
+        rolled.integrity_check = "row 3 missing from index".into();
+        let (c, v) = run(Proof::ByteExact, phase("f1", "l1", 12), rolled);
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "integrity_check:after_rollback"), Outcome::Fail);
+    }
+}

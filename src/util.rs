@@ -1,0 +1,5 @@
+//! Small shared utilities: atomic file writes, timestamps, progress bars.
+
+pub mod fsutil;
+pub mod progress;
+pub mod timefmt;
