@@ -21,5 +21,6 @@ pub mod intake;
 pub mod profile;
 pub mod proof;
 pub mod rehearse;
+pub mod schema;
 pub mod surface;
 pub mod util;
