@@ -58,6 +58,9 @@ pub enum GenerateError {
     Shape { profile: String, problem: String },
     #[error(transparent)]
     Write(#[from] fsutil::WriteError),
+    /// `--out` exists and is not a regular file (a FIFO, device, folder).
+    #[error(transparent)]
+    Input(#[from] fsutil::InputError),
     #[error("generating {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -153,11 +156,14 @@ pub fn generate(
 /// `--force` may replace a plain file or an earlier surrogate, never a
 /// database rollproof did not generate (fail closed: it could be real data).
 fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
+    let mut file = match fsutil::open_regular(out, "output file") {
+        Ok(f) => f,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     let mut magic = [0u8; 16];
-    let is_sqlite = std::fs::File::open(out)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok()
-        && &magic == b"SQLite format 3\0";
+    let is_sqlite =
+        std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"SQLite format 3\0";
     if !is_sqlite {
         return Ok(());
     }

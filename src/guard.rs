@@ -274,7 +274,8 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
     let mut tmp =
         crate::util::fsutil::temp_beside(&real_dest).map_err(|e| fail("temp file", &e))?;
     let (sha256, size) = {
-        let mut input = std::fs::File::open(&real_src).map_err(|e| fail("open", &e))?;
+        let mut input =
+            crate::util::fsutil::open_regular_io(&real_src).map_err(|e| fail("open", &e))?;
         let meta = input.metadata().map_err(|e| fail("stat", &e))?;
         let start = crate::hash::memo::settle_before_read(&meta);
         // A kernel copy (copy_file_range), then one read of the copy: its

@@ -38,7 +38,7 @@ pub fn file_sha256(path: &Path) -> Result<FileDigest, HashError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(err)?;
+    let file = crate::util::fsutil::open_regular_io(path).map_err(err)?;
     let meta = file.metadata().map_err(err)?;
     if let Some(d) = memo::recall(&meta) {
         return Ok(d);
@@ -53,7 +53,7 @@ pub fn file_sha256_fresh(path: &Path) -> Result<FileDigest, HashError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(err)?;
+    let file = crate::util::fsutil::open_regular_io(path).map_err(err)?;
     let meta = file.metadata().map_err(err)?;
     read_and_hash(path, file, meta)
 }

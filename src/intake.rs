@@ -157,7 +157,8 @@ fn load_allow(path: Option<&Path>) -> Result<(AllowList, Option<String>), Intake
         path: p.to_path_buf(),
         problem,
     };
-    let bytes = std::fs::read(p).map_err(|e| err(format!("cannot read: {e}")))?;
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(p, limit::ALLOW_LIST, "allow-list").map_err(|e| err(e.to_string()))?;
     let text = String::from_utf8(bytes.clone()).map_err(|_| err("is not UTF-8 text".into()))?;
     let list = AllowList::parse(&text).map_err(err)?;
     Ok((list, Some(crate::hash::sha256_hex(&bytes))))

@@ -29,12 +29,8 @@ pub const MAX_CATEGORIES: usize = 32;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    #[error("cannot read profile {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::util::fsutil::InputError),
     #[error("profile {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("profile {path}: {location}: {problem}")]
@@ -110,10 +106,8 @@ pub struct Profile {
 impl Profile {
     /// Read, parse and validate a profile file.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        use crate::util::fsutil::{limit, read_bounded_string};
+        let text = read_bounded_string(path, limit::PROFILE, "profile")?;
         Profile::parse(&text, path)
     }
 

@@ -116,11 +116,11 @@ fn read_script(
     field: &str,
 ) -> Result<(String, String, String), RehearseError> {
     let path = sc.resolve(p);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(&path, limit::SCRIPT, "script").map_err(|e| {
         RehearseError::Input(format!(
-            "scenario {}: field `{field}`: cannot read {}: {e}",
+            "scenario {}: field `{field}`: {e}",
             sc.path.display(),
-            path.display()
         ))
     })?;
     let text = String::from_utf8(bytes.clone()).map_err(|_| {

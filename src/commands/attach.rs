@@ -154,8 +154,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             write_atomic(&bak, &original, true)
                 .with_context(|| format!("cannot keep a backup; {map_name} is unchanged"))?;
             // Someone else edited the map while we verified: do not lose their change.
-            let now =
-                std::fs::read(&map_real).with_context(|| format!("cannot re-read {map_name}"))?;
+            use crate::util::fsutil::{limit, read_bounded};
+            let now = read_bounded(&map_real, limit::MAP, "blocker map")
+                .with_context(|| format!("cannot re-read {map_name}"))?;
             if now != original {
                 anyhow::bail!(
                     "{map_name} changed on disk while attaching; nothing written, run attach again"

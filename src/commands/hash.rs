@@ -141,9 +141,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }
     let mut all = Vec::with_capacity(args.files.len());
     for f in &args.files {
-        if !f.is_file() {
-            anyhow::bail!("{}: no such file", f.display());
-        }
+        // A FIFO, device or folder is bad input, before SQLite opens it.
+        drop(crate::util::fsutil::open_regular(f, "database")?);
         all.push(hash_file(f).with_context(|| format!("could not hash {}", f.display()))?);
     }
     if args.json {

@@ -114,8 +114,8 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
     };
     // The predicate is the report exactly as sealed: parse the file again
     // rather than re-serialising the typed struct.
-    let bytes = std::fs::read(&a.report)
-        .with_context(|| format!("cannot read report {}", a.report.display()))?;
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(&a.report, limit::REPORT, "report")?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", a.report.display()))?;
     let statement = crate::evidence::attest::statement(r, value);

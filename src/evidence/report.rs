@@ -25,12 +25,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// The report file could not be read.
-    #[error("cannot read report {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::util::fsutil::InputError),
     /// The report file is not valid JSON or not a report of this format.
     #[error("{path} is not a valid rollproof report: {source}")]
     Parse {
@@ -416,10 +412,8 @@ impl Report {
 
     /// Read a report (the seal is not checked here; see `seal_ok`).
     pub fn load(path: &Path) -> Result<Report, ReportError> {
-        let bytes = std::fs::read(path).map_err(|source| ReportError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        use crate::util::fsutil::{limit, read_bounded};
+        let bytes = read_bounded(path, limit::REPORT, "report")?;
         serde_json::from_slice(&bytes).map_err(|source| ReportError::Parse {
             path: path.to_path_buf(),
             source,

@@ -45,6 +45,8 @@ pub enum SealError {
     #[error("{path}: {problem}")]
     Refused { path: String, problem: String },
     #[error(transparent)]
+    Input(#[from] crate::util::fsutil::InputError),
+    #[error(transparent)]
     Write(#[from] crate::util::fsutil::WriteError),
     #[error(transparent)]
     Generate(#[from] crate::generate::GenerateError),

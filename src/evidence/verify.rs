@@ -19,29 +19,18 @@ use crate::proof::rules;
 
 use crate::evidence::report::{self, Report};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// The JSON Schema of the report format, as shipped in the repository.
 pub const REPORT_SCHEMA: &str = include_str!("../../docs/report.schema.json");
 
-/// Reports larger than this are refused unread (a report is a few KiB to a
-/// few MiB; anything bigger is not one of ours).
-pub const MAX_REPORT_BYTES: u64 = 64 << 20;
-
-/// Why a report could not even be read.
+/// Why a report could not even be read: not a regular file, larger than
+/// any report (`fsutil::limit::REPORT`), or unreadable.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    /// The file could not be read.
-    #[error("cannot read report {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is too large to be a report.
-    #[error("{path} is {size} bytes, larger than any report ({MAX_REPORT_BYTES} bytes)")]
-    TooLarge { path: PathBuf, size: u64 },
+    #[error(transparent)]
+    Read(#[from] crate::util::fsutil::InputError),
 }
 
 /// One reason a report is rejected.
@@ -260,18 +249,8 @@ fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
 /// Read and check a report file; with `artifacts`, also re-hash the kept
 /// files against every digest the report records.
 pub fn check_file(path: &Path, artifacts: Option<&Path>) -> Result<Checked, VerifyError> {
-    let read = |source| VerifyError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read)?.len();
-    if size > MAX_REPORT_BYTES {
-        return Err(VerifyError::TooLarge {
-            path: path.to_path_buf(),
-            size,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(read)?;
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(path, limit::REPORT, "report")?;
     let mut checked = check_bytes(&bytes);
     if let Some(dir) = artifacts {
         match &checked.report {

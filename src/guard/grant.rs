@@ -37,12 +37,8 @@ pub const SCOPES: &[&str] = &["production", "rehearsal", "surrogate", "clone"];
 /// A grant file could not be used at all (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum GrantError {
-    #[error("cannot read grant {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::util::fsutil::InputError),
     #[error("grant {path} is malformed: {problem}")]
     Malformed { path: PathBuf, problem: String },
     #[error(
@@ -98,10 +94,8 @@ impl Grant {
     /// Read a grant file: JSON when it starts with `{`, TOML otherwise.
     /// Fields are checked for form (timestamps, digest, known action/scope).
     pub fn load(path: &Path) -> Result<Grant, GrantError> {
-        let text = std::fs::read_to_string(path).map_err(|source| GrantError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        use crate::util::fsutil::{limit, read_bounded_string};
+        let text = read_bounded_string(path, limit::GRANT, "grant")?;
         let malformed = |problem: String| GrantError::Malformed {
             path: path.to_path_buf(),
             problem,

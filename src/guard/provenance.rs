@@ -67,6 +67,8 @@ pub enum ProvenanceError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Input(#[from] crate::util::fsutil::InputError),
 }
 
 pub(crate) fn invalid(path: &Path, problem: impl Into<String>) -> ProvenanceError {

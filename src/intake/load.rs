@@ -43,7 +43,8 @@ fn bad(path: &Path, problem: impl Into<String>) -> IntakeError {
 
 /// Sniff the format from the first bytes; refuse anything that is neither.
 pub fn detect(path: &Path) -> Result<Format, IntakeError> {
-    let mut f = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
+    let mut f = crate::util::fsutil::open_regular_io(path)
+        .map_err(|e| bad(path, format!("cannot open: {e}")))?;
     let mut head = vec![0u8; 4096];
     let mut n = 0;
     while n < head.len() {
@@ -78,7 +79,8 @@ pub fn detect(path: &Path) -> Result<Format, IntakeError> {
 /// Check the SQLite header against the file's length: a database whose
 /// header promises more pages than the file holds was truncated.
 pub fn check_sqlite_header(path: &Path) -> Result<(), IntakeError> {
-    let mut f = std::fs::File::open(path).map_err(|e| bad(path, format!("cannot open: {e}")))?;
+    let mut f = crate::util::fsutil::open_regular_io(path)
+        .map_err(|e| bad(path, format!("cannot open: {e}")))?;
     let len = f
         .metadata()
         .map_err(|e| bad(path, format!("cannot stat: {e}")))?
@@ -126,7 +128,8 @@ pub fn check_sqlite_header(path: &Path) -> Result<(), IntakeError> {
 /// Stream-copy `src` into `dest` (an open temp file), returning the SHA-256
 /// of the bytes copied.
 pub fn copy_hashing(src: &Path, dest: &mut std::fs::File) -> Result<String, IntakeError> {
-    let mut input = std::fs::File::open(src).map_err(|e| bad(src, format!("cannot open: {e}")))?;
+    let mut input = crate::util::fsutil::open_regular_io(src)
+        .map_err(|e| bad(src, format!("cannot open: {e}")))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; crate::hash::CHUNK];
     loop {
@@ -282,23 +285,43 @@ fn error_text(e: &rusqlite::Error) -> String {
 pub fn load_sql(src: &Path, conn: &Connection) -> Result<String, IntakeError> {
     conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
         .map_err(|e| IntakeError::Workspace(format!("cannot harden the clone: {e}")))?;
-    let file = std::fs::File::open(src).map_err(|e| bad(src, format!("cannot open: {e}")))?;
+    let file = crate::util::fsutil::open_regular_io(src)
+        .map_err(|e| bad(src, format!("cannot open: {e}")))?;
     let mut reader = BufReader::new(file);
     let mut h = Sha256::new();
     let mut stmt = String::new();
-    let mut line = String::new();
+    let mut raw = Vec::new();
     let (mut lineno, mut start_line) = (0u64, 1u64);
+    let cap = crate::util::fsutil::limit::DUMP_STATEMENT;
     loop {
-        line.clear();
-        let n = reader.read_line(&mut line).map_err(|e| {
-            bad(
-                src,
-                format!("line {}: cannot read as UTF-8 text ({e})", lineno + 1),
-            )
-        })?;
+        raw.clear();
+        // Memory stays bounded whatever the dump: a line is read only up to
+        // what the statement may still grow by, plus one byte to notice.
+        let room = cap.saturating_sub(stmt.len() as u64) + 1;
+        let n = (&mut reader)
+            .take(room)
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| bad(src, format!("line {}: cannot read ({e})", lineno + 1)))?;
         if n == 0 {
             break;
         }
+        if stmt.len() + n > cap as usize {
+            return Err(bad(
+                src,
+                format!(
+                    "line {}: the statement starting at line {} is longer than \
+                     {cap} bytes (docs/GUARD.md \"Input limits\")",
+                    lineno + 1,
+                    if stmt.trim().is_empty() {
+                        lineno + 1
+                    } else {
+                        start_line
+                    }
+                ),
+            ));
+        }
+        let line = std::str::from_utf8(&raw)
+            .map_err(|e| bad(src, format!("line {}: not UTF-8 text ({e})", lineno + 1)))?;
         lineno += 1;
         h.update(line.as_bytes());
         if line.contains('\0') {
@@ -310,7 +333,7 @@ pub fn load_sql(src: &Path, conn: &Connection) -> Result<String, IntakeError> {
         if stmt.trim().is_empty() {
             start_line = lineno;
         }
-        stmt.push_str(&line);
+        stmt.push_str(line);
         if stmt.trim_end().ends_with(';') && is_complete(&stmt) {
             check_statement(src, start_line, &stmt)?;
             conn.execute_batch(&stmt).map_err(|e| {

@@ -136,7 +136,7 @@ fn check_header(path: &Path) -> Result<(), StatsError> {
         return Err(not_db("the file is empty".into()));
     }
     let mut header = [0u8; 100];
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = crate::util::fsutil::open_regular_io(path).map_err(io)?;
     if len < 100 {
         return Err(not_db(format!(
             "only {len} bytes, shorter than a SQLite header"

@@ -15,7 +15,10 @@ pub const DEFAULT_BLOCKER: &str = "FIX7-P0-DRYRUN-PROD-ROLLBACK-1";
 /// Why a scenario cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
-    /// The file could not be read.
+    /// The file is not a regular file, too large or unreadable.
+    #[error(transparent)]
+    Input(#[from] crate::util::fsutil::InputError),
+    /// The folder could not be listed.
     #[error("cannot read scenario {path}: {source}")]
     Read {
         path: PathBuf,
@@ -221,10 +224,8 @@ impl Loaded {
 
 /// Read, parse and validate a scenario file.
 pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
-    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes =
+        crate::util::fsutil::read_bounded(path, crate::util::fsutil::limit::SCENARIO, "scenario")?;
     let text = String::from_utf8(bytes.clone()).map_err(|e| ScenarioError::Parse {
         path: path.to_path_buf(),
         message: format!("not UTF-8: {e}"),

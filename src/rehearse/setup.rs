@@ -46,12 +46,12 @@ pub fn prepare(
             let profile_path = profile_override
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| sc.resolve(p));
-            let bytes = std::fs::read(&profile_path).map_err(|source| RehearseError::Io {
-                what: "cannot read profile",
-                path: profile_path.clone(),
-                source,
-            })?;
-            let profile = crate::profile::Profile::load(&profile_path)?;
+            // Read once: the digest in the report is of the very bytes parsed.
+            use crate::util::fsutil::{limit, read_bounded_string};
+            let text = read_bounded_string(&profile_path, limit::PROFILE, "profile")
+                .map_err(crate::profile::ProfileError::from)?;
+            let bytes = text.as_bytes();
+            let profile = crate::profile::Profile::parse(&text, &profile_path)?;
             let seed = spec.seed.unwrap_or(1);
             let scale = spec.scale.unwrap_or(1.0);
             let out = run_dir.join("surrogate.db");
@@ -76,7 +76,7 @@ pub fn prepare(
                 out,
                 Surrogate {
                     profile: Some(profile_path.display().to_string()),
-                    profile_sha256: Some(crate::hash::sha256_hex(&bytes)),
+                    profile_sha256: Some(crate::hash::sha256_hex(bytes)),
                     seed: Some(seed),
                     scale: Some(scale),
                     file: None,
@@ -88,12 +88,20 @@ pub fn prepare(
         }
         (None, Some(f)) => {
             let file = sc.resolve(f);
-            if !file.is_file() {
-                return Err(RehearseError::Input(format!(
-                    "scenario {}: field `surrogate.file`: {} does not exist",
-                    sc.path.display(),
-                    file.display()
-                )));
+            match std::fs::metadata(&file) {
+                Ok(m) if m.is_file() => {}
+                found => {
+                    return Err(RehearseError::Input(format!(
+                        "scenario {}: field `surrogate.file`: {} {}",
+                        sc.path.display(),
+                        file.display(),
+                        if found.is_ok() {
+                            "is not a regular file"
+                        } else {
+                            "does not exist"
+                        }
+                    )));
+                }
             }
             (
                 file.clone(),

@@ -1,6 +1,13 @@
 //! File writes that never leave a half-written file behind: write to a
 //! temporary file in the destination's folder, fsync, then rename over (or,
-//! without `overwrite`, refuse to replace an existing file).
+//! without `overwrite`, refuse to replace an existing file). And reads of
+//! untrusted input files that are bounded and never block (`bounded`).
+
+mod bounded;
+pub use bounded::{
+    InputError, limit, open_regular, open_regular_io, read_bounded, read_bounded_string,
+    read_open_bounded,
+};
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

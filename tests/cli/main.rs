@@ -7,6 +7,7 @@ mod attach;
 mod blockers;
 mod generate;
 mod guard;
+mod inputs;
 mod intake;
 mod postgres;
 mod profile;

@@ -91,3 +91,62 @@ pub fn sha256_file(p: &Path) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(std::fs::read(p).expect("read file")))
 }
+
+/// Run with arguments, killing the process (and failing the test) if it has
+/// not finished within `secs` seconds: for inputs that could block forever.
+pub fn run_within(w: &Work, args: &[&str], secs: u64) -> Output {
+    use std::io::Read;
+    let mut child = w
+        .cmd()
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn rollproof");
+    // Drain both pipes meanwhile, so a long output cannot stall the child.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rollproof {args:?} did not finish within {secs} s (blocked?)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout"),
+        stderr: err.join().expect("stderr"),
+    }
+}
+
+/// Make a FIFO (named pipe) at `p`.
+pub fn mkfifo(p: &Path) {
+    let st = Command::new("mkfifo").arg(p).status().expect("run mkfifo");
+    assert!(st.success(), "mkfifo {}", p.display());
+}

@@ -98,7 +98,7 @@ pub fn stray_files(db: &Path) -> Vec<String> {
 /// recovery that will never happen.
 pub fn has_hot_journal(db: &Path) -> bool {
     let mut first = [0u8; 1];
-    File::open(sidecars(db)[2].as_path())
+    crate::util::fsutil::open_regular_io(sidecars(db)[2].as_path())
         .and_then(|mut f| io::Read::read_exact(&mut f, &mut first))
         .is_ok()
         && first[0] != 0

@@ -48,11 +48,8 @@ impl ShapeError {
 pub enum MapError {
     // The cause is part of the one-line message (not a `#[source]`), so
     // `{:#}` does not print it twice.
-    #[error("cannot read blocker map {path}: {cause}")]
-    Read {
-        path: PathBuf,
-        cause: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::util::fsutil::InputError),
     #[error("{path} is not valid JSON: {cause}")]
     NotJson {
         path: PathBuf,
@@ -335,10 +332,8 @@ impl BlockerMap {
 
     /// Read and parse a map file; errors name the file.
     pub fn load(path: &Path) -> Result<(BlockerMap, Vec<u8>), MapError> {
-        let bytes = std::fs::read(path).map_err(|cause| MapError::Read {
-            path: path.to_path_buf(),
-            cause,
-        })?;
+        use crate::util::fsutil::{limit, read_bounded};
+        let bytes = read_bounded(path, limit::MAP, "blocker map")?;
         match BlockerMap::parse(&bytes) {
             Ok(map) => Ok((map, bytes)),
             Err(ParseError::Json(cause)) => Err(MapError::NotJson {

@@ -269,7 +269,8 @@ fn load_existing(path: &Path, force: bool) -> Result<Option<Manifest>, SealError
             ))
         };
     }
-    let text = std::fs::read(path).map_err(SealError::io(path))?;
+    use crate::util::fsutil::{limit, read_bounded};
+    let text = read_bounded(path, limit::MANIFEST, "seal manifest")?;
     match manifest::parse(&String::from_utf8_lossy(&text)) {
         Ok(p) if p.seal_holds() => Ok(Some(p.manifest)),
         Ok(p) if force => Ok(Some(p.manifest)),

@@ -279,7 +279,8 @@ fn read_manifest(path: &std::path::Path) -> Result<Result<manifest::Parsed, Find
             "the manifest is not a regular file",
         )));
     }
-    let bytes = std::fs::read(path).map_err(SealError::io(path))?;
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(path, limit::MANIFEST, "seal manifest")?;
     let Ok(text) = String::from_utf8(bytes) else {
         return Ok(Err(finding(
             MANIFEST_FILE,

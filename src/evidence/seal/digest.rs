@@ -97,7 +97,8 @@ fn hash_one(job: &Job, buf: &mut [u8], bar: &ProgressBar) -> Result<Hashed, Hash
         path: job.path.clone(),
         source,
     };
-    let mut file = File::open(&job.path).map_err(err)?;
+    // Never blocks: a FIFO swapped in after the walk fails the check below.
+    let mut file = crate::util::fsutil::open_regular_io(&job.path).map_err(err)?;
     same_file_as_walked(&file, job).map_err(err)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;

@@ -90,10 +90,8 @@ impl Sidecar {
     /// Read and parse the sidecar of `db`.
     pub fn load(db: &Path) -> Result<Sidecar, ProvenanceError> {
         let p = sidecar_path(db);
-        let text = std::fs::read_to_string(&p).map_err(|source| ProvenanceError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        use crate::util::fsutil::{limit, read_bounded_string};
+        let text = read_bounded_string(&p, limit::SIDECAR, "provenance sidecar")?;
         serde_json::from_str(&text).map_err(|e| invalid(&p, format!("sidecar is malformed ({e})")))
     }
 
@@ -148,7 +146,11 @@ pub fn workspace_key(root: &Path) -> Result<Vec<u8>, ProvenanceError> {
             Err(e) => return Err(io(&path)(e)),
         }
     }
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let text = crate::util::fsutil::read_bounded_string(
+        &path,
+        crate::util::fsutil::limit::KEY,
+        "workspace key",
+    )?;
     let key = hex::decode(text.trim())
         .ok()
         .filter(|k| k.len() == 32)
