@@ -16,7 +16,8 @@ an array of {"path", "sha256", "schema_sha256", "tables": {name: {"rows",
 Algorithm (all integers big-endian; str(x) = u64 byte length, then bytes;
 value(v) = "N" | "I" i64 | "F" f64 bits | "T" str | "B" str):
   schema  = SHA-256( str("schema"), then for each sqlite_schema row except
-            sqlite_stat*, ordered by (type, name): "S" value(type)
+            the exact statistics tables (EXCLUDED below), ordered by
+            (type, name): "S" value(type)
             value(name) value(tbl_name) value(sql) )
   table t = SHA-256( str("table") str(t) u64(ncols) str(col)..., then for each
             row of SELECT cols FROM t ORDER BY <primary key, else all
@@ -24,7 +25,8 @@ value(v) = "N" | "I" i64 | "F" f64 bits | "T" str | "B" str):
   db      = SHA-256( str("rollproof-logical-v1"),
             str("application_id") value(int), str("user_version") value(int),
             raw schema digest, then for each table (every type='table' row
-            except sqlite_stat*, by name): str(t) raw table digest )
+            except the exact statistics tables, by name): str(t) raw table
+            digest )
 """
 
 import hashlib
@@ -35,6 +37,19 @@ import struct
 import sys
 
 ALGORITHM = "rollproof-logical-v1"
+
+# The only rows left out, by exact identity (type 'table', name = tbl_name,
+# exact name and exact sql): the query planner's statistics tables, which
+# SQLite writes on ANALYZE. Anything else is content, whatever it is called.
+EXCLUDED_STAT_TABLES = (
+    ("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
+    ("sqlite_stat2", "CREATE TABLE sqlite_stat2(tbl,idx,sampleno,sample)"),
+    ("sqlite_stat3", "CREATE TABLE sqlite_stat3(tbl,idx,neq,nlt,ndlt,sample)"),
+    ("sqlite_stat4", "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)"),
+)
+COVERED = "NOT (type = 'table' AND name = tbl_name AND (%s))" % " OR ".join(
+    "(name = '%s' AND sql = '%s')" % pair for pair in EXCLUDED_STAT_TABLES
+)
 
 
 class Text(bytes):
@@ -78,7 +93,7 @@ def schema_digest(conn):
     put_str(h, b"schema")
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_schema"
-        " WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name"
+        " WHERE " + COVERED + " ORDER BY type, name"
     )
     for row in rows:
         h.update(b"S")
@@ -132,7 +147,7 @@ def logical_hash(path):
         tables = {}
         names = conn.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'table'"
-            " AND name NOT LIKE 'sqlite_stat%' ORDER BY name"
+            " AND " + COVERED + " ORDER BY name"
         ).fetchall()
         for (name,) in names:
             name = as_str(name)

@@ -30,10 +30,11 @@ pub struct ScanResult {
 /// User tables to scan: not SQLite's own, not rollproof's provenance, not
 /// virtual tables (their shadow tables hold the data and are scanned).
 fn tables(conn: &Connection) -> rusqlite::Result<Vec<(String, bool)>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT name, coalesce(sql, '') FROM sqlite_schema WHERE type = 'table' \
-         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
-    )?;
+         AND name NOT IN {} AND name <> ?1 ORDER BY name",
+        crate::engine::sqlite::logical::internal_tables_sql()
+    ))?;
     let rows = stmt.query_map([crate::guard::provenance::TABLE], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
     })?;

@@ -40,9 +40,10 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<BTreeMap<String, 
 }
 
 fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT IN {} ORDER BY name",
+        crate::engine::sqlite::logical::internal_tables_sql()
+    ))?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
 

@@ -216,10 +216,11 @@ impl Db {
     pub fn tables(&self) -> Result<Vec<String>, StatsError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT name FROM sqlite_schema WHERE type = 'table' \
-                 AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1 ORDER BY name",
-            )
+                 AND name NOT IN {} AND name <> ?1 ORDER BY name",
+                crate::engine::sqlite::logical::internal_tables_sql()
+            ))
             .map_err(self.err())?;
         stmt.query_map([crate::guard::provenance::TABLE], |r| r.get::<_, String>(0))
             .map_err(self.err())?

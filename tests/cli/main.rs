@@ -9,6 +9,7 @@ mod generate;
 mod guard;
 mod inputs;
 mod intake;
+mod logical;
 mod postgres;
 mod profile;
 mod rehearse;

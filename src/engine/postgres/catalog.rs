@@ -9,8 +9,27 @@ use crate::engine::sqlite::logical::TableDigest;
 use postgres::GenericClient;
 use sha2::{Digest, Sha256};
 
-/// Schemas never hashed.
-const EXCLUDED_SCHEMAS: &str = "('pg_catalog', 'information_schema', 'rollproof_meta')";
+/// SQL condition on the `pg_namespace` row `n`: true for the system's own
+/// schemas, the only ones the hash leaves out: `pg_catalog`,
+/// `information_schema`, `pg_toast` (out-of-line storage of hashed tables,
+/// named after oids) and the per-session temporary schemas `pg_temp_N` and
+/// `pg_toast_temp_N` (PostgreSQL itself tells temporary schemas by exactly
+/// that name, `isAnyTempNamespace`). Names are compared exactly, never by
+/// pattern: every other schema is state, rollproof's own `rollproof_meta`
+/// included (only the rows of its provenance table are left out, see
+/// [`PROVENANCE_ROWS`]).
+pub fn system_schema(n: &str) -> String {
+    format!(
+        "({n}.nspname IN ('pg_catalog', 'information_schema', 'pg_toast') \
+         OR {n}.nspname ~ '^pg_(toast_)?temp_[1-9][0-9]*$')"
+    )
+}
+
+/// The one relation whose rows are not hashed: rollproof's provenance
+/// record (`rollproof_meta.provenance`, written when rollproof creates a
+/// database; every clone gets its own row naming itself). Its definition
+/// (columns, key, owner, privileges) is hashed like any table's.
+pub const PROVENANCE_ROWS: (&str, &str) = (super::guard::SCHEMA, "provenance");
 
 /// One used sequence: the owning table's name (or the sequence's own name
 /// when no column owns it), the sequence as SQL, and its last value.
@@ -43,7 +62,8 @@ pub fn sequence_rows(
                       AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
                  LEFT JOIN pg_class t ON t.oid = d.refobjid
                  LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace
-                 WHERE s.schemaname NOT IN {EXCLUDED_SCHEMAS}"
+                 WHERE NOT {}",
+                system_schema("sn")
             ),
             &[],
         )
@@ -103,12 +123,15 @@ pub fn sequence_digest(rows: &[(String, i64)]) -> TableDigest {
 
 /// The normalized catalog description hashed as the schema part: one row
 /// per column, constraint, index, sequence, function, view and trigger.
-const SCHEMA_QUERY: &str = "
+fn schema_query() -> String {
+    SCHEMA_QUERY_TEXT.replace("{system}", &system_schema("n"))
+}
+
+const SCHEMA_QUERY_TEXT: &str = "
 WITH rel AS (
   SELECT c.oid, c.relname::text AS rel, n.nspname::text AS nsp, c.relkind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'rollproof_meta')
-    AND n.nspname NOT LIKE 'pg\\_%')
+  WHERE NOT {system})
 SELECT kind, obj, sub, def FROM (
   SELECT 'column' AS kind, nsp || '.' || rel AS obj,
          lpad(a.attnum::text, 5, '0') || ' ' || a.attname AS sub,
@@ -145,8 +168,7 @@ SELECT kind, obj, sub, def FROM (
          pg_get_function_identity_arguments(p.oid),
          CASE WHEN p.prokind IN ('a', 'w') THEN p.prokind::text ELSE pg_get_functiondef(p.oid) END
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'rollproof_meta')
-    AND n.nspname NOT LIKE 'pg\\_%'
+  WHERE NOT {system}
 ) s
 ORDER BY kind COLLATE \"C\", obj COLLATE \"C\", sub COLLATE \"C\", def COLLATE \"C\"";
 
@@ -155,7 +177,7 @@ pub fn schema_digest(tx: &mut impl GenericClient, db: &str) -> Result<String, Pg
     let mut h = Sha256::new();
     put_str(&mut h, b"schema");
     for row in tx
-        .query(SCHEMA_QUERY, &[])
+        .query(&schema_query(), &[])
         .map_err(sql_err("describing the schema", db))?
     {
         h.update(b"S");

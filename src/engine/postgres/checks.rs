@@ -17,19 +17,19 @@ const MESSAGES: usize = 10;
 
 /// (`ok` or the problems joined by `; `, foreign-key violations).
 pub fn run(c: &mut impl GenericClient, db: &str) -> Result<(String, u64), PgError> {
-    let excluded = "('pg_catalog', 'information_schema', 'rollproof_meta')";
+    let system = super::catalog::system_schema("n");
     let mut problems: Vec<String> = c
         .query(
             &format!(
                 "SELECT 'index ' || ic.relname || ' on ' || t.relname || ' is not valid'
                  FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                  JOIN pg_class t ON t.oid = i.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace
-                 WHERE (NOT i.indisvalid OR NOT i.indisready) AND n.nspname NOT IN {excluded}
+                 WHERE (NOT i.indisvalid OR NOT i.indisready) AND NOT {system}
                  UNION ALL
                  SELECT 'constraint ' || con.conname || ' on ' || t.relname || ' is not validated'
                  FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid
                  JOIN pg_namespace n ON n.oid = t.relnamespace
-                 WHERE NOT con.convalidated AND n.nspname NOT IN {excluded}
+                 WHERE NOT con.convalidated AND NOT {system}
                  ORDER BY 1"
             ),
             &[],
@@ -52,16 +52,16 @@ pub fn run(c: &mut impl GenericClient, db: &str) -> Result<(String, u64), PgErro
     let fks = c
         .query(
             &format!(
-                "SELECT quote_ident(cn.nspname) || '.' || quote_ident(ct.relname),
+                "SELECT quote_ident(n.nspname) || '.' || quote_ident(ct.relname),
                         quote_ident(pn.nspname) || '.' || quote_ident(pt.relname),
                         (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
                            JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n),
                         (SELECT array_agg(a.attname::text ORDER BY k.i) FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
                            JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n)
                  FROM pg_constraint con
-                 JOIN pg_class ct ON ct.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = ct.relnamespace
+                 JOIN pg_class ct ON ct.oid = con.conrelid JOIN pg_namespace n ON n.oid = ct.relnamespace
                  JOIN pg_class pt ON pt.oid = con.confrelid JOIN pg_namespace pn ON pn.oid = pt.relnamespace
-                 WHERE con.contype = 'f' AND cn.nspname NOT IN {excluded}
+                 WHERE con.contype = 'f' AND NOT {system}
                  ORDER BY con.conname"
             ),
             &[],

@@ -14,11 +14,14 @@
 //! The schema part is a normalized catalog description (columns, types,
 //! defaults, constraints, indexes, sequences, functions, views, triggers),
 //! which necessarily differs from SQLite's `CREATE` texts: the overall
-//! digest is only comparable between PostgreSQL databases. The `rollproof`
-//! schema (provenance bookkeeping) is excluded. All reads happen in one
+//! digest is only comparable between PostgreSQL databases. Only the system's
+//! own schemas and the rows of rollproof's provenance record are left out,
+//! by exact name ([`super::catalog::system_schema`]). All reads happen in one
 //! REPEATABLE READ, read-only transaction: a consistent snapshot.
 
-use super::catalog::{schema_digest, sequence_digest, sequence_rows};
+use super::catalog::{
+    PROVENANCE_ROWS, schema_digest, sequence_digest, sequence_rows, system_schema,
+};
 use super::{PgError, quote_ident, sql_err};
 use crate::engine::sqlite::logical::{LogicalDigest, TableDigest};
 use postgres::{Client, GenericClient, IsolationLevel};
@@ -30,9 +33,6 @@ use std::io::BufRead;
 pub const ALGORITHM: &str = "rollproof-logical-pg-v1";
 /// Name of the sequence segment (same encoding as SQLite's table).
 pub const SEQUENCE_SEGMENT: &str = "sqlite_sequence";
-
-/// Schemas never hashed.
-const EXCLUDED_SCHEMAS: &str = "('pg_catalog', 'information_schema', 'rollproof_meta')";
 
 /// A digest and how many COPY bytes were streamed to compute it.
 #[derive(Debug, Clone)]
@@ -196,11 +196,12 @@ fn tables(tx: &mut impl GenericClient, db: &str) -> Result<Vec<(String, String)>
     let rows = tx
         .query(
             &format!(
-                "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
-                   AND n.nspname NOT IN {EXCLUDED_SCHEMAS} AND n.nspname NOT LIKE 'pg\\_%'"
+                "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND NOT {}
+                   AND NOT (c.relkind = 'r' AND n.nspname = $1 AND c.relname = $2)",
+                system_schema("n")
             ),
-            &[],
+            &[&PROVENANCE_ROWS.0, &PROVENANCE_ROWS.1],
         )
         .map_err(sql_err("listing tables", db))?;
     let mut out: Vec<(String, String)> = rows

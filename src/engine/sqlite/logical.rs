@@ -89,12 +89,76 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Tables covered by the hash, sorted by name: every table in the schema
-/// (including `sqlite_sequence`) except the planner's `sqlite_stat*`.
+/// The only objects the hash leaves out, by exact identity: the query
+/// planner's statistics tables, which SQLite itself creates and rewrites on
+/// `ANALYZE` (and `PRAGMA optimize`), as (name, the exact `sql` SQLite stores
+/// for them). `sqlite_stat1` holds per-index row estimates, `sqlite_stat4`
+/// (and the retired `sqlite_stat2`/`sqlite_stat3` of older SQLite versions)
+/// sampled index keys; they steer query plans, never query results.
+/// Anything else, whatever its name or case (`sqlitexstat_evil`,
+/// `SQLITE0STAT_x`, `"sqlite-stat evil"`), is state; so is a table that
+/// merely borrows one of these names with another definition.
+pub const EXCLUDED_STAT_TABLES: [(&str, &str); 4] = [
+    ("sqlite_stat1", "CREATE TABLE sqlite_stat1(tbl,idx,stat)"),
+    (
+        "sqlite_stat2",
+        "CREATE TABLE sqlite_stat2(tbl,idx,sampleno,sample)",
+    ),
+    (
+        "sqlite_stat3",
+        "CREATE TABLE sqlite_stat3(tbl,idx,neq,nlt,ndlt,sample)",
+    ),
+    (
+        "sqlite_stat4",
+        "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)",
+    ),
+];
+
+/// The tables SQLite itself creates and maintains, by exact name:
+/// `sqlite_sequence` (AUTOINCREMENT counters) and the statistics tables.
+/// Readers that want only the user's data tables (profiles, secret scans)
+/// leave exactly these out; the logical hash covers `sqlite_sequence`.
+pub const SQLITE_INTERNAL_TABLES: [&str; 5] = [
+    "sqlite_sequence",
+    "sqlite_stat1",
+    "sqlite_stat2",
+    "sqlite_stat3",
+    "sqlite_stat4",
+];
+
+/// [`SQLITE_INTERNAL_TABLES`] as an SQL list, for `name NOT IN …`.
+pub fn internal_tables_sql() -> String {
+    let quoted: Vec<String> = SQLITE_INTERNAL_TABLES
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect();
+    format!("({})", quoted.join(", "))
+}
+
+/// SQL condition on a `sqlite_schema` row: true for the rows the hash
+/// covers (every row but the exact [`EXCLUDED_STAT_TABLES`]). Comparisons
+/// are `=` on `sqlite_schema`'s BINARY-collated text: exact bytes, case
+/// included, no wildcards.
+pub fn covered_sql() -> String {
+    let stats: Vec<String> = EXCLUDED_STAT_TABLES
+        .iter()
+        .map(|(name, sql)| format!("(name = '{name}' AND sql = '{sql}')"))
+        .collect();
+    format!(
+        "NOT (type = 'table' AND name = tbl_name AND ({}))",
+        stats.join(" OR ")
+    )
+}
+
+/// Tables covered by the hash, sorted by name: every table in the schema,
+/// `sqlite_sequence` and rollproof's own `rollproof_provenance` included
+/// (both are state a rollback must restore), except the exact
+/// [`EXCLUDED_STAT_TABLES`].
 pub fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_stat%' ORDER BY name",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND {} ORDER BY name",
+        covered_sql()
+    ))?;
     stmt.query_map([], |r| r.get(0))?.collect()
 }
 
@@ -154,14 +218,16 @@ pub fn table_digest(conn: &Connection, table: &str) -> rusqlite::Result<TableDig
     })
 }
 
-/// Digest of the schema: every `sqlite_schema` row except `sqlite_stat*`,
-/// ordered by (type, name), each as `S` + four type-tagged values.
+/// Digest of the schema: every `sqlite_schema` row except the exact
+/// [`EXCLUDED_STAT_TABLES`], ordered by (type, name), each as `S` + four
+/// type-tagged values.
 pub fn schema_digest(conn: &Connection) -> rusqlite::Result<String> {
     let mut buf = Vec::new();
     put_str(&mut buf, b"schema");
-    let mut stmt = conn.prepare(
-        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_stat%' ORDER BY type, name",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE {} ORDER BY type, name",
+        covered_sql()
+    ))?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         buf.push(b'S');
@@ -257,6 +323,44 @@ mod tests {
         let dc = digest_conn(&c).unwrap();
         assert_ne!(da.sha256, dc.sha256);
         assert_eq!(da.tables, dc.tables);
+    }
+
+    #[test]
+    fn only_the_exact_statistics_tables_are_left_out() {
+        let base = "CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t(v); INSERT INTO t VALUES (1, 'a');";
+        let plain = digest_conn(&db(base)).unwrap();
+        // ANALYZE writes sqlite_stat1: planner statistics, not content.
+        let analyzed = db(&format!("{base} ANALYZE;"));
+        let n: i64 = analyzed
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_stat1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "ANALYZE created sqlite_stat1");
+        assert_eq!(digest_conn(&analyzed).unwrap(), plain);
+        // Names a LIKE 'sqlite_stat%' would have matched are content.
+        for evil in [
+            "CREATE TRIGGER sqlitexstat_evil AFTER INSERT ON t BEGIN DELETE FROM t WHERE id = new.id; END;",
+            "CREATE UNIQUE INDEX SQLITE0STAT_x ON t(v);",
+            "CREATE VIEW \"sqlite-stat evil\" AS SELECT * FROM t;",
+            "CREATE TABLE \"sqlite-stat evil\"(x);",
+        ] {
+            let d = digest_conn(&db(&format!("{base} {evil}"))).unwrap();
+            assert_ne!(d.sha256, plain.sha256, "{evil}");
+            assert_ne!(d.schema_sha256, plain.schema_sha256, "{evil}");
+        }
+        // The exclusion condition is exact: a look-alike row (as
+        // writable_schema could plant) is covered.
+        let c = db(base);
+        c.execute_batch(
+            "PRAGMA writable_schema = ON;
+             INSERT INTO sqlite_schema VALUES ('view', 'sqlite_stat1', 'sqlite_stat1', 0, 'CREATE VIEW sqlite_stat1 AS SELECT 1');
+             PRAGMA writable_schema = OFF;",
+        )
+        .unwrap();
+        assert_ne!(schema_digest(&c).unwrap(), plain.schema_sha256);
     }
 
     #[test]

@@ -242,9 +242,12 @@ pub fn copy_logical(src: &Connection, dest: &Path) -> rusqlite::Result<()> {
     let d = Connection::open(dest)?;
     d.execute_batch("BEGIN")?;
     let schema: Vec<(String, String, Option<String>)> = {
-        let mut stmt = src.prepare(
-            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY rowid",
-        )?;
+        // SQLite's own tables by exact name: `sqlite_sequence` is copied
+        // below, the statistics tables are not part of the logical hash.
+        let mut stmt = src.prepare(&format!(
+            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT IN {} ORDER BY rowid",
+            crate::engine::sqlite::logical::internal_tables_sql()
+        ))?;
         stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?
     };
