@@ -3,7 +3,8 @@
 
 use crate::commands;
 use crate::exit::{EXIT_CODES_HELP, Status};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::ffi::OsString;
 
 /// Rehearse risky database changes on production-shaped surrogates and
 /// prove, with SHA-256 evidence, that rollback restores the database exactly.
@@ -55,6 +56,9 @@ pub enum Command {
     Blockers(commands::blockers::Args),
     /// Attach a verified proof report to a blocker entry in a blocker map.
     Attach(commands::attach::Args),
+    /// Promote reports from the workspace into the sealed reports/ (and
+    /// seal exactly those files).
+    Promote(commands::promote::Args),
     /// Ask the guard whether a production-scope action is granted.
     Guard(commands::guard::Args),
     /// Take in an operator's sanitized dump as an isolated, scanned clone.
@@ -63,6 +67,73 @@ pub enum Command {
     /// io-error faults, benchmark SQL).
     #[command(hide = true)]
     ApplyWorker(commands::apply_worker::Args),
+}
+
+/// Parse and run a whole command line; every outcome becomes an exit
+/// status here, and every error is reported the same way
+/// ([`crate::exit::report_error`]): a `rollproof: error:` line, plus the
+/// `{ "ok": false, … }` object on stdout when the command was given `--json`.
+pub fn main<I, T>(args: I) -> Status
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let matches = match Cli::command().try_get_matches_from(&args) {
+        Ok(m) => m,
+        Err(e) => return usage_error(&e, &args),
+    };
+    let json = leaf_flag(&matches, "json");
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return usage_error(&e, &args),
+    };
+    match run(cli) {
+        Ok(status) => status,
+        Err(err) => crate::exit::report_error(&err, json),
+    }
+}
+
+/// Whether the innermost subcommand was given `--NAME` (a flag).
+fn leaf_flag(matches: &clap::ArgMatches, name: &str) -> bool {
+    let mut m = matches;
+    while let Some((_, sub)) = m.subcommand() {
+        m = sub;
+    }
+    matches!(m.try_get_one::<bool>(name), Ok(Some(true)))
+}
+
+/// clap's own output for `--help`, `--version` and usage errors (exit 2:
+/// wrong arguments are bad input), plus the JSON error object when the
+/// command line asked for `--json`.
+fn usage_error(e: &clap::Error, args: &[OsString]) -> Status {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return Status::Success;
+    }
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return Status::BadInput;
+    }
+    let asked_json = args
+        .iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json");
+    if asked_json {
+        let text = e.render().to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("wrong arguments")
+            .trim_start_matches("error: ");
+        let v = serde_json::json!({ "ok": false, "error": first, "kind": Status::BadInput.kind() });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+    Status::BadInput
 }
 
 /// Run one parsed command line.
@@ -79,6 +150,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Check(a) => commands::check::run(a),
         Command::Blockers(a) => commands::blockers::run(a),
         Command::Attach(a) => commands::attach::run(a),
+        Command::Promote(a) => commands::promote::run(a),
         Command::Guard(a) => commands::guard::run(a),
         Command::Intake(a) => commands::intake::run(a),
         Command::ApplyWorker(a) => commands::apply_worker::run(a),

@@ -20,18 +20,68 @@ pub enum Status {
 
 impl Status {
     /// The exit status for an error: a guard refusal anywhere in the cause
-    /// chain wins; everything else is bad input (the caller gave us something
-    /// we could not use).
+    /// chain wins, then a [`Failed`] outcome; everything else is bad input
+    /// (the caller gave us something we could not use).
     pub fn for_error(err: &anyhow::Error) -> Status {
-        let refused = err
-            .chain()
-            .any(|cause| cause.downcast_ref::<crate::guard::Refusal>().is_some());
-        if refused {
+        let has = |f: fn(&(dyn std::error::Error + 'static)) -> bool| err.chain().any(f);
+        if has(|c| c.downcast_ref::<crate::guard::Refusal>().is_some()) {
             Status::Refused
+        } else if has(|c| c.downcast_ref::<Failed>().is_some()) {
+            Status::Failed
         } else {
             Status::BadInput
         }
     }
+
+    /// The `kind` of an error in `--json` output: `failed`, `bad-input` or
+    /// `refused` (the rows of the exit-code table).
+    pub fn kind(self) -> &'static str {
+        match self {
+            Status::Success => "ok",
+            Status::Failed => "failed",
+            Status::BadInput => "bad-input",
+            Status::Refused => "refused",
+        }
+    }
+}
+
+/// An outcome that is a failed check rather than an unusable input (exit
+/// 1): a report that does not verify, a proof that did not hold. Commands
+/// return it as an error so that `--json` and the exit code come from one
+/// place (`main`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Failed(pub String);
+
+impl Failed {
+    /// A failure with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Failed(message.into())
+    }
+}
+
+/// The JSON a command taking `--json` prints on stdout when it ends in an
+/// error: `{ "ok": false, "error": …, "kind": … }`.
+pub fn error_json(err: &anyhow::Error) -> serde_json::Value {
+    serde_json::json!({
+        "ok": false,
+        "error": describe(err),
+        "kind": Status::for_error(err).kind(),
+    })
+}
+
+/// Report an error the one way every command does: a `rollproof: error:`
+/// line on stderr, and with `--json` the [`error_json`] object on stdout.
+/// Returns the exit status.
+pub fn report_error(err: &anyhow::Error, json: bool) -> Status {
+    eprintln!("rollproof: error: {}", describe(err));
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&error_json(err)).unwrap_or_default()
+        );
+    }
+    Status::for_error(err)
 }
 
 /// One line for an error and its causes, each cause once: typed errors

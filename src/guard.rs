@@ -3,9 +3,9 @@
 //!
 //! A database may be written only when rollproof can prove it is a surrogate
 //! it generated or a clone it took in, *here*:
-//! - it lies in rollproof's workspace (`ROLLPROOF_WORKSPACE`, default
-//!   `./rollproof-work`), named without `..` and reached without any symlink
-//!   at or below the workspace root;
+//! - it lies in rollproof's workspace ([`workspace`]: `ROLLPROOF_WORKSPACE`,
+//!   default `rollproof-work/` at the project root), named without `..` and
+//!   reached without any symlink at or below the workspace root;
 //! - it carries a valid provenance record inside (see [`crate::guard::provenance`]);
 //! - its sidecar beside it verifies under the workspace key, names this very
 //!   path and the record's id, and its digest equals the file's bytes.
@@ -20,8 +20,10 @@ pub mod grant;
 mod path;
 pub mod provenance;
 pub mod url;
+pub mod workspace;
 
 pub use path::resolve_in;
+pub use workspace::{WORKSPACE_ENV, workspace};
 
 pub use url::authorize_url;
 
@@ -47,9 +49,6 @@ impl Refusal {
     }
 }
 
-/// Environment variable naming the workspace folder.
-pub const WORKSPACE_ENV: &str = "ROLLPROOF_WORKSPACE";
-
 /// Files this process has authorized (canonical path → digest at the last
 /// check or binding). [`rebind`] accepts only these, so it cannot launder a
 /// file rollproof did not itself prove and then write.
@@ -63,17 +62,6 @@ fn ledger_set(path: &Path, sha: &str) {
 
 fn ledger_has(path: &Path) -> bool {
     LEDGER.lock().map(|l| l.contains_key(path)).unwrap_or(false)
-}
-
-/// The workspace root (created if missing), canonical (symlinks resolved).
-pub fn workspace() -> Result<PathBuf, Refusal> {
-    let root = std::env::var_os(WORKSPACE_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("rollproof-work"));
-    std::fs::create_dir_all(&root)
-        .map_err(|e| Refusal::new(format!("cannot create workspace {}: {e}", root.display())))?;
-    root.canonicalize()
-        .map_err(|e| Refusal::new(format!("cannot resolve workspace {}: {e}", root.display())))
 }
 
 fn workspace_key(root: &Path) -> Result<Vec<u8>, Refusal> {
@@ -158,8 +146,22 @@ fn digest_of(real: &Path) -> Result<crate::hash::FileDigest, Refusal> {
 /// Prove that `db` is a writable surrogate or clone (see module docs),
 /// without recording anything. `rollproof guard target` shows this.
 pub fn inspect_target(db: &Path) -> Result<Bound, Refusal> {
-    let root = workspace()?;
-    let key = workspace_key(&root)?;
+    // A read-only question: neither the workspace nor its key is created.
+    let Some(root) = workspace::existing()? else {
+        return Err(Refusal::new(format!(
+            "{} is not in a workspace: there is no workspace at {} yet (rehearse and intake make one)",
+            db.display(),
+            workspace::location()?.display()
+        )));
+    };
+    let key = provenance::existing_workspace_key(&root)
+        .map_err(|e| Refusal::new(format!("cannot use the workspace key: {e}")))?
+        .ok_or_else(|| {
+            Refusal::new(format!(
+                "nothing in the workspace {} was bound by rollproof yet (it has no key)",
+                root.display()
+            ))
+        })?;
     let real = resolve_in(&root, db, false)?;
     let meta = std::fs::symlink_metadata(&real)
         .map_err(|e| Refusal::new(format!("cannot inspect {}: {e}", real.display())))?;

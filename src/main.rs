@@ -1,8 +1,6 @@
 //! The `rollproof` binary: parse the command line, run it, map the outcome to
 //! a documented exit code. Everything else lives in the library.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     // Behave like a Unix filter: `rollproof … | head` ends quietly instead of
     // panicking on a closed pipe (Rust ignores SIGPIPE by default).
@@ -12,13 +10,6 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = rollproof::cli::Cli::parse();
-    let status = match rollproof::cli::run(cli) {
-        Ok(status) => status,
-        Err(err) => {
-            eprintln!("rollproof: error: {}", rollproof::exit::describe(&err));
-            rollproof::exit::Status::for_error(&err)
-        }
-    };
+    let status = rollproof::cli::main(std::env::args_os());
     std::process::ExitCode::from(status as u8)
 }

@@ -149,6 +149,21 @@ fn keep_file(dir: &Option<PathBuf>, name: &str, from: &Path) -> Result<(), Rehea
     Ok(())
 }
 
+/// Why a run is a dry run (its surrogate is not the scenario's), if it is.
+fn dry_run_reason(sc: &Loaded, opts: &Options) -> Option<String> {
+    let declared = sc.spec.surrogate.profile.as_ref()?;
+    let used = opts.profile_override.as_ref()?;
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    if same(&sc.resolve(declared), used) {
+        return None;
+    }
+    Some(format!(
+        "--profile-override {} replaced the scenario's profile {}",
+        used.display(),
+        declared.display()
+    ))
+}
+
 /// Run one scenario. `say` gets one line per step (phase-by-phase output).
 pub fn run(
     sc: &Loaded,
@@ -517,6 +532,7 @@ pub fn run(
         diff,
         timing_ms: timing,
         artifacts: keep_dir.as_ref().map(|d| d.display().to_string()),
+        dry_run: dry_run_reason(sc, opts),
         seal: String::new(),
     };
     let path = report.write(&opts.reports)?;

@@ -97,6 +97,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
     };
 
+    // A dry run proves the pipeline, not the scenario: never evidence.
+    if let Some(why) = &report.dry_run {
+        return Err(anyhow::Error::new(Refusal::new(format!(
+            "{report_name} is a dry run ({why}); rehearse the scenario as written to make evidence; {map_name} is unchanged"
+        ))));
+    }
+
     // Resolve symlinks so the map is replaced where it really lives and the
     // recorded report path is true relative to it.
     let map_real = args

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod hash;
 pub mod intake;
 pub mod profile;
+pub mod promote;
 pub mod rehearse;
 pub mod report;
 pub mod seal;

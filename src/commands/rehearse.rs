@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 /// Run rehearsal scenarios: before → snapshot → apply → rollback → after,
 /// measured at every phase, judged, and written as sealed proof reports
-/// under `<reports>/<scenario-name>/<UTC stamp>-<id>.json`.
+/// under `<reports>/<scenario-name>/<UTC stamp>-<id>.json` (by default in
+/// the workspace, never in the repository's sealed reports/).
 ///
 /// A scenario's outcome is its verdict compared with its `expect`: a
 /// scenario built to FAIL (e.g. a subtly wrong down script) that fails is
@@ -35,11 +36,13 @@ pub struct Args {
     /// Print a JSON summary on stdout (phase lines go to stderr).
     #[arg(long)]
     pub json: bool,
-    /// Folder for proof reports.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
-    pub reports: PathBuf,
-    /// Workspace folder for working copies (default $ROLLPROOF_WORKSPACE,
-    /// else ./rollproof-work).
+    /// Folder for proof reports (default: <workspace>/reports, ignored by
+    /// git). Evidence goes into the sealed reports/ only through
+    /// `rollproof promote`.
+    #[arg(long, value_name = "DIR")]
+    pub reports: Option<PathBuf>,
+    /// Workspace folder for working copies and reports (default
+    /// $ROLLPROOF_WORKSPACE, else rollproof-work/ at the project root).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// Generate every profile-based surrogate from this profile instead
@@ -60,7 +63,9 @@ pub struct Args {
 /// Shown after the options (the subcommand's about line comes from cli.rs).
 const AFTER_HELP: &str = "\
 Each scenario's verdict (PASS/FAIL) is compared with its `expect`; an
-expected FAIL that fails is as expected. Reports: <reports>/<name>/<UTC>-<id>.json.
+expected FAIL that fails is as expected. Reports:
+<reports>/<name>/<UTC>-<id>.json, by default under rollproof-work/reports/
+(ignored by git); `rollproof promote REPORT` makes one evidence in reports/.
 Format and rules: docs/SCENARIOS.md.
 
 Exit codes:
@@ -108,9 +113,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         unsafe { std::env::set_var(crate::guard::WORKSPACE_ENV, ws) };
     }
     let files = scenario::expand(&args.paths)?;
+    let reports = match &args.reports {
+        Some(r) => r.clone(),
+        None => crate::guard::workspace()?.join("reports"),
+    };
     let opts = crate::rehearse::Options {
         keep: args.keep.clone(),
-        reports: args.reports.clone(),
+        reports,
         profile_override: args.profile_override.clone(),
         target_url: args.target_url.clone(),
         allow_hosts: args.allow_host.clone(),

@@ -45,8 +45,9 @@ pub struct AttestArgs {
     /// The report JSON.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
-    /// Where to write the Statement (default: beside the report, with
-    /// `.intoto.json` instead of `.json`); `-` prints it on stdout.
+    /// Where to write the Statement (default:
+    /// <workspace>/attestations/<scenario>/<report name>.intoto.json, never
+    /// beside a sealed report); `-` prints it on stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace the output file if it exists.
@@ -98,9 +99,14 @@ fn show(a: ShowArgs) -> anyhow::Result<Status> {
     })
 }
 
-/// Default Statement path: `X.json` → `X.intoto.json`.
-fn default_out(report: &Path) -> PathBuf {
-    report.with_extension("intoto.json")
+/// Default Statement path: `X.json` → `<workspace>/attestations/<scenario>/X.intoto.json`
+/// (in the workspace, so attesting a sealed report never adds a file to
+/// the sealed folder).
+fn default_out(report: &Path, scenario: &str) -> anyhow::Result<PathBuf> {
+    let name = Path::new(report.file_name().unwrap_or_default()).with_extension("intoto.json");
+    let dir = crate::guard::workspace::subdir("attestations")?.join(scenario);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir.join(name))
 }
 
 fn attest(a: AttestArgs) -> anyhow::Result<Status> {
@@ -121,7 +127,10 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
     let statement = crate::evidence::attest::statement(r, value);
     let mut text = serde_json::to_vec_pretty(&statement)?;
     text.push(b'\n');
-    let out = a.out.unwrap_or_else(|| default_out(&a.report));
+    let out = match a.out {
+        Some(o) => o,
+        None => default_out(&a.report, &r.scenario.name)?,
+    };
     if out.as_os_str() == "-" {
         print!("{}", String::from_utf8_lossy(&text));
         return Ok(Status::Success);

@@ -37,7 +37,11 @@ pub fn verdict_sentence(r: &Report) -> String {
         }
         (Verdict::Fail, _) => "the rollback was not proven: see the failed checks below",
     };
-    format!("{} ({}): {what}; {expected}.", r.verdict, r.proof)
+    let base = format!("{} ({}): {what}; {expected}.", r.verdict, r.proof);
+    match &r.dry_run {
+        Some(why) => format!("{base} DRY RUN, not evidence: {why}."),
+        None => base,
+    }
 }
 
 fn failed(r: &Report) -> Vec<&Check> {

@@ -351,6 +351,12 @@ pub struct Report {
     pub timing_ms: BTreeMap<String, u64>,
     /// Folder holding the kept artifacts (`--keep`), if any.
     pub artifacts: Option<String>,
+    /// Set when this was a dry run: why the surrogate is not the one the
+    /// scenario declares (e.g. `--profile-override`). A dry run proves the
+    /// pipeline, not the scenario: `attach` and `promote` refuse it. Absent
+    /// (not null) otherwise, so reports written before it still verify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<String>,
     /// SHA-256 over the canonical bytes of this report without `seal`.
     pub seal: String,
 }

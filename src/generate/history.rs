@@ -336,7 +336,7 @@ impl Generator<'_> {
         let delta_of = |status: &str| json!({ "status": status }).to_string();
         for b in rx {
             for ev in &b.events {
-                if written > 0 && written % super::EVENTS_PER_COMMIT == 0 {
+                if written > 0 && written.is_multiple_of(super::EVENTS_PER_COMMIT) {
                     conn.execute_batch("COMMIT; BEGIN")?;
                 }
                 written += 1;

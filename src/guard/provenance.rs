@@ -24,7 +24,9 @@ use std::path::{Path, PathBuf};
 
 mod sidecar;
 
-pub use sidecar::{IntakeNote, Sidecar, mac_hex, sidecar_path, workspace_key};
+pub use sidecar::{
+    IntakeNote, Sidecar, existing_workspace_key, mac_hex, sidecar_path, workspace_key,
+};
 
 /// Name of the provenance table inside a surrogate or clone.
 pub const TABLE: &str = "rollproof_provenance";

@@ -41,12 +41,26 @@ pub fn parent_dir(path: &Path) -> &Path {
 }
 
 /// A temporary file beside `dest`, to be filled and then [`commit`]ted.
+///
+/// Its mode is what the file will keep: the mode of the file it replaces,
+/// or for a new file what the umask allows of 0666 (as `>` in a shell
+/// gives), not tempfile's owner-only 0600. Secrets (the workspace key) are
+/// written elsewhere, with 0600 explicitly.
 pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
     let dir = parent_dir(dest);
-    tempfile::Builder::new()
-        .prefix(".rollproof-tmp-")
-        .tempfile_in(dir)
-        .map_err(io_err(dest))
+    let mut b = tempfile::Builder::new();
+    b.prefix(".rollproof-tmp-");
+    #[cfg(unix)]
+    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let tmp = b.tempfile_in(dir).map_err(io_err(dest))?;
+    if let Ok(meta) = std::fs::metadata(dest)
+        && meta.is_file()
+    {
+        tmp.as_file()
+            .set_permissions(meta.permissions())
+            .map_err(io_err(dest))?;
+    }
+    Ok(tmp)
 }
 
 /// Move a finished temp file into place, atomically.
@@ -97,5 +111,25 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         // no temp files left behind
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_mode_and_a_new_one_is_not_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("map.json");
+        std::fs::write(&p, b"one").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"two", true).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p), 0o640);
+        // A new file gets what the umask gives a plain `std::fs::write`
+        // (0666 less the umask), not tempfile's owner-only 0600.
+        let plain = dir.path().join("plain.json");
+        std::fs::write(&plain, b"x").unwrap();
+        let q = dir.path().join("new.json");
+        write_atomic(&q, b"x", false).unwrap();
+        assert_eq!(mode(&q), mode(&plain));
     }
 }

@@ -15,3 +15,4 @@ mod profile;
 mod rehearse;
 mod report;
 mod seal;
+mod workspace;

@@ -50,9 +50,10 @@ pub enum AttachOutcome {
 /// Why an attach cannot go ahead.
 #[derive(Debug, thiserror::Error)]
 pub enum AttachError {
-    /// `--blocker` names no blocker in the map (bad input).
-    #[error("no blocker with blocker_id '{0}' in {TABLE}")]
-    UnknownBlocker(String),
+    /// `--blocker` names no blocker in the map (bad input); the map's ids
+    /// are listed so the user can pick the right one.
+    #[error("no blocker with blocker_id '{id}' in {TABLE}; the map's blocker ids are: {}", .valid.join(", "))]
+    UnknownBlocker { id: String, valid: Vec<String> },
     /// The report is for another blocker (refused).
     #[error(
         "the report is for blocker '{report}' (as its scenario declared), not '{requested}'; evidence is only attached to the blocker it was produced for"
@@ -121,7 +122,10 @@ pub fn attach_evidence(
     }
     let b = map
         .blocker(blocker_id)
-        .ok_or_else(|| AttachError::UnknownBlocker(blocker_id.to_string()))?;
+        .ok_or_else(|| AttachError::UnknownBlocker {
+            id: blocker_id.to_string(),
+            valid: map.blockers.iter().map(|b| b.id.clone()).collect(),
+        })?;
     if input.report_blocker != b.id {
         return Err(AttachError::WrongBlocker {
             report: input.report_blocker.clone(),
@@ -277,7 +281,7 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, AttachError::WrongBlocker { .. }));
         let e = attach_evidence(&seed(), "NOPE", &input("NOPE", 'a'), false).unwrap_err();
-        assert!(matches!(e, AttachError::UnknownBlocker(_)) && !e.is_refusal());
+        assert!(matches!(e, AttachError::UnknownBlocker { .. }) && !e.is_refusal());
     }
 
     #[test]

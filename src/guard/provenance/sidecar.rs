@@ -146,15 +146,29 @@ pub fn workspace_key(root: &Path) -> Result<Vec<u8>, ProvenanceError> {
             Err(e) => return Err(io(&path)(e)),
         }
     }
+    read_key(&path)
+}
+
+/// The workspace key, if the workspace has one; never creates it (for
+/// read-only questions such as `guard target`).
+pub fn existing_workspace_key(root: &Path) -> Result<Option<Vec<u8>>, ProvenanceError> {
+    let path = root.join(".rollproof").join("key");
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    read_key(&path).map(Some)
+}
+
+fn read_key(path: &Path) -> Result<Vec<u8>, ProvenanceError> {
     let text = crate::util::fsutil::read_bounded_string(
-        &path,
+        path,
         crate::util::fsutil::limit::KEY,
         "workspace key",
     )?;
     let key = hex::decode(text.trim())
         .ok()
         .filter(|k| k.len() == 32)
-        .ok_or_else(|| invalid(&path, "workspace key is malformed (expected 64 hex digits)"))?;
+        .ok_or_else(|| invalid(path, "workspace key is malformed (expected 64 hex digits)"))?;
     Ok(key)
 }
 

@@ -120,8 +120,18 @@ fn attest_writes_an_in_toto_statement_over_the_surrogate_and_artifacts() {
     let o = w.run(&["report", "attest", p(&bad)]);
     assert_code(&o, 1);
     assert!(!w.path("bad.intoto.json").exists());
-    // The default output sits beside the report.
+    // The default output goes to the workspace, never beside the
+    // (possibly sealed) report.
     let o = w.run(&["report", "attest", p(&run.report)]);
     assert_success(&o);
-    assert!(run.report.with_extension("intoto.json").exists());
+    assert!(!run.report.with_extension("intoto.json").exists());
+    let name = run.report.with_extension("intoto.json");
+    let name = name.file_name().unwrap().to_str().unwrap();
+    let scenario = run.json()["scenario"]["name"].as_str().unwrap().to_string();
+    assert!(
+        w.path(&format!("rollproof-work/attestations/{scenario}/{name}"))
+            .is_file(),
+        "{}",
+        stdout(&o)
+    );
 }
