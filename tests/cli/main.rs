@@ -14,5 +14,6 @@ mod postgres;
 mod profile;
 mod rehearse;
 mod report;
+mod schemas;
 mod seal;
 mod workspace;

@@ -6,24 +6,7 @@
 //! what is missing.
 
 use crate::util::*;
-use rollproof::engine::postgres::cluster::Cluster;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
-
-static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
-
-/// The shared cluster, started on first use.
-fn pg() -> &'static Cluster {
-    match CLUSTER.get_or_init(|| Cluster::start().map_err(|e| e.to_string())) {
-        Ok(c) => c,
-        Err(e) => panic!("cannot start the throwaway PostgreSQL cluster: {e}"),
-    }
-}
-
-/// A superuser connection to `db` (test-side, independent of rollproof).
-fn connect(db: &str) -> postgres::Client {
-    postgres::Client::connect(&pg().url(db), postgres::NoTls).expect("connect")
-}
 
 fn exists(db: &str) -> bool {
     connect("postgres")

@@ -150,3 +150,22 @@ pub fn mkfifo(p: &Path) {
     let st = Command::new("mkfifo").arg(p).status().expect("run mkfifo");
     assert!(st.success(), "mkfifo {}", p.display());
 }
+
+static CLUSTER: std::sync::OnceLock<Result<rollproof::engine::postgres::cluster::Cluster, String>> =
+    std::sync::OnceLock::new();
+
+/// The throwaway PostgreSQL cluster shared by every test of this binary,
+/// started on first use and shut down by the kernel when the binary exits.
+pub fn pg() -> &'static rollproof::engine::postgres::cluster::Cluster {
+    use rollproof::engine::postgres::cluster::Cluster;
+    match CLUSTER.get_or_init(|| Cluster::start().map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => panic!("cannot start the throwaway PostgreSQL cluster: {e}"),
+    }
+}
+
+/// A superuser connection to `db` on the shared cluster (test-side,
+/// independent of rollproof).
+pub fn connect(db: &str) -> postgres::Client {
+    postgres::Client::connect(&pg().url(db), postgres::NoTls).expect("connect")
+}
