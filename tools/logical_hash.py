@@ -10,8 +10,10 @@ Usage:
     python3 tools/logical_hash.py FILE... [--json]
 
 Prints "<logical sha256>  <file>" per file (like sha256sum), or with --json
-an array of {"path", "sha256", "schema_sha256", "tables": {name: {"rows",
-"sha256"}}}, the same shape as the "logical" object of `rollproof hash --json`.
+an array of {"path", "sha256", "schema_sha256", "settings", "tables": {name:
+{"rows", "sha256"}}}, the same shape as the "logical" object of
+`rollproof hash --json`. Like rollproof, it refuses (exit 2) a file with a
+non-empty -wal beside it: its main file is not the whole state.
 
 Algorithm (all integers big-endian; str(x) = u64 byte length, then bytes;
 value(v) = "N" | "I" i64 | "F" f64 bits | "T" str | "B" str):
@@ -22,8 +24,8 @@ value(v) = "N" | "I" i64 | "F" f64 bits | "T" str | "B" str):
   table t = SHA-256( str("table") str(t) u64(ncols) str(col)..., then for each
             row of SELECT cols FROM t ORDER BY <primary key, else all
             columns>: "R" value(col)..., then "E" u64(rows) )
-  db      = SHA-256( str("rollproof-logical-v1"),
-            str("application_id") value(int), str("user_version") value(int),
+  db      = SHA-256( str("rollproof-logical-v2"),
+            for each setting in SETTINGS order: str(name) value(v),
             raw schema digest, then for each table (every type='table' row
             except the exact statistics tables, by name): str(t) raw table
             digest )
@@ -36,7 +38,18 @@ import sqlite3
 import struct
 import sys
 
-ALGORITHM = "rollproof-logical-v1"
+ALGORITHM = "rollproof-logical-v2"
+
+# The hashed settings, in hash order: integers from their PRAGMA, the text
+# encoding from PRAGMA encoding, the journal mode from header bytes 18-19.
+SETTINGS = (
+    "application_id",
+    "user_version",
+    "page_size",
+    "auto_vacuum",
+    "encoding",
+    "journal_mode",
+)
 
 # The only rows left out, by exact identity (type 'table', name = tbl_name,
 # exact name and exact sql): the query planner's statistics tables, which
@@ -131,17 +144,61 @@ def table_digest(conn, table):
     return {"rows": n, "sha256": h.hexdigest()}
 
 
-def logical_hash(path):
+def journal_mode(header):
+    """Header bytes 18-19 (file format write/read versions)."""
+    w, r = header[18], header[19]
+    if (w, r) == (2, 2):
+        return "wal"
+    if (w, r) == (1, 1):
+        return "rollback"
+    return "header bytes 18-19 = %d,%d" % (w, r)
+
+
+class Refused(Exception):
+    """The file's state is not all in the main file."""
+
+
+def open_read_only(path):
+    """Open without writing anything: a WAL-mode file without a -wal is
+    opened immutable (a plain read-only open would create -wal and -shm);
+    a -wal with content is refused, as rollproof refuses it."""
+    with open(path, "rb") as f:
+        header = f.read(100)
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        raise Refused("not a SQLite database (no SQLite header)")
+    wal = pathlib.Path(path + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise Refused(
+            "a write-ahead log with content sits beside it; run"
+            " sqlite3 '%s' 'PRAGMA wal_checkpoint(TRUNCATE);' first" % path
+        )
     uri = pathlib.Path(path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
+    if journal_mode(header) == "wal":
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True), header
+
+
+def settings(conn, header):
+    out = []
+    for name in SETTINGS:
+        if name == "journal_mode":
+            v = Text(journal_mode(header).encode())
+        else:
+            (v,) = conn.execute("PRAGMA %s" % name).fetchone()
+        out.append((name, v))
+    return out
+
+
+def logical_hash(path):
+    conn, header = open_read_only(path)
     try:
         conn.text_factory = Text
         schema = schema_digest(conn)
         h = hashlib.sha256()
         put_str(h, ALGORITHM.encode())
-        for pragma in ("application_id", "user_version"):
-            (v,) = conn.execute("PRAGMA %s" % pragma).fetchone()
-            put_str(h, pragma.encode())
+        found = settings(conn, header)
+        for name, v in found:
+            put_str(h, name.encode())
             put_value(h, v)
         h.update(bytes.fromhex(schema))
         tables = {}
@@ -159,6 +216,9 @@ def logical_hash(path):
             "path": path,
             "sha256": h.hexdigest(),
             "schema_sha256": schema,
+            "settings": {
+                n: as_str(v) if isinstance(v, Text) else v for n, v in found
+            },
             "tables": tables,
         }
     finally:
@@ -179,7 +239,7 @@ def main(argv):
             return 2
         try:
             results.append(logical_hash(f))
-        except sqlite3.Error as e:
+        except (sqlite3.Error, Refused) as e:
             print("logical_hash.py: %s: %s" % (f, e), file=sys.stderr)
             return 2
     if as_json:

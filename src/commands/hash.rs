@@ -1,6 +1,11 @@
 //! `rollproof hash`: every digest a proof report records for a SQLite file,
 //! so a reviewer (or a test) can compare them with sha256sum, the sqlite3
-//! shell's `.sha3sum` and `tools/logical_hash.py`.
+//! shell's `.sha3sum` and `tools/logical_hash.py`. Any SQLite file of any
+//! schema, no provenance needed: hashing only reads (a WAL-mode file is
+//! opened immutable, so not even `-shm` is created). A file whose state is
+//! not all in the main file (a `-wal` with content, a hot `-journal`) is
+//! refused with what to run: its file digest and its content would describe
+//! different states.
 
 use crate::engine::sqlite::logical::TableDigest;
 use crate::exit::Status;
@@ -12,18 +17,24 @@ use std::path::{Path, PathBuf};
 /// Print the file SHA-256, size, canonical logical hash, per-table digests
 /// and the sqlite3 shell's `.sha3sum` digest of SQLite files.
 ///
-/// Files are opened read-only; their bytes are never changed.
+/// Any SQLite file, whoever made it: files are opened read-only and never
+/// changed; a `-wal` with content or a hot `-journal` beside one is refused
+/// (exit 2) with the command that folds it into the file. With
+/// --target-url, any PostgreSQL database on a server rollproof may use
+/// (loopback, or --allow-host), read in a read-only session.
 ///
-/// Example:
+/// Examples:
 ///   rollproof hash work/s.db --json
+///   rollproof hash --target-url postgres://me@localhost:5432/shop
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// SQLite database files to hash.
     #[arg(value_name = "FILE", required_unless_present = "target_url")]
     pub files: Vec<PathBuf>,
-    /// Hash a PostgreSQL database instead (read-only, one consistent
-    /// snapshot): postgres://user@host:port/rollproof_<name>. Prints the
-    /// PostgreSQL logical digest, the COPY bytes streamed and the MB/s.
+    /// Hash a PostgreSQL database instead (a read-only session, one
+    /// consistent snapshot): postgres://user@host:port/dbname, any database
+    /// the user may read. Prints the PostgreSQL logical digest, the COPY
+    /// bytes streamed and the MB/s.
     #[arg(long, value_name = "URL", conflicts_with = "files")]
     pub target_url: Option<String>,
     /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
@@ -47,6 +58,9 @@ pub struct FileHashes {
     pub logical: Logical,
     /// The sqlite3 shell's `.sha3sum` digest.
     pub sha3sum: Sha3sum,
+    /// Freelist pages and non-zero bytes left in unused space (deleted rows
+    /// a reader of the raw file can still see).
+    pub free_space: crate::engine::sqlite::freespace::FreeSpace,
 }
 
 /// The canonical logical hash and its parts.
@@ -58,6 +72,8 @@ pub struct Logical {
     pub sha256: String,
     /// Digest of the schema rows alone.
     pub schema_sha256: String,
+    /// The hashed settings (journal mode, page size, …) by name.
+    pub settings: BTreeMap<String, crate::engine::sqlite::logical::Setting>,
     /// Per-table row counts and digests.
     pub tables: BTreeMap<String, TableDigest>,
 }
@@ -85,12 +101,58 @@ fn joined<T, E: Into<anyhow::Error>>(
     }
 }
 
+/// Refuse what cannot be hashed as one state: an empty or non-SQLite
+/// file, or a file with part of its state beside it.
+pub fn check_hashable(path: &Path) -> anyhow::Result<()> {
+    use crate::engine::sqlite::{logical, snapshot};
+    let shown = path.display();
+    let len = std::fs::metadata(path)
+        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?
+        .len();
+    if len == 0 {
+        anyhow::bail!(
+            "{shown} is empty: not a SQLite database (a database has at least its 100-byte header)"
+        );
+    }
+    if logical::read_header(path).is_none() {
+        anyhow::bail!(
+            "{shown} is not a SQLite database: it does not start with the header \"SQLite format 3\""
+        );
+    }
+    if logical::wal_has_content(path) {
+        anyhow::bail!(
+            "{shown} has a write-ahead log beside it ({shown}-wal) whose committed changes may not be in the file: \
+             its file SHA-256 and its content would describe different states. Fold the log into the file first, \
+             sqlite3 '{shown}' 'PRAGMA wal_checkpoint(TRUNCATE);' (or copy both files and checkpoint the copy), \
+             then hash again"
+        );
+    }
+    if snapshot::has_hot_journal(path) {
+        anyhow::bail!(
+            "{shown} has a hot rollback journal beside it ({shown}-journal): a write was interrupted, and opening \
+             the file rolls it back, which is a write. Let SQLite recover it first, \
+             sqlite3 '{shown}' 'PRAGMA integrity_check;', then hash again"
+        );
+    }
+    Ok(())
+}
+
 /// Compute every digest of one file: the byte hash, the logical hash and
 /// the `.sha3sum` digest each read the file on their own thread.
 pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
+    check_hashable(path)?;
     let (file, logical, sha3) = std::thread::scope(|s| {
         let sha3 = s.spawn(|| crate::engine::sqlite::sha3sum::sha3sum_file(path));
-        let logical = s.spawn(|| crate::engine::sqlite::logical::digest_file(path));
+        let logical = s.spawn(|| -> anyhow::Result<_> {
+            let conn = crate::engine::sqlite::logical::open_read_only(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let digest = crate::engine::sqlite::logical::digest_conn(&conn).with_context(|| {
+                format!("cannot compute the logical hash of {}", path.display())
+            })?;
+            let free = crate::engine::sqlite::freespace::scan(path, &conn)
+                .with_context(|| format!("cannot walk the free space of {}", path.display()))?;
+            Ok((digest, free))
+        });
         let file = crate::hash::file_sha256(path);
         (
             file,
@@ -98,7 +160,7 @@ pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
             joined(sha3.join(), path),
         )
     });
-    let (file, logical, sha3) = (file?, logical?, sha3?);
+    let (file, (logical, free_space), sha3) = (file?, logical?, sha3?);
     Ok(FileHashes {
         path: path.display().to_string(),
         sha256: file.sha256,
@@ -107,12 +169,14 @@ pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
             algorithm: crate::engine::sqlite::logical::ALGORITHM,
             sha256: logical.sha256,
             schema_sha256: logical.schema_sha256,
+            settings: logical.settings,
             tables: logical.tables,
         },
         sha3sum: Sha3sum {
             command: crate::engine::sqlite::sha3sum::SHELL_COMMAND,
             digest: sha3,
         },
+        free_space,
     })
 }
 
@@ -157,6 +221,17 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             h.logical.sha256, h.logical.algorithm
         );
         println!("  schema        {}", h.logical.schema_sha256);
+        let settings: Vec<String> = h
+            .logical
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        println!("  settings      {}", settings.join(" "));
+        println!(
+            "  free space    {} freelist pages; {} non-zero bytes in unused space on {} pages",
+            h.free_space.freelist_pages, h.free_space.residue_bytes, h.free_space.residue_pages
+        );
         println!(
             "  .sha3sum      {} ({})",
             h.sha3sum.digest,

@@ -103,6 +103,9 @@ pub fn markdown(r: &Report) -> String {
     if !notes.is_empty() {
         let _ = writeln!(s, "\n{}", notes.join("\n"));
     }
+    if let Some(f) = free_space_note(r) {
+        let _ = writeln!(s, "\n## Free space\n\n{f}");
+    }
     let bad = failed(r);
     let _ = writeln!(s, "\n## Failed checks\n");
     if bad.is_empty() {
@@ -139,6 +142,34 @@ pub fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(s, "\n## Re-check it yourself\n\n{}", recheck_help(r));
     s
+}
+
+/// What the file's unused space holds after the rollback, compared with
+/// before (SQLite files only): deleted rows stay readable in free space
+/// unless `secure_delete` is on, which matters on a real dump.
+pub fn free_space_note(r: &Report) -> Option<String> {
+    let before = r.phases.before.free_space?;
+    let after = r.phases.after_rollback.as_ref()?.free_space?;
+    let counts = |f: crate::engine::sqlite::freespace::FreeSpace| {
+        format!(
+            "{} non-zero bytes on {} pages, {} freelist pages",
+            f.residue_bytes, f.residue_pages, f.freelist_pages
+        )
+    };
+    let verdict = if after.residue_bytes > before.residue_bytes {
+        "more than before: bytes of rows the change wrote and the rollback deleted may still be \
+         readable to anyone who reads the file (SQLite does not overwrite freed space unless \
+         `secure_delete` is on; `VACUUM` rewrites the file without them). On a surrogate that is \
+         fake data; on a real dump it is not"
+    } else {
+        "no more than before"
+    };
+    Some(format!(
+        "Unused space after rollback: {}; before: {}. That is {verdict}. \
+         (Reported only, not part of the verdict.)",
+        counts(after),
+        counts(before)
+    ))
 }
 
 fn surrogate_line(r: &Report) -> String {
@@ -236,6 +267,9 @@ pub fn text(r: &Report) -> String {
         if let Some(sha3) = &p.sha3 {
             let _ = writeln!(s, "{:<15} .sha3sum {sha3}", "");
         }
+    }
+    if let Some(f) = free_space_note(r) {
+        let _ = writeln!(s, "\nfree space: {}", f.replace('`', ""));
     }
     let bad = failed(r);
     let _ = writeln!(s);

@@ -230,6 +230,12 @@ pub struct Phase {
     pub stray_files: Vec<String>,
     /// The digest the sqlite3 shell's `.sha3sum` prints, when computed.
     pub sha3: Option<String>,
+    /// SQLite files: the freelist and the non-zero bytes left in unused
+    /// space (deleted rows a raw reader can still see). Reported, never part
+    /// of the verdict. Absent for PostgreSQL, for a state measured inside an
+    /// open transaction, and in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_space: Option<crate::engine::sqlite::freespace::FreeSpace>,
     /// When set, the file bytes were identical (same SHA-256) to this earlier
     /// phase, so logical hash, integrity and FK results were carried over
     /// from it instead of being recomputed (equal bytes give equal results).

@@ -324,6 +324,7 @@ mod tests {
             page_count: Some(1),
             logical: LogicalDigest {
                 sha256: logical.into(),
+                settings: BTreeMap::new(),
                 schema_sha256: "s".into(),
                 tables: BTreeMap::from([(
                     "objects".to_string(),
@@ -337,6 +338,7 @@ mod tests {
             foreign_key_violations: 0,
             stray_files: vec![],
             sha3: None,
+            free_space: None,
             derived_from: None,
             note: None,
             ms: 1,

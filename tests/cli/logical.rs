@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod exclusions;
+mod hash;
+mod settings;
 
 /// A SQL scenario on the tiny surrogate: `up` creates and fills a table,
 /// the rollback compensates with `down` (logical-only), expected PASS.

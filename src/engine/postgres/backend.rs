@@ -127,6 +127,7 @@ impl PostgresBackend {
             foreign_key_violations: checks.1,
             stray_files: Vec::new(),
             sha3: None,
+            free_space: None,
             derived_from: None,
             note,
             ms: started.elapsed().as_millis() as u64,

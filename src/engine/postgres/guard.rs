@@ -231,6 +231,29 @@ pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
     Ok(t)
 }
 
+/// Like [`authorize_url`] for a database rollproof only reads (`hash`):
+/// the same server rule, any database name, and the session is made
+/// read-only from its first statement (`default_transaction_read_only`),
+/// so not even a bug could write through it.
+pub fn authorize_read_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
+    let mut t = parse_url(url)?;
+    if allow.is_empty() {
+        crate::guard::authorize_url(url).map_err(|r| {
+            Refusal::new(format!(
+                "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
+                r.reason
+            ))
+        })?;
+    }
+    check_server(&t, allow)?;
+    let options = match t.config.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} -c default_transaction_read_only=on"),
+        _ => "-c default_transaction_read_only=on".to_string(),
+    };
+    t.config.options(&options);
+    Ok(t)
+}
+
 /// The provenance record of the connected database, if rollproof wrote one
 /// naming it: (purpose, source).
 pub fn provenance(client: &mut Client) -> Result<Option<(String, String)>, postgres::Error> {

@@ -398,6 +398,7 @@ pub fn digest_on(tx: &mut impl GenericClient, db: &str) -> Result<Digested, PgEr
     Ok(Digested {
         digest: LogicalDigest {
             sha256: hex::encode(h.finalize()),
+            settings: BTreeMap::new(),
             schema_sha256,
             tables: segments,
         },

@@ -141,16 +141,25 @@ pub struct PgHash {
     pub mb_per_s: f64,
 }
 
-/// `rollproof hash --target-url`: the logical digest of a rollproof
-/// database, read-only. The same guard as for writes applies: rollproof
-/// reads no database it did not create, on no server it may not use.
+/// `rollproof hash --target-url`: the logical digest of any database the
+/// user may read, on a server rollproof may use, in a read-only session
+/// (no provenance needed: nothing is written).
 pub fn hash_url(url: &str, allow_hosts: &[String]) -> anyhow::Result<PgHash> {
     use anyhow::Context;
     let allow = guard::allowed_hosts(allow_hosts);
-    let target = guard::authorize_url(url, &allow).map_err(PgError::into_anyhow)?;
+    let target = guard::authorize_read_url(url, &allow).map_err(PgError::into_anyhow)?;
     let run = || -> Result<PgHash, PgError> {
         let mut client = target.connect()?;
-        guard::authorize_existing(&mut client, &target.dbname)?;
+        let read_only: String = client
+            .query_one("SHOW default_transaction_read_only", &[])
+            .map_err(sql_err("checking the read-only session", &target.dbname))?
+            .get(0);
+        if read_only != "on" {
+            return Err(PgError::Invalid(format!(
+                "the session on {} is not read-only (default_transaction_read_only = {read_only}); refusing to hash through it",
+                target.display
+            )));
+        }
         let size: i64 = client
             .query_one("SELECT pg_database_size(current_database())", &[])
             .map_err(sql_err("pg_database_size", &target.dbname))?

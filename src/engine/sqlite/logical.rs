@@ -1,7 +1,8 @@
-//! The canonical logical content hash of a SQLite database: schema, the
-//! pragmas that matter, and every table's rows in primary-key order with
-//! type-tagged, length-prefixed values — independent of page layout, so two
-//! files with equal content hash equal even when their bytes differ.
+//! The canonical logical content hash of a SQLite database: the persistent
+//! settings that change how it behaves, schema, and every table's rows in
+//! primary-key order with type-tagged, length-prefixed values — independent
+//! of page layout, so two files with equal content hash equal even when
+//! their bytes differ.
 //!
 //! The algorithm is specified in `docs/LOGICAL-HASH.md` and re-implemented,
 //! independently, in `tools/logical_hash.py`; keep the three in step.
@@ -13,7 +14,41 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Version tag hashed into every digest; bump it if the algorithm changes.
-pub const ALGORITHM: &str = "rollproof-logical-v1";
+/// v2 added `page_size`, `auto_vacuum`, `encoding` and `journal_mode` to
+/// the settings and made the exclusions exact.
+pub const ALGORITHM: &str = "rollproof-logical-v2";
+
+/// The settings hashed, in hash order (docs/LOGICAL-HASH.md "Settings"):
+/// every one is stored in the file, persists across connections and changes
+/// how the database behaves, so a rollback that leaves one changed has not
+/// restored the database.
+pub const SETTINGS: [&str; 6] = [
+    "application_id",
+    "user_version",
+    "page_size",
+    "auto_vacuum",
+    "encoding",
+    "journal_mode",
+];
+
+/// One setting's value: integers as SQLite returns them, names as text.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Setting {
+    /// `application_id`, `user_version`, `page_size`, `auto_vacuum`.
+    Int(i64),
+    /// `encoding`, `journal_mode`.
+    Text(String),
+}
+
+impl std::fmt::Display for Setting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Setting::Int(i) => write!(f, "{i}"),
+            Setting::Text(t) => f.write_str(t),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot compute the logical hash of {path}: {source}")]
@@ -35,8 +70,14 @@ pub struct TableDigest {
 /// The logical hash of a whole database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LogicalDigest {
-    /// SHA-256 over pragmas, schema digest and every table digest.
+    /// SHA-256 over settings, schema digest and every table digest.
     pub sha256: String,
+    /// The hashed settings by name ([`SETTINGS`]), so a difference can be
+    /// named with its values. Empty for PostgreSQL (its database-level
+    /// properties are part of the catalog description) and in reports
+    /// written before `rollproof-logical-v2`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Setting>,
     /// SHA-256 over the schema rows alone.
     pub schema_sha256: String,
     /// Per-table digests, by table name.
@@ -238,15 +279,76 @@ pub fn schema_digest(conn: &Connection) -> rusqlite::Result<String> {
     Ok(hex::encode(Sha256::digest(&buf)))
 }
 
+/// The journal mode stored in the file header, bytes 18–19 (the file
+/// format write and read versions): `wal` for (2, 2), `rollback` for
+/// (1, 1), anything else as the two numbers. Only WAL is persistent; the
+/// rollback-journal variants (delete, truncate, persist, memory, off) are
+/// per-connection choices and all store (1, 1).
+pub fn journal_mode_of(header: &[u8]) -> String {
+    match (header.get(18), header.get(19)) {
+        (Some(2), Some(2)) => "wal".into(),
+        (Some(1), Some(1)) => "rollback".into(),
+        (w, r) => format!(
+            "header bytes 18-19 = {},{}",
+            w.copied().unwrap_or(0),
+            r.copied().unwrap_or(0)
+        ),
+    }
+}
+
+/// The first 100 bytes of a database file, if it has a SQLite header.
+pub fn read_header(path: &Path) -> Option<[u8; 100]> {
+    use std::io::Read;
+    let mut h = [0u8; 100];
+    std::fs::File::open(path).ok()?.read_exact(&mut h).ok()?;
+    h.starts_with(b"SQLite format 3\0").then_some(h)
+}
+
+/// The journal mode of the database behind `conn`: from its file's header
+/// when it has one; a database without a file (in memory) or whose file is
+/// still empty has only the connection's mode, WAL or not.
+fn journal_mode(conn: &Connection) -> rusqlite::Result<String> {
+    if let Some(h) = conn
+        .path()
+        .filter(|p| !p.is_empty())
+        .and_then(|p| read_header(Path::new(p)))
+    {
+        return Ok(journal_mode_of(&h));
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    Ok(if mode.eq_ignore_ascii_case("wal") {
+        "wal".into()
+    } else {
+        "rollback".into()
+    })
+}
+
+/// The [`SETTINGS`] of the database behind `conn`, in hash order.
+pub fn settings(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, Setting)>> {
+    let mut out = Vec::with_capacity(SETTINGS.len());
+    for name in SETTINGS {
+        let v = match name {
+            "encoding" => Setting::Text(conn.query_row("PRAGMA encoding", [], |r| r.get(0))?),
+            "journal_mode" => Setting::Text(journal_mode(conn)?),
+            pragma => Setting::Int(conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?),
+        };
+        out.push((name, v));
+    }
+    Ok(out)
+}
+
 /// Compute the logical digest over an open connection.
 pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
     let schema_sha256 = schema_digest(conn)?;
     let mut buf = Vec::new();
     put_str(&mut buf, ALGORITHM.as_bytes());
-    for pragma in ["application_id", "user_version"] {
-        let v: i64 = conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?;
-        put_str(&mut buf, pragma.as_bytes());
-        put_value(&mut buf, ValueRef::Integer(v));
+    let settings = settings(conn)?;
+    for (name, v) in &settings {
+        put_str(&mut buf, name.as_bytes());
+        match v {
+            Setting::Int(i) => put_value(&mut buf, ValueRef::Integer(*i)),
+            Setting::Text(t) => put_value(&mut buf, ValueRef::Text(t.as_bytes())),
+        }
     }
     buf.extend_from_slice(&hex::decode(&schema_sha256).unwrap_or_default());
     let mut tables = BTreeMap::new();
@@ -258,18 +360,54 @@ pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
     }
     Ok(LogicalDigest {
         sha256: hex::encode(Sha256::digest(&buf)),
+        settings: settings
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v))
+            .collect(),
         schema_sha256,
         tables,
     })
 }
 
+/// A `file:` URI for `path` with `query`, every byte outside the unreserved
+/// set percent-encoded (so `?`, `#` and `%` in a name stay part of it).
+fn file_uri(path: &Path, query: &str) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/._~-".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push('?');
+    uri.push_str(query);
+    uri
+}
+
+/// True when a `-wal` file with content sits beside `path`.
+pub fn wal_has_content(path: &Path) -> bool {
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    std::fs::metadata(wal).is_ok_and(|m| m.len() > 0)
+}
+
 /// Open a SQLite file read-only: never created, never written (the one
-/// way rollproof opens a database it only reads).
+/// way rollproof opens a database it only reads). A file in WAL mode whose
+/// `-wal` is absent or empty is opened `immutable`: its main file is then
+/// the whole state, and a plain read-only open would create `-wal` and
+/// `-shm` files beside it (SQLite needs them to read WAL mode).
 pub fn open_read_only(path: &Path) -> rusqlite::Result<Connection> {
-    Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let wal_mode = read_header(path).is_some_and(|h| journal_mode_of(&h) == "wal");
+    if wal_mode && !wal_has_content(path) {
+        return Connection::open_with_flags(
+            file_uri(path, "mode=ro&immutable=1"),
+            flags | OpenFlags::SQLITE_OPEN_URI,
+        );
+    }
+    Connection::open_with_flags(path, flags)
 }
 
 /// Open a database file read-only (never creating it) and digest it.
@@ -361,6 +499,63 @@ mod tests {
         )
         .unwrap();
         assert_ne!(schema_digest(&c).unwrap(), plain.schema_sha256);
+    }
+
+    #[test]
+    fn every_persistent_setting_is_hashed_and_named() {
+        let d = tempfile::tempdir().unwrap();
+        let file = |name: &str, pre: &str| {
+            let p = d.path().join(name);
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(&format!(
+                "{pre} CREATE TABLE t(id INTEGER PRIMARY KEY, v); INSERT INTO t VALUES (1, 'a');"
+            ))
+            .unwrap();
+            drop(c);
+            digest_file(&p).unwrap()
+        };
+        let base = file("base.db", "");
+        assert_eq!(
+            base.settings["journal_mode"],
+            Setting::Text("rollback".into())
+        );
+        assert_eq!(base.settings["page_size"], Setting::Int(4096));
+        assert_eq!(base.settings["encoding"], Setting::Text("UTF-8".into()));
+        for (name, pre, setting) in [
+            ("wal.db", "PRAGMA journal_mode = WAL;", "journal_mode"),
+            ("page.db", "PRAGMA page_size = 8192;", "page_size"),
+            (
+                "vacuum.db",
+                "PRAGMA auto_vacuum = INCREMENTAL;",
+                "auto_vacuum",
+            ),
+            ("utf16.db", "PRAGMA encoding = 'UTF-16le';", "encoding"),
+        ] {
+            let other = file(name, pre);
+            assert_ne!(other.sha256, base.sha256, "{setting}");
+            assert_eq!(other.tables, base.tables, "{setting}: rows are equal");
+            assert_ne!(other.settings[setting], base.settings[setting], "{setting}");
+            let differing: Vec<&String> = base
+                .settings
+                .keys()
+                .filter(|k| base.settings[*k] != other.settings[*k])
+                .collect();
+            assert_eq!(differing, [setting], "only {setting} differs");
+        }
+        // A WAL-mode file is read without creating -wal or -shm beside it.
+        let wal = d.path().join("wal.db");
+        assert!(!d.path().join("wal.db-wal").exists());
+        assert!(!d.path().join("wal.db-shm").exists());
+        drop(open_read_only(&wal).unwrap());
+        assert!(!d.path().join("wal.db-shm").exists());
+    }
+
+    #[test]
+    fn file_uris_keep_every_byte_of_the_name() {
+        assert_eq!(
+            file_uri(Path::new("/a b/c?d#e%f.db"), "mode=ro"),
+            "file:/a%20b/c%3Fd%23e%25f.db?mode=ro"
+        );
     }
 
     #[test]

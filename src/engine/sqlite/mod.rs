@@ -1,9 +1,10 @@
 //! The SQLite engine: the rehearsal backend on a workspace file, and what it
 //! measures with — the canonical logical hash, snapshots and restores, the
-//! shell's `.sha3sum` digest, row-level diffs.
+//! shell's `.sha3sum` digest, row-level diffs, free-space residue.
 
 pub mod backend;
 pub mod diff;
+pub mod freespace;
 pub mod logical;
 pub mod sha3sum;
 pub mod snapshot;

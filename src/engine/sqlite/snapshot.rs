@@ -238,8 +238,18 @@ pub fn commit_restore(staged: tempfile::NamedTempFile, target: &Path) -> Result<
 /// copy. The copy is logically equal (same logical hash), not
 /// byte-identical; memory stays flat (rows are streamed).
 pub fn copy_logical(src: &Connection, dest: &Path) -> rusqlite::Result<()> {
-    use crate::engine::sqlite::logical::quote_ident;
+    use crate::engine::sqlite::logical::{self, Setting, quote_ident};
     let d = Connection::open(dest)?;
+    // The settings the logical hash covers: the layout ones must be set on
+    // the empty file, before its first table; WAL once the content is in.
+    let settings = logical::settings(src)?;
+    for (name, v) in &settings {
+        match (*name, v) {
+            ("page_size" | "auto_vacuum", Setting::Int(i)) => d.pragma_update(None, name, i)?,
+            ("encoding", Setting::Text(t)) => d.pragma_update(None, name, t)?,
+            _ => {}
+        }
+    }
     d.execute_batch("BEGIN")?;
     let schema: Vec<(String, String, Option<String>)> = {
         // SQLite's own tables by exact name: `sqlite_sequence` is copied
@@ -293,11 +303,19 @@ pub fn copy_logical(src: &Connection, dest: &Path) -> rusqlite::Result<()> {
             d.execute_batch(sql)?;
         }
     }
-    for pragma in ["application_id", "user_version"] {
-        let v: i64 = src.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0))?;
-        d.pragma_update(None, pragma, v)?;
+    for (name, v) in &settings {
+        if let ("application_id" | "user_version", Setting::Int(i)) = (*name, v) {
+            d.pragma_update(None, name, i)?;
+        }
     }
-    d.execute_batch("COMMIT")
+    d.execute_batch("COMMIT")?;
+    if settings
+        .iter()
+        .any(|(n, v)| *n == "journal_mode" && *v == Setting::Text("wal".into()))
+    {
+        d.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    }
+    Ok(())
 }
 
 /// Restore `snap` over `target` through the backup API (one transaction on

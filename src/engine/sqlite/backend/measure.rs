@@ -1,12 +1,13 @@
 //! Measuring one state of a SQLite database: file SHA-256, page count,
-//! canonical logical hash, `PRAGMA integrity_check` and
-//! `PRAGMA foreign_key_check`. The file hash runs first (it decides whether
+//! canonical logical hash, `PRAGMA integrity_check`,
+//! `PRAGMA foreign_key_check` and the free-space residue. The file hash runs first (it decides whether
 //! results can be carried over from an identical earlier phase); the logical
 //! hash and the two checks then run on two threads with their own read-only
 //! connections, so measuring costs little more than its slowest part.
 
 use super::db_err;
 use crate::engine::BackendError;
+use crate::engine::sqlite::freespace::{self, FreeSpace};
 use crate::engine::sqlite::logical::{self, LogicalDigest};
 use crate::engine::sqlite::snapshot;
 use crate::evidence::report::Phase;
@@ -29,6 +30,8 @@ pub struct Content {
     pub page_count: u64,
     /// The sqlite3 shell's `.sha3sum --schema --sha3-256` digest.
     pub sha3: String,
+    /// Free-space residue (files only; not inside an open transaction).
+    pub free_space: Option<FreeSpace>,
 }
 
 pub use crate::engine::sqlite::logical::open_read_only as open_ro;
@@ -80,6 +83,7 @@ pub fn content_conn(conn: &Connection) -> rusqlite::Result<Content> {
         fk: fk_violations(conn)?,
         page_count: page_count(conn)?,
         sha3: crate::engine::sqlite::sha3sum::sha3sum_conn(conn)?,
+        free_space: None,
     })
 }
 
@@ -92,6 +96,13 @@ pub fn content_file(path: &Path) -> rusqlite::Result<Content> {
         let c = open_ro(path)?;
         let logical = logical::digest_conn(&c)?;
         let page_count = page_count(&c)?;
+        // After the logical hash, on its connection: the walk is short.
+        let free_space = freespace::scan(path, &c).map_err(|e| {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                Some(format!("free-space walk: {e}")),
+            )
+        })?;
         let integrity = integrity_t
             .join()
             .unwrap_or_else(|_| Err(rusqlite::Error::InvalidQuery))?;
@@ -107,6 +118,7 @@ pub fn content_file(path: &Path) -> rusqlite::Result<Content> {
             fk,
             page_count,
             sha3,
+            free_space: Some(free_space),
         })
     })
 }
@@ -128,6 +140,7 @@ pub fn phase(
         foreign_key_violations: c.fk,
         stray_files: stray,
         sha3: Some(c.sha3),
+        free_space: c.free_space,
         derived_from: None,
         note,
         ms: started.elapsed().as_millis() as u64,
@@ -152,6 +165,7 @@ pub fn derived(
         foreign_key_violations: known.foreign_key_violations,
         stray_files: stray,
         sha3: known.sha3.clone(),
+        free_space: known.free_space,
         derived_from: Some(name.to_string()),
         note: None,
         ms: started.elapsed().as_millis() as u64,
