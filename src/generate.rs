@@ -1,16 +1,38 @@
 //! Surrogate generation: a production-shaped, secret-free SQLite database,
 //! deterministic from (profile, seed, rollproof version).
 //!
+//! Two generators live here. The generic engine (`engine`, `plan`,
+//! `produce`, `make`, `values`, `check`, `keys`, `sink_sqlite`) fills any
+//! schema from statistics: [`fill`] for an existing database,
+//! [`generate_schema`] for a new surrogate file. The birth-register
+//! surface's own generator (`counts`, `history`, `sample`, `system`, and
+//! [`generate`] below) writes the modeled Directus history until the
+//! surface moves onto the engine.
+//!
 //! Why it is byte-deterministic: every value comes from ChaCha8 streams keyed
 //! by SHA-256(seed, table) (so one table's count never shifts another's
 //! values), rows are written in one fixed order with fixed commit points, the
 //! page size and journal mode are fixed, and the SQLite library is pinned by
 //! Cargo.lock. Memory stays flat: ids are derived from their index, not kept.
 
+mod batch;
+pub mod check;
 mod counts;
+pub mod engine;
 mod history;
+pub mod keys;
+pub mod make;
+pub mod plan;
+mod produce;
 mod sample;
+mod sink_sqlite;
+pub mod stats;
 mod system;
+pub mod types;
+pub mod values;
+
+pub use engine::{FillSummary, fill};
+pub use stats::{ColumnStats, FanOut, FillStats, RowCounts, TableStats};
 
 use counts::counts_by_table;
 pub use counts::{Counts, SCALED_TABLES};
@@ -54,6 +76,23 @@ const OBJECT_FIELDS: &[(&str, Option<&str>, &str)] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// A constraint no generated row can satisfy.
+    #[error("table {table}: cannot satisfy {constraint}: {problem}")]
+    Unsatisfiable {
+        table: String,
+        constraint: String,
+        problem: String,
+    },
+    /// Unusable input (schema, statistics, counts, connection state).
+    #[error("{0}")]
+    Unusable(String),
+    /// SQLite failed while creating or filling a table.
+    #[error("filling {table}: {source}")]
+    Fill {
+        table: String,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("profile {profile} cannot be generated: {problem}")]
     Shape { profile: String, problem: String },
     #[error(transparent)]
@@ -92,6 +131,24 @@ pub struct Generated {
     pub seconds: f64,
 }
 
+impl Generated {
+    fn new(
+        out: &Path,
+        sha256: String,
+        size: u64,
+        rows: BTreeMap<String, u64>,
+        started: Instant,
+    ) -> Generated {
+        Generated {
+            path: out.to_path_buf(),
+            sha256,
+            size,
+            rows,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// Generate a surrogate at `out` (atomically: a temp file renamed into place;
 /// without `overwrite` an existing file is refused and left alone).
 pub fn generate(
@@ -107,6 +164,35 @@ pub fn generate(
         profile: profile_label.to_string(),
         problem,
     })?;
+    let at = |source| GenerateError::Sqlite {
+        path: out.to_path_buf(),
+        source,
+    };
+    let (sha256, size) = write_file(out, overwrite, |conn| {
+        Generator::new(conn, profile, seed, &counts)
+            .run()
+            .map_err(at)?;
+        // Provenance record (guard issue #7): deterministic, no time or path.
+        crate::guard::provenance::stamp_surrogate(conn, profile, seed, scale).map_err(at)
+    })?;
+    Ok(Generated::new(
+        out,
+        sha256,
+        size,
+        counts_by_table(&counts),
+        started,
+    ))
+}
+
+/// Write a new database at `out` through `build` (into a temp file beside
+/// it), then fsync while hashing and rename into place; (SHA-256, size).
+/// Without `overwrite` an existing file is refused and left alone; with it,
+/// only a plain file or an earlier surrogate is replaced.
+fn write_file(
+    out: &Path,
+    overwrite: bool,
+    build: impl FnOnce(&Connection) -> Result<(), GenerateError>,
+) -> Result<(String, u64), GenerateError> {
     if !overwrite && out.exists() {
         return Err(fsutil::WriteError::Exists {
             path: out.to_path_buf(),
@@ -123,10 +209,7 @@ pub fn generate(
     };
     {
         let conn = Connection::open(tmp.path()).map_err(sql_err)?;
-        let mut g = Generator::new(&conn, profile, seed, &counts);
-        g.run().map_err(sql_err)?;
-        // Provenance record (guard issue #7): deterministic, no time or path.
-        crate::guard::provenance::stamp_surrogate(&conn, profile, seed, scale).map_err(sql_err)?;
+        build(&conn)?;
         conn.close().map_err(|(_, e)| sql_err(e))?;
     }
     // Hash the finished file while the kernel writes it to disk: the two
@@ -144,13 +227,48 @@ pub fn generate(
     })?;
     fsutil::commit(tmp, out, overwrite)?;
     crate::hash::memo::renamed(out);
-    Ok(Generated {
+    Ok((digest.sha256, digest.size))
+}
+
+/// What to generate with the generic engine.
+pub struct SchemaJob<'a> {
+    /// The schema to build.
+    pub schema: &'a crate::schema::Schema,
+    /// Statistics to follow.
+    pub stats: &'a FillStats,
+    /// Rows per table (already scaled).
+    pub rows: &'a RowCounts,
+    /// Seed of every value.
+    pub seed: u64,
+    /// Scale the counts were multiplied by (recorded in the provenance).
+    pub scale: f64,
+    /// SHA-256 naming the profile (recorded in the provenance).
+    pub profile_sha256: &'a str,
+}
+
+/// Generate a surrogate of any schema at `out` with the generic engine
+/// (atomically; without `overwrite` an existing file is refused).
+pub fn generate_schema(
+    job: &SchemaJob<'_>,
+    out: &Path,
+    overwrite: bool,
+) -> Result<Generated, GenerateError> {
+    let started = Instant::now();
+    let mut summary = None;
+    let at = |source| GenerateError::Sqlite {
         path: out.to_path_buf(),
-        sha256: digest.sha256,
-        size: digest.size,
-        rows: counts_by_table(&counts),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+        source,
+    };
+    let (sha256, size) = write_file(out, overwrite, |conn| {
+        summary = Some(engine::build_file(
+            conn, job.schema, job.stats, job.rows, job.seed,
+        )?);
+        crate::guard::provenance::Record::surrogate(job.profile_sha256, job.seed, job.scale)
+            .stamp(conn)
+            .map_err(at)
+    })?;
+    let rows = summary.map(|s| s.rows).unwrap_or_default();
+    Ok(Generated::new(out, sha256, size, rows, started))
 }
 
 /// `--force` may replace a plain file or an earlier surrogate, never a
@@ -202,6 +320,11 @@ pub fn table_rng(seed: u64, table: &str) -> ChaCha8Rng {
 pub fn derived_uuid(seed: u64, label: &str, index: u64) -> String {
     let mut b = [0u8; 16];
     b.copy_from_slice(&derive(seed, label, index)[..16]);
+    uuid_v4(b)
+}
+
+/// Sixteen random bytes as a version-4 UUID (`xxxxxxxx-xxxx-4xxx-yxxx-…`).
+pub fn uuid_v4(mut b: [u8; 16]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
