@@ -171,7 +171,7 @@ fn target(a: TargetArgs) -> anyhow::Result<Status> {
 }
 
 fn url(a: UrlArgs) -> anyhow::Result<Status> {
-    let subject = guard::url::redact(&a.url);
+    let subject = guard::url::shown(&a.url);
     match guard::authorize_url(&a.url) {
         Ok(()) => answer(
             a.json,

@@ -438,13 +438,45 @@ fn only_local_throwaway_database_urls_are_allowed() {
         "postgres://10.0.0.7/rollproof_x",
         "postgres://localhost/rollproof_x?service=prod",
         "mysql://localhost/rollproof_x",
+        // Passwords in the user info and in the query string, in URLs the
+        // guard refuses for different reasons.
+        "postgres://admin:hunter2@localhost/rollproof_x?password=hunter3&service=prod",
+        "postgres://admin@localhost/rollproof_x?password=hunter3&options=-c%20role%3Dx",
+        "postgres://admin:hunter2@localhost:notaport/rollproof_x?password=hunter3",
+        "postgres://admin@10.0.0.7/rollproof_x?password=hunter3",
     ] {
-        let o = w.run(&["guard", "url", u]);
-        assert_code(&o, 3);
-        assert!(
-            !stdout(&o).contains("hunter2"),
-            "password echoed: {}",
-            stdout(&o)
-        );
+        for json in [false, true] {
+            let mut args = vec!["guard", "url", u];
+            if json {
+                args.push("--json");
+            }
+            let o = w.run(&args);
+            assert_code(&o, 3);
+            let all = format!("{}{}", stdout(&o), stderr(&o));
+            assert!(!all.contains("hunter"), "password echoed: {all}");
+        }
+    }
+}
+
+/// Issue #13: the guard and the PostgreSQL client parsed URLs differently;
+/// the client's parser takes everything up to the last '@' as user info, so
+/// this URL reaches 10.0.0.5. There is one parser now, and it is refused.
+#[test]
+fn guard_url_decides_on_the_host_the_client_would_connect_to() {
+    let w = Work::new();
+    let u = "postgres://localhost/rollproof_d1?application_name=a@10.0.0.5:5432/rollproof_d1";
+    let o = w.run(&["guard", "url", u, "--json"]);
+    assert_code(&o, 3);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+    let reason = v["reason"].as_str().unwrap();
+    assert!(reason.contains("'10.0.0.5'"), "{reason}");
+    // Parameters the client would read differently or that redirect it.
+    for u in [
+        "postgres://localhost/rollproof_x?passfile=/tmp/p",
+        "postgres://localhost/rollproof_x?host=/tmp&host=db.prod",
+        "postgres://localhost:5432,5433/rollproof_x",
+    ] {
+        assert_code(&w.run(&["guard", "url", u]), 3);
     }
 }

@@ -11,6 +11,7 @@ mod inputs;
 mod intake;
 mod logical;
 mod postgres;
+mod postgres_guard;
 mod profile;
 mod rehearse;
 mod report;

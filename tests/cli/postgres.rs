@@ -8,7 +8,7 @@
 use crate::util::*;
 use std::collections::BTreeMap;
 
-fn exists(db: &str) -> bool {
+pub(crate) fn exists(db: &str) -> bool {
     connect("postgres")
         .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
         .unwrap()

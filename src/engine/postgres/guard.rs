@@ -13,15 +13,10 @@
 
 use super::{PgError, sql_err};
 use crate::guard::Refusal;
-use postgres::config::Host;
 use postgres::{Client, NoTls};
-use std::net::{IpAddr, ToSocketAddrs};
-use std::str::FromStr;
 
 /// Environment variable listing extra allowed (throwaway) server hosts.
 pub const ALLOW_HOSTS_ENV: &str = "ROLLPROOF_PG_ALLOW_HOSTS";
-/// Prefix of every database rollproof creates.
-pub const DB_PREFIX: &str = "rollproof_";
 /// Schema holding rollproof's own bookkeeping (outside the logical hash).
 pub const SCHEMA: &str = "rollproof_meta";
 
@@ -47,18 +42,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// The same server, another database.
+    /// The same server (the same checked, pinned configuration), another
+    /// database.
     pub fn with_db(&self, db: &str) -> Target {
         let mut config = self.config.clone();
         config.dbname(db);
-        let display = match self.display.rsplit_once('/') {
-            Some((server, _)) if self.display.contains("://") => format!("{server}/{db}"),
-            _ => format!("{} (database {db})", self.display),
-        };
         Target {
+            display: crate::guard::url::display(&config),
             config,
             dbname: db.to_string(),
-            display,
         }
     }
 
@@ -85,58 +77,34 @@ impl Target {
     }
 }
 
-/// True when `url` names a PostgreSQL server rather than a file.
-pub fn is_pg_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
+pub use crate::guard::url::{DB_PREFIX, check_name, is_pg_url};
 
-/// Remove a password from a URL for display.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (auth, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match auth.rsplit_once('@') {
-        Some((cred, host)) => {
-            let user = cred.split(':').next().unwrap_or("");
-            format!("{scheme}://{user}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
-}
-
-/// Parse a `postgres://` URL that names a database.
+/// Parse a `postgres://` URL that names a database, with the one parser
+/// (`crate::guard::url::parse`), without checking it.
 pub fn parse_url(url: &str) -> Result<Target, PgError> {
-    if !is_pg_url(url) {
-        return Err(PgError::Invalid(format!(
-            "'{}' is not a PostgreSQL URL (postgres://user@host:port/dbname)",
-            redact(url)
-        )));
-    }
-    let config = postgres::Config::from_str(url).map_err(|e| {
-        PgError::Invalid(format!(
-            "cannot parse PostgreSQL URL '{}': {e}",
-            redact(url)
-        ))
-    })?;
+    let config = crate::guard::url::parse(url).map_err(url_error)?;
     let dbname = config
         .get_dbname()
         .filter(|d| !d.is_empty())
         .ok_or_else(|| {
             PgError::Invalid(format!(
-                "PostgreSQL URL '{}' names no database; add /rollproof_<name>",
-                redact(url)
+                "PostgreSQL URL {} names no database; add /rollproof_<name>",
+                crate::guard::url::display(&config)
             ))
         })?
         .to_string();
     Ok(Target {
+        display: crate::guard::url::display(&config),
         config,
         dbname,
-        display: redact(url),
     })
+}
+
+fn url_error(e: crate::guard::url::UrlError) -> PgError {
+    match e {
+        crate::guard::url::UrlError::Invalid(m) => PgError::Invalid(m),
+        crate::guard::url::UrlError::Refused(r) => r.into(),
+    }
 }
 
 /// Hosts allowed besides loopback: `extra` plus `ROLLPROOF_PG_ALLOW_HOSTS`.
@@ -149,86 +117,24 @@ pub fn allowed_hosts(extra: &[String]) -> Vec<String> {
     hosts
 }
 
-/// True when `host` (name or address) resolves only to loopback addresses.
-fn is_loopback(host: &str, port: u16) -> bool {
-    if let Ok(ip) = IpAddr::from_str(host.trim_start_matches('[').trim_end_matches(']')) {
-        return ip.is_loopback();
-    }
-    match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<_> = addrs.collect();
-            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
-        }
-        Err(_) => false,
-    }
-}
-
-/// The server must be on loopback, a Unix socket, or an allowed host.
-pub fn check_server(t: &Target, allow: &[String]) -> Result<(), Refusal> {
-    let hosts = t.config.get_hosts();
-    if hosts.is_empty() {
-        return Err(Refusal::new(format!(
-            "{} names no host; give the server explicitly (loopback or a Unix socket)",
-            t.display
-        )));
-    }
-    let port = t.config.get_ports().first().copied().unwrap_or(5432);
-    for (i, h) in hosts.iter().enumerate() {
-        if let Host::Tcp(name) = h {
-            let addr_ok = t
-                .config
-                .get_hostaddrs()
-                .get(i)
-                .is_none_or(|a| a.is_loopback() || allow.iter().any(|x| *x == a.to_string()));
-            if allow.iter().any(|x| x == name) && addr_ok {
-                continue;
-            }
-            if !is_loopback(name, port) || !addr_ok {
-                return Err(Refusal::new(format!(
-                    "server host '{name}' is not loopback; rollproof rehearses only on a local server or an explicitly allowed throwaway host (--allow-host {name} or {ALLOW_HOSTS_ENV})"
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Database names rollproof may create or write: `rollproof_` + lowercase
-/// letters, digits and `_`, at most 63 bytes.
-pub fn check_name(db: &str) -> Result<(), Refusal> {
-    let ok = db.starts_with(DB_PREFIX)
-        && db.len() > DB_PREFIX.len()
-        && db.len() <= 63
-        && db
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Refusal::new(format!(
-            "database '{db}' is not a rollproof database name; rollproof writes only to databases it creates, named {DB_PREFIX}<lowercase letters, digits, _>"
-        )))
-    }
-}
-
-/// Parse a URL (unusable: bad input) and check its server and database
-/// name (no connection). Without allowed hosts the crate-wide URL rule
-/// ([`crate::guard::authorize_url`]: loopback or a Unix socket, one host, no
-/// redirecting parameters such as `service`) applies first; an explicitly
-/// allowed throwaway host is checked here alone.
+/// Parse a URL once (unusable: bad input), check its server and database
+/// name (no connection) and return the target to connect with: the very
+/// configuration the guard checked ([`crate::guard::url::check`]: loopback,
+/// a Unix socket or an allowed throwaway host, one host, a name pinned to
+/// its checked address, no parameter the client would read differently).
 pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
-    let t = parse_url(url)?;
-    if allow.is_empty() {
-        crate::guard::authorize_url(url).map_err(|r| {
-            Refusal::new(format!(
-                "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
-                r.reason
-            ))
-        })?;
-    }
-    check_server(&t, allow)?;
-    check_name(&t.dbname)?;
-    Ok(t)
+    let c = crate::guard::url::check(url, allow).map_err(|e| match e {
+        crate::guard::url::UrlError::Refused(r) if allow.is_empty() => PgError::from(Refusal::new(format!(
+            "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
+            r.reason
+        ))),
+        other => url_error(other),
+    })?;
+    Ok(Target {
+        config: c.config,
+        dbname: c.dbname,
+        display: c.display,
+    })
 }
 
 /// Like [`authorize_url`] for a database rollproof only reads (`hash`):

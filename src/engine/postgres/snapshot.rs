@@ -72,6 +72,17 @@ fn conninfo(t: &Target, db: &str) -> (String, Option<Vec<u8>>) {
     if !hosts.is_empty() {
         parts.push(format!("host={}", quote(&hosts.join(","))));
     }
+    // The address the guard checked (and pinned): libpq must not resolve
+    // the name again.
+    let addrs: Vec<String> = t
+        .config
+        .get_hostaddrs()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if !addrs.is_empty() {
+        parts.push(format!("hostaddr={}", quote(&addrs.join(","))));
+    }
     let ports: Vec<String> = t.config.get_ports().iter().map(|p| p.to_string()).collect();
     if !ports.is_empty() {
         parts.push(format!("port={}", quote(&ports.join(","))));
@@ -89,6 +100,13 @@ fn run_tool(program: &str, args: &[&str], password: Option<Vec<u8>>) -> Result<(
         message: e.to_string(),
     })?;
     let mut cmd = Command::new(path);
+    // libpq also reads PGHOST, PGSERVICE, PGOPTIONS, … from the environment:
+    // the client programs must see only the checked conninfo we pass.
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("PG") {
+            cmd.env_remove(k);
+        }
+    }
     cmd.args(args).env("PGCONNECT_TIMEOUT", "30");
     if let Some(p) = password {
         use std::os::unix::ffi::OsStringExt;
