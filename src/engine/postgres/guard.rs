@@ -124,10 +124,7 @@ pub fn allowed_hosts(extra: &[String]) -> Vec<String> {
 /// its checked address, no parameter the client would read differently).
 pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
     let c = crate::guard::url::check(url, allow).map_err(|e| match e {
-        crate::guard::url::UrlError::Refused(r) if allow.is_empty() => PgError::from(Refusal::new(format!(
-            "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
-            r.reason
-        ))),
+        crate::guard::url::UrlError::Refused(r) => server_refusal(r, allow),
         other => url_error(other),
     })?;
     Ok(Target {
@@ -142,22 +139,30 @@ pub fn authorize_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
 /// read-only from its first statement (`default_transaction_read_only`),
 /// so not even a bug could write through it.
 pub fn authorize_read_url(url: &str, allow: &[String]) -> Result<Target, PgError> {
-    let mut t = parse_url(url)?;
-    if allow.is_empty() {
-        crate::guard::authorize_url(url).map_err(|r| {
-            Refusal::new(format!(
-                "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
-                r.reason
-            ))
-        })?;
-    }
-    check_server(&t, allow)?;
-    let options = match t.config.get_options() {
-        Some(o) if !o.is_empty() => format!("{o} -c default_transaction_read_only=on"),
-        _ => "-c default_transaction_read_only=on".to_string(),
+    let parsed = parse_url(url)?;
+    let config = crate::guard::url::check_server(&parsed.config, allow)
+        .map_err(|r| server_refusal(r, allow))?;
+    let mut t = Target {
+        display: crate::guard::url::display(&config),
+        config,
+        dbname: parsed.dbname,
     };
-    t.config.options(&options);
+    // check_server refuses any `options` of the URL's own: these are ours.
+    t.config.options("-c default_transaction_read_only=on");
     Ok(t)
+}
+
+/// A server refusal, with the hint for throwaway servers elsewhere.
+fn server_refusal(r: Refusal, allow: &[String]) -> PgError {
+    if allow.is_empty() {
+        Refusal::new(format!(
+            "{}; a throwaway server elsewhere must be allowed explicitly (--allow-host HOST or {ALLOW_HOSTS_ENV})",
+            r.reason
+        ))
+        .into()
+    } else {
+        r.into()
+    }
 }
 
 /// The provenance record of the connected database, if rollproof wrote one
