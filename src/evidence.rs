@@ -6,6 +6,7 @@ pub mod attest;
 pub mod blockers;
 pub mod canonical;
 pub mod promote;
+pub mod redact;
 pub mod render;
 pub mod report;
 pub mod seal;

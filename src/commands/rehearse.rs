@@ -225,8 +225,8 @@ fn print_outcome(r: &Report, path: &std::path::Path) {
     }
     if let Some(d) = &r.diff {
         println!("  what the rollback did not restore (before -> after_rollback):");
-        if d.schema_differs {
-            println!("    schema differs");
+        for line in crate::evidence::render::diff_summary_lines(d) {
+            println!("    {line}");
         }
         if let Some(e) = &d.error {
             println!("    {e}");

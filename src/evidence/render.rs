@@ -4,7 +4,9 @@
 //! table, then failed checks with what differs, then how to re-check it all
 //! by hand. Written for an auditor who has never seen rollproof.
 
-use crate::evidence::report::{Check, Diff, Outcome, Phase, Proof, Report, Verdict};
+use crate::evidence::report::{
+    Check, Diff, ObjectDiff, Outcome, Phase, Proof, Report, SettingDiff, Verdict,
+};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -194,9 +196,89 @@ fn surrogate_line(r: &Report) -> String {
     parts.join(", ")
 }
 
+/// One line for a differing object: what it is, what happened, and its
+/// definition on each side (on one line).
+pub fn object_line(o: &ObjectDiff) -> String {
+    let one = |t: &Option<String>| {
+        t.as_deref()
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    match o.change.as_str() {
+        "added" => format!("{} {} added: {}", o.kind, o.name, one(&o.after)),
+        "removed" => format!("{} {} removed (was: {})", o.kind, o.name, one(&o.before)),
+        _ => format!(
+            "{} {} changed: {} → {}",
+            o.kind,
+            o.name,
+            one(&o.before),
+            one(&o.after)
+        ),
+    }
+}
+
+/// One line for a differing setting.
+pub fn setting_line(x: &SettingDiff) -> String {
+    format!(
+        "setting {}: {} → {}",
+        x.name,
+        x.before.as_deref().unwrap_or("(none)"),
+        x.after.as_deref().unwrap_or("(none)")
+    )
+}
+
+/// The diff as plain lines (terminal), without row details.
+pub fn diff_summary_lines(d: &Diff) -> Vec<String> {
+    let mut out: Vec<String> = d.settings.iter().map(setting_line).collect();
+    out.extend(d.objects.iter().map(object_line));
+    if d.more_objects > 0 {
+        out.push(format!("… {} more objects differ", d.more_objects));
+    }
+    if d.schema_differs && d.objects.is_empty() {
+        out.push("schema differs".into());
+    }
+    out
+}
+
+/// The SQL (or definition) of an object on one side, as a fenced block.
+fn fenced(s: &mut String, label: &str, text: &Option<String>) {
+    if let Some(t) = text {
+        let _ = writeln!(
+            s,
+            "  {label}:\n\n  ```sql\n  {}\n  ```",
+            t.replace('\n', "\n  ")
+        );
+    }
+}
+
 fn diff_markdown(s: &mut String, d: &Diff) {
     let _ = writeln!(s, "\n## What differs ({} → {})\n", d.from, d.to);
-    if d.schema_differs {
+    for x in &d.settings {
+        let _ = writeln!(
+            s,
+            "- setting `{}`: `{}` → `{}`",
+            x.name,
+            x.before.as_deref().unwrap_or("(none)"),
+            x.after.as_deref().unwrap_or("(none)")
+        );
+    }
+    for o in &d.objects {
+        let _ = writeln!(s, "- {} `{}` {}", o.kind, o.name, o.change);
+        if o.change != "added" {
+            fenced(s, "before", &o.before);
+        }
+        if o.change != "removed" {
+            fenced(s, "after rollback", &o.after);
+        }
+    }
+    if d.more_objects > 0 {
+        let _ = writeln!(
+            s,
+            "- … {} more objects differ (see the JSON report)",
+            d.more_objects
+        );
+    }
+    if d.schema_differs && d.objects.is_empty() {
         let _ = writeln!(s, "- the schema differs");
     }
     if let Some(e) = &d.error {

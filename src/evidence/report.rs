@@ -236,6 +236,12 @@ pub struct Phase {
     /// open transaction, and in reports written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_space: Option<crate::engine::sqlite::freespace::FreeSpace>,
+    /// PostgreSQL: the cluster's roles, memberships, role and database
+    /// settings, tablespaces and the rehearsed database's own properties,
+    /// which no database snapshot holds (`cluster_unchanged` compares
+    /// before with after rollback). Absent for SQLite and older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterState>,
     /// When set, the file bytes were identical (same SHA-256) to this earlier
     /// phase, so logical hash, integrity and FK results were carried over
     /// from it instead of being recomputed (equal bytes give equal results).
@@ -245,6 +251,64 @@ pub struct Phase {
     pub note: Option<String>,
     /// Time taken to measure this phase, in milliseconds.
     pub ms: u64,
+}
+
+/// The cluster-wide state of a PostgreSQL server at one phase
+/// (`crate::engine::postgres::roles`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterState {
+    /// SHA-256 over every entry (same row encoding as the schema digest).
+    pub sha256: String,
+    /// Every role, membership, setting, tablespace and the rehearsed
+    /// database's own properties: what it is → its definition.
+    pub entries: BTreeMap<String, String>,
+}
+
+impl ClusterState {
+    /// The entries that differ from `before`, as diff objects: the kind is
+    /// the entry key's first word (`role`, `membership`, `setting`, …).
+    pub fn object_differences(&self, before: &ClusterState) -> Vec<ObjectDiff> {
+        let keys: std::collections::BTreeSet<&String> =
+            before.entries.keys().chain(self.entries.keys()).collect();
+        keys.into_iter()
+            .filter_map(|k| {
+                let (b, a) = (before.entries.get(k), self.entries.get(k));
+                let change = match (b, a) {
+                    (Some(x), Some(y)) if x == y => return None,
+                    (Some(_), Some(_)) => "changed",
+                    (None, _) => "added",
+                    (_, None) => "removed",
+                };
+                let (kind, name) = k.split_once(' ').unwrap_or((k.as_str(), ""));
+                Some(ObjectDiff {
+                    change: change.into(),
+                    kind: kind.into(),
+                    name: name.into(),
+                    before: b.cloned(),
+                    after: a.cloned(),
+                })
+            })
+            .collect()
+    }
+
+    /// What differs from `before` to `self`, one line per entry (added,
+    /// removed, or changed with both definitions), in key order.
+    pub fn differences_from(&self, before: &ClusterState) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, b) in &before.entries {
+            match self.entries.get(k) {
+                None => out.push(format!("{k} removed (was: {b})")),
+                Some(a) if a != b => out.push(format!("{k}: {b} → {a}")),
+                Some(_) => {}
+            }
+        }
+        for (k, a) in &self.entries {
+            if !before.entries.contains_key(k) {
+                out.push(format!("{k} added ({a})"));
+            }
+        }
+        out
+    }
 }
 
 /// The four measured states.
@@ -292,8 +356,36 @@ pub struct TableDiff {
     pub rows: Vec<RowDiff>,
 }
 
+/// One schema or catalog object that differs, as `sqldiff --schema` shows
+/// it: added (after rollback only), removed (before only) or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectDiff {
+    /// `added`, `removed` or `changed`.
+    pub change: String,
+    /// What it is: SQLite `table`, `index`, `view`, `trigger`; PostgreSQL
+    /// the catalog kind (`trigger`, `policy`, `rule`, `relation`, `role`, …).
+    pub kind: String,
+    /// Its name, e.g. `sqlitexstat_evil` or `public.objects keep`.
+    pub name: String,
+    /// Its definition before (SQL text or normalized catalog description).
+    pub before: Option<String>,
+    /// Its definition after rollback.
+    pub after: Option<String>,
+}
+
+/// One setting that differs, with both values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingDiff {
+    /// Setting name, e.g. `journal_mode`.
+    pub name: String,
+    /// Value before (None: not recorded).
+    pub before: Option<String>,
+    /// Value after rollback.
+    pub after: Option<String>,
+}
+
 /// What the rollback failed to restore.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Diff {
     /// Phase compared from (normally `before`).
     pub from: String,
@@ -303,8 +395,58 @@ pub struct Diff {
     pub schema_differs: bool,
     /// Tables whose content digest differs.
     pub tables: Vec<TableDiff>,
+    /// Schema and catalog objects (PostgreSQL: also cluster roles and
+    /// settings) added, removed or changed, in name order (bounded: see
+    /// `more_objects`). Absent when none differ, and in older reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub objects: Vec<ObjectDiff>,
+    /// Objects that differ beyond those listed.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more_objects: u64,
+    /// Settings that differ (SQLite: the hashed settings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<SettingDiff>,
     /// Why a row-level diff could not be made, if it could not.
     pub error: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Objects listed in a diff at most; the rest are counted.
+pub const DIFF_OBJECTS: usize = 200;
+
+impl Diff {
+    /// Keep `objects` sorted and bounded, counting what is left out.
+    pub fn set_objects(&mut self, mut objects: Vec<ObjectDiff>) {
+        objects.sort_by(|a, b| (&a.kind, &a.name).cmp(&(&b.kind, &b.name)));
+        let more = objects.len().saturating_sub(DIFF_OBJECTS);
+        objects.truncate(DIFF_OBJECTS);
+        self.objects = objects;
+        self.more_objects = more as u64;
+    }
+
+    /// Add what the recorded phases alone show: SQLite settings and
+    /// PostgreSQL cluster entries that differ from before to after.
+    pub fn add_phase_differences(&mut self, before: &Phase, after: &Phase) {
+        let (b, a) = (&before.logical.settings, &after.logical.settings);
+        let names: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+        self.settings = names
+            .into_iter()
+            .filter(|n| b.get(*n) != a.get(*n))
+            .map(|n| SettingDiff {
+                name: n.clone(),
+                before: b.get(n).map(|v| v.to_string()),
+                after: a.get(n).map(|v| v.to_string()),
+            })
+            .collect();
+        if let (Some(b), Some(a)) = (&before.cluster, &after.cluster) {
+            let mut objects = std::mem::take(&mut self.objects);
+            objects.extend(a.object_differences(b));
+            self.set_objects(objects);
+        }
+    }
 }
 
 /// A sealed proof report.
@@ -437,6 +579,31 @@ impl Report {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn state(entries: &[(&str, &str)]) -> ClusterState {
+        ClusterState {
+            sha256: String::new(),
+            entries: entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn cluster_differences_name_each_entry() {
+        let b = state(&[("role a", "NOSUPERUSER"), ("role b", "LOGIN")]);
+        let a = state(&[("role a", "SUPERUSER"), ("role evil", "SUPERUSER LOGIN")]);
+        assert_eq!(
+            a.differences_from(&b),
+            [
+                "role a: NOSUPERUSER → SUPERUSER",
+                "role b removed (was: LOGIN)",
+                "role evil added (SUPERUSER LOGIN)"
+            ]
+        );
+        assert!(b.differences_from(&b).is_empty());
+    }
 
     #[test]
     fn canonical_bytes_sort_keys_at_every_level() {

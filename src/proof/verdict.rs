@@ -8,7 +8,9 @@
 //! - the rollback ran, and restored the before state: the file bytes for a
 //!   byte-exact proof, the logical hash for a logical-only one (which is
 //!   never called byte-exact, even when the bytes happen to match);
-//! - no `-wal`/`-journal`/`-shm` is left beside the restored file.
+//! - no `-wal`/`-journal`/`-shm` is left beside the restored file;
+//! - PostgreSQL: the cluster's roles, memberships and settings, which no
+//!   database snapshot holds, are after rollback as before.
 
 use crate::evidence::report::{
     Check, FaultRecord, Outcome, Phase, Phases, Proof, RollbackRecord, Verdict,
@@ -110,6 +112,52 @@ fn fmt_deltas(m: &BTreeMap<String, i64>) -> String {
         .map(|(t, d)| format!("{t} {d:+}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `cluster_unchanged` (PostgreSQL): the roles, memberships, settings and
+/// database properties outside the database, which no snapshot restores,
+/// are after rollback what they were before. None for backends that record
+/// no cluster state.
+fn cluster_check(p: &Phases) -> Option<Check> {
+    let before = p.before.cluster.as_ref()?;
+    let after = p.after_rollback.as_ref().and_then(|r| r.cluster.as_ref());
+    Some(match after {
+        None => check(
+            "cluster_unchanged",
+            false,
+            "the cluster's roles were not captured after rollback",
+        ),
+        Some(a) if a.sha256 == before.sha256 => check(
+            "cluster_unchanged",
+            true,
+            format!(
+                "roles, memberships, settings and database properties as before ({} entries)",
+                a.entries.len()
+            ),
+        ),
+        Some(a) => {
+            let d = a.differences_from(before);
+            let shown: Vec<&str> = d.iter().take(5).map(String::as_str).collect();
+            let more = d.len().saturating_sub(shown.len());
+            check(
+                "cluster_unchanged",
+                false,
+                format!(
+                    "the cluster differs after rollback (no database snapshot restores it): {}{}",
+                    if shown.is_empty() {
+                        "digests differ".to_string()
+                    } else {
+                        shown.join("; ")
+                    },
+                    if more > 0 {
+                        format!("; … {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            )
+        }
+    })
 }
 
 /// Evaluate every rule; the verdict is PASS iff all checks pass.
@@ -304,6 +352,9 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
             ));
         }
     }
+    if let Some(check) = cluster_check(p) {
+        c.push(check);
+    }
     let verdict = if c.iter().all(|x| x.outcome == Outcome::Pass) {
         Verdict::Pass
     } else {
@@ -339,6 +390,7 @@ mod tests {
             stray_files: vec![],
             sha3: None,
             free_space: None,
+            cluster: None,
             derived_from: None,
             note: None,
             ms: 1,

@@ -21,7 +21,7 @@ pub(super) fn diff_if_needed(
         return Ok(None);
     };
     let before = &phases.before;
-    if after.logical.sha256 == before.logical.sha256 {
+    if after.logical.sha256 == before.logical.sha256 && after.cluster == before.cluster {
         return Ok(None);
     }
     let mut tables: Vec<String> = before
@@ -71,8 +71,11 @@ pub(super) fn diff_if_needed(
                 "no intact copy of the before state to diff against; differing tables: {}",
                 tables.join(", ")
             )),
+            ..report::Diff::default()
         },
     };
+    let mut d = d;
+    d.add_phase_differences(before, after);
     Ok(Some(d))
 }
 

@@ -12,6 +12,8 @@ use std::process::Command;
 
 mod exclusions;
 mod hash;
+mod pg;
+mod secrets;
 mod settings;
 
 /// A SQL scenario on the tiny surrogate: `up` creates and fills a table,

@@ -115,6 +115,7 @@ impl PostgresBackend {
     fn phase(
         digested: logical::Digested,
         checks: (String, u64),
+        cluster: crate::engine::postgres::roles::ClusterState,
         note: Option<String>,
         started: Instant,
     ) -> Phase {
@@ -128,6 +129,7 @@ impl PostgresBackend {
             stray_files: Vec::new(),
             sha3: None,
             free_space: None,
+            cluster: Some(cluster),
             derived_from: None,
             note,
             ms: started.elapsed().as_millis() as u64,
@@ -140,7 +142,11 @@ impl PostgresBackend {
         let mut c = self.target.with_db(db).connect().map_err(be_err)?;
         let digested = logical::digest(&mut c, db).map_err(be_err)?;
         let checks = crate::engine::postgres::checks::run(&mut c, db).map_err(be_err)?;
-        Ok(Self::phase(digested, checks, None, started))
+        // The cluster as the rehearsal sees it: its target's properties,
+        // also when measuring a snapshot clone.
+        let cluster =
+            crate::engine::postgres::roles::capture(&mut c, &self.target.dbname).map_err(be_err)?;
+        Ok(Self::phase(digested, checks, cluster, None, started))
     }
 
     /// A rehearsal target: check `url` with the guard (loopback, Unix
@@ -197,8 +203,9 @@ impl Backend for PostgresBackend {
             let c = self.client()?;
             let digested = logical::digest_on(c, &db).map_err(be_err)?;
             let checks = crate::engine::postgres::checks::run(c, &db).map_err(be_err)?;
+            let cluster = crate::engine::postgres::roles::capture(c, &db).map_err(be_err)?;
             let note = "measured inside the open transaction: the logical hash and checks see its uncommitted changes".to_string();
-            return Ok(Self::phase(digested, checks, Some(note), started));
+            return Ok(Self::phase(digested, checks, cluster, Some(note), started));
         }
         let db = self.target.dbname.clone();
         self.measure_db(&db)

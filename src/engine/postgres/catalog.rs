@@ -1,7 +1,19 @@
 //! The parts of the PostgreSQL logical hash that are not table rows: the
-//! normalized catalog description (the schema part) and the sequence state,
-//! kept in the form of SQLite's `sqlite_sequence` so it compares across
-//! backends. See [`super::logical`].
+//! normalized catalog description (the schema part, `catalog.sql`) and the
+//! sequence state, kept in the form of SQLite's `sqlite_sequence` so it
+//! compares across backends. See [`super::logical`].
+//!
+//! The description covers every object a script can leave behind in a
+//! database and what it carries: columns, constraints, indexes, sequences,
+//! views, functions, types and domains, with their owners and effective
+//! privileges (including column privileges and default privileges), RLS
+//! flags and policies, rules, triggers with their enabled state (also the
+//! internal foreign-key triggers that `DISABLE TRIGGER ALL` turns off,
+//! named by their constraint because their own names carry oids),
+//! reloptions, comments, security labels, extensions, event triggers, and
+//! by identity any other object (casts, operators, collations, foreign
+//! servers, publications, large objects, …). Rows are oid-free, so a
+//! `pg_dump`/`pg_restore` copy describes the same as a template clone.
 
 use super::logical::{SEQUENCE_SEGMENT, put_str};
 use super::{PgError, quote_ident, sql_err};
@@ -121,68 +133,49 @@ pub fn sequence_digest(rows: &[(String, i64)]) -> TableDigest {
     }
 }
 
-/// The normalized catalog description hashed as the schema part: one row
-/// per column, constraint, index, sequence, function, view and trigger.
-fn schema_query() -> String {
-    SCHEMA_QUERY_TEXT.replace("{system}", &system_schema("n"))
+/// The normalized catalog description (catalog.sql): one row per fact that
+/// changes how the database behaves.
+const CATALOG_SQL: &str = include_str!("catalog.sql");
+
+/// One row of the catalog description.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CatalogRow {
+    /// What it is: `relation`, `column`, `trigger`, `policy`, `rule`, …
+    pub kind: String,
+    /// The object it belongs to, e.g. `public.objects`.
+    pub obj: String,
+    /// Which part of it, e.g. a column or trigger name (may be empty).
+    pub sub: String,
+    /// Its normalized definition (NULL when the catalog has none).
+    pub def: Option<String>,
 }
 
-const SCHEMA_QUERY_TEXT: &str = "
-WITH rel AS (
-  SELECT c.oid, c.relname::text AS rel, n.nspname::text AS nsp, c.relkind
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE NOT {system})
-SELECT kind, obj, sub, def FROM (
-  SELECT 'column' AS kind, nsp || '.' || rel AS obj,
-         lpad(a.attnum::text, 5, '0') || ' ' || a.attname AS sub,
-         concat_ws(' ', format_type(a.atttypid, a.atttypmod),
-                   CASE WHEN a.attnotnull THEN 'NOT NULL' END,
-                   'DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid),
-                   'IDENTITY ' || nullif(a.attidentity::text, ''),
-                   'GENERATED ' || nullif(a.attgenerated::text, ''),
-                   'COLLATE ' || CASE WHEN a.attcollation <> t.typcollation
-                                      THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END) AS def
-  FROM rel JOIN pg_attribute a ON a.attrelid = rel.oid
-  JOIN pg_type t ON t.oid = a.atttypid
-  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-  WHERE rel.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped
-  UNION ALL
-  SELECT 'constraint', nsp || '.' || rel, con.conname::text, pg_get_constraintdef(con.oid)
-  FROM rel JOIN pg_constraint con ON con.conrelid = rel.oid
-  UNION ALL
-  SELECT 'index', nsp || '.' || rel, ic.relname::text, pg_get_indexdef(i.indexrelid)
-  FROM rel JOIN pg_index i ON i.indrelid = rel.oid JOIN pg_class ic ON ic.oid = i.indexrelid
-  UNION ALL
-  SELECT 'sequence', nsp || '.' || rel, '',
-         concat_ws(' ', format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement, s.seqmin,
-                   s.seqmax, s.seqcache, s.seqcycle)
-  FROM rel JOIN pg_sequence s ON s.seqrelid = rel.oid
-  UNION ALL
-  SELECT 'view', nsp || '.' || rel, '', pg_get_viewdef(rel.oid)
-  FROM rel WHERE rel.relkind IN ('v', 'm')
-  UNION ALL
-  SELECT 'trigger', nsp || '.' || rel, tg.tgname::text, pg_get_triggerdef(tg.oid)
-  FROM rel JOIN pg_trigger tg ON tg.tgrelid = rel.oid WHERE NOT tg.tgisinternal
-  UNION ALL
-  SELECT 'function', n.nspname || '.' || p.proname,
-         pg_get_function_identity_arguments(p.oid),
-         CASE WHEN p.prokind IN ('a', 'w') THEN p.prokind::text ELSE pg_get_functiondef(p.oid) END
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE NOT {system}
-) s
-ORDER BY kind COLLATE \"C\", obj COLLATE \"C\", sub COLLATE \"C\", def COLLATE \"C\"";
-
-/// SHA-256 over the normalized catalog description (the schema part).
-pub fn schema_digest(tx: &mut impl GenericClient, db: &str) -> Result<String, PgError> {
-    let mut h = Sha256::new();
-    put_str(&mut h, b"schema");
-    for row in tx
-        .query(&schema_query(), &[])
+/// The catalog description of the connected database, in hash order.
+pub fn describe(tx: &mut impl GenericClient, db: &str) -> Result<Vec<CatalogRow>, PgError> {
+    let sql = CATALOG_SQL.replace("{system}", &system_schema("n"));
+    Ok(tx
+        .query(&sql, &[])
         .map_err(sql_err("describing the schema", db))?
-    {
+        .iter()
+        .map(|r| CatalogRow {
+            kind: r.get(0),
+            obj: r.get(1),
+            sub: r.get(2),
+            def: r.get(3),
+        })
+        .collect())
+}
+
+/// SHA-256 over rows of (kind, object, sub, definition): `str("schema")`,
+/// then per row `S` and four type-tagged text values (as the SQLite schema
+/// digest encodes its rows).
+pub fn rows_digest(tag: &[u8], rows: &[CatalogRow]) -> String {
+    let mut h = Sha256::new();
+    put_str(&mut h, tag);
+    for r in rows {
         h.update(b"S");
-        for i in 0..4 {
-            match row.get::<_, Option<String>>(i) {
+        for v in [Some(&r.kind), Some(&r.obj), Some(&r.sub), r.def.as_ref()] {
+            match v {
                 Some(s) => {
                     h.update(b"T");
                     put_str(&mut h, s.as_bytes());
@@ -191,5 +184,10 @@ pub fn schema_digest(tx: &mut impl GenericClient, db: &str) -> Result<String, Pg
             }
         }
     }
-    Ok(hex::encode(h.finalize()))
+    hex::encode(h.finalize())
+}
+
+/// SHA-256 over the normalized catalog description (the schema part).
+pub fn schema_digest(tx: &mut impl GenericClient, db: &str) -> Result<String, PgError> {
+    Ok(rows_digest(b"schema", &describe(tx, db)?))
 }

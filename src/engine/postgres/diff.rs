@@ -3,11 +3,15 @@
 //! rollback): both sides of a table are streamed with the same ordered
 //! `COPY` the logical hash uses and merged on the primary key, so memory
 //! stays bounded whatever the table size; at most `limit` rows are kept per
-//! table, every differing row is counted.
+//! table, every differing row is counted. Credentials are shown as digests
+//! ([`crate::evidence::redact`]). Catalog differences are named per object
+//! ([`catalog_objects`]).
 
+use super::catalog::{self, CatalogRow};
 use super::logical::{self, Kind};
 use super::{PgError, quote_ident, sql_err};
-use crate::evidence::report::{RowDiff, TableDiff};
+use crate::evidence::redact;
+use crate::evidence::report::{ObjectDiff, RowDiff, TableDiff};
 use postgres::Client;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -99,6 +103,23 @@ fn literal(kind: Kind, v: &Option<Vec<u8>>) -> String {
     }
 }
 
+/// A value of column `col` for display, or a digest when it is a
+/// credential ([`redact::value`]).
+fn shown(col: &str, v: &Option<Vec<u8>>) -> String {
+    match v {
+        Some(raw) => redact::value(col, raw, show(v)),
+        None => show(v),
+    }
+}
+
+/// [`literal`], or a digest when the value is a credential.
+fn shown_literal(col: &str, kind: Kind, v: &Option<Vec<u8>>) -> String {
+    match v {
+        Some(raw) => redact::value(col, raw, literal(kind, v)),
+        None => literal(kind, v),
+    }
+}
+
 /// Compare table `display` (SQL name `sql_name`) between `before` and
 /// `after`; `None` when it cannot be merged (no primary key, or columns
 /// differ), so the caller reports it without rows.
@@ -147,12 +168,16 @@ fn table(
     };
     let key_text = |r: &Row| {
         pk.iter()
-            .map(|&i| format!("{}={}", names[i], literal(kinds[i], &r[i])))
+            .map(|&i| format!("{}={}", names[i], shown_literal(&names[i], kinds[i], &r[i])))
             .collect::<Vec<_>>()
             .join(" AND ")
     };
     let all = |r: &Row| -> BTreeMap<String, String> {
-        names.iter().cloned().zip(r.iter().map(show)).collect()
+        names
+            .iter()
+            .zip(r)
+            .map(|(n, v)| (n.clone(), shown(n, v)))
+            .collect()
     };
     let q = quote_ident;
     let mut rows = Vec::new();
@@ -180,7 +205,8 @@ fn table(
                     names.iter().map(|n| q(n)).collect::<Vec<_>>().join(", "),
                     x.iter()
                         .zip(&kinds)
-                        .map(|(v, k)| literal(*k, v))
+                        .zip(&names)
+                        .map(|((v, k), n)| shown_literal(n, *k, v))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -198,7 +224,7 @@ fn table(
                     let pick = |r: &Row| -> BTreeMap<String, String> {
                         changed
                             .iter()
-                            .map(|&i| (names[i].clone(), show(&r[i])))
+                            .map(|&i| (names[i].clone(), shown(&names[i], &r[i])))
                             .collect()
                     };
                     Some(RowDiff {
@@ -214,7 +240,7 @@ fn table(
                                 .map(|&i| format!(
                                     "{} = {}",
                                     q(&names[i]),
-                                    literal(kinds[i], &x[i])
+                                    shown_literal(&names[i], kinds[i], &x[i])
                                 ))
                                 .collect::<Vec<_>>()
                                 .join(", "),
@@ -339,4 +365,59 @@ pub fn diff(
         }
     }
     Ok(out)
+}
+
+/// How a catalog row is named in a diff: its object, and the part of it.
+fn object_name(r: &CatalogRow) -> String {
+    let sub = r
+        .sub
+        .split_once(' ')
+        .filter(|_| r.kind == "column")
+        .map_or(r.sub.as_str(), |(_, name)| name);
+    match (r.kind.as_str(), sub.is_empty()) {
+        (_, true) => r.obj.clone(),
+        ("comment" | "security label", _) => format!("{} {sub}", r.obj),
+        ("function", _) => format!("{}({sub})", r.obj),
+        _ => format!("{sub} on {}", r.obj),
+    }
+}
+
+/// Every catalog row added, removed or changed between the two databases,
+/// named per object (e.g. trigger `t on public.x`: `ENABLED O` →
+/// `ENABLED D`), definitions redacted where the secret scan flags them.
+pub fn catalog_objects(
+    before: &mut Client,
+    after: &mut Client,
+    db: &str,
+) -> Result<Vec<ObjectDiff>, PgError> {
+    type Key = (String, String, String);
+    let index = |rows: Vec<CatalogRow>| -> BTreeMap<Key, CatalogRow> {
+        rows.into_iter()
+            .map(|r| ((r.kind.clone(), r.obj.clone(), r.sub.clone()), r))
+            .collect()
+    };
+    let b = index(catalog::describe(before, db)?);
+    let a = index(catalog::describe(after, db)?);
+    let keys: std::collections::BTreeSet<&Key> = b.keys().chain(a.keys()).collect();
+    let def = |r: Option<&CatalogRow>| r.map(|r| redact::text(r.def.as_deref().unwrap_or("")));
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (x, y) = (b.get(k), a.get(k));
+            let change = match (x, y) {
+                (Some(p), Some(q)) if p.def == q.def => return None,
+                (Some(_), Some(_)) => "changed",
+                (None, _) => "added",
+                (_, None) => "removed",
+            };
+            let row = x.or(y)?;
+            Some(ObjectDiff {
+                change: change.into(),
+                kind: row.kind.clone(),
+                name: object_name(row),
+                before: def(x),
+                after: def(y),
+            })
+        })
+        .collect())
 }

@@ -30,7 +30,10 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 
 /// Version tag of the PostgreSQL digest; bump it if the algorithm changes.
-pub const ALGORITHM: &str = "rollproof-logical-pg-v1";
+/// v2: the catalog description covers owners, privileges, RLS, policies,
+/// rules, trigger states, comments, reloptions, extensions and every other
+/// object by identity; only the system schemas are left out.
+pub const ALGORITHM: &str = "rollproof-logical-pg-v2";
 /// Name of the sequence segment (same encoding as SQLite's table).
 pub const SEQUENCE_SEGMENT: &str = "sqlite_sequence";
 

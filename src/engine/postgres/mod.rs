@@ -14,6 +14,7 @@ pub mod diff;
 pub mod guard;
 pub mod load;
 pub mod logical;
+pub mod roles;
 pub mod schema;
 pub mod snapshot;
 
@@ -66,10 +67,13 @@ impl PgError {
 /// The server's message for a failed statement: the database error's own
 /// text (with detail) when there is one, else the client error.
 pub fn message(e: &postgres::Error) -> String {
+    // A server message can quote row values ("Key (token)=(…) already
+    // exists"): anything the secret scan flags is shown as a digest.
+    let redact = crate::evidence::redact::text;
     match e.as_db_error() {
         Some(db) => match db.detail() {
-            Some(d) => format!("{} ({d})", db.message()),
-            None => db.message().to_string(),
+            Some(d) => redact(&format!("{} ({d})", db.message())),
+            None => redact(db.message()),
         },
         None => {
             let mut text = e.to_string();
@@ -131,6 +135,9 @@ pub struct PgHash {
     pub algorithm: &'static str,
     /// The PostgreSQL logical digest (per-table digests compare with SQLite).
     pub logical: crate::engine::sqlite::logical::LogicalDigest,
+    /// The cluster's roles, memberships, settings and this database's own
+    /// properties (not part of the logical digest: they live outside it).
+    pub cluster: roles::ClusterState,
     /// COPY text bytes streamed from the server.
     pub copy_bytes: u64,
     /// `pg_database_size` of the database.
@@ -167,11 +174,13 @@ pub fn hash_url(url: &str, allow_hosts: &[String]) -> anyhow::Result<PgHash> {
         let started = std::time::Instant::now();
         let d = logical::digest(&mut client, &target.dbname)?;
         let seconds = started.elapsed().as_secs_f64();
+        let cluster = roles::capture(&mut client, &target.dbname)?;
         Ok(PgHash {
             url: target.display.clone(),
             proof: "logical",
             algorithm: logical::ALGORITHM,
             logical: d.digest,
+            cluster,
             copy_bytes: d.bytes,
             database_bytes: size.max(0) as u64,
             seconds,

@@ -3,12 +3,16 @@
 //! join, so memory stays flat) and report the first differing rows, with
 //! the SQL that would turn the second file's row back into the first's.
 //!
+//! Values of credential columns and values the secret scan flags are shown
+//! as a digest, never as themselves ([`crate::evidence::redact`]).
+//!
 //! Row order follows SQLite's own `ORDER BY` for BINARY collation: NULL,
 //! then numbers (integers and reals compared by value), then text (bytes),
 //! then blobs (bytes). The surface declares no other collation.
 
 use crate::engine::sqlite::logical::quote_ident;
-use crate::evidence::report::{Diff, RowDiff, TableDiff};
+use crate::evidence::redact;
+use crate::evidence::report::{Diff, ObjectDiff, RowDiff, TableDiff};
 use rusqlite::Connection;
 use rusqlite::types::Value;
 use std::cmp::Ordering;
@@ -19,6 +23,19 @@ use std::path::Path;
 pub const SHOW_BYTES: usize = 120;
 
 use crate::engine::sqlite::logical::open_read_only as open_ro;
+
+/// A value of column `col` as shown in a diff: its SQL literal, or a digest
+/// when it is a credential ([`redact::value`]).
+pub fn shown(col: &str, v: &Value) -> String {
+    let raw: std::borrow::Cow<'_, [u8]> = match v {
+        Value::Null => return literal(v),
+        Value::Integer(i) => i.to_string().into_bytes().into(),
+        Value::Real(f) => format!("{f:?}").into_bytes().into(),
+        Value::Text(t) => t.as_bytes().into(),
+        Value::Blob(b) => b.as_slice().into(),
+    };
+    redact::value(col, &raw, literal(v))
+}
 
 /// Compare two values as SQLite's ORDER BY does (BINARY collation).
 pub fn cmp_values(a: &Value, b: &Value) -> Ordering {
@@ -126,7 +143,7 @@ fn cmp_keys(a: &Row, ak: &[usize], b: &Row, bk: &[usize]) -> Ordering {
 fn key_text(side: &Side, row: &Row) -> String {
     side.key
         .iter()
-        .map(|i| format!("{}={}", side.cols[*i], literal(&row[*i])))
+        .map(|i| format!("{}={}", side.cols[*i], shown(&side.cols[*i], &row[*i])))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -135,13 +152,18 @@ fn row_map(side: &Side, row: &Row) -> BTreeMap<String, String> {
     side.cols
         .iter()
         .zip(row)
-        .map(|(c, v)| (c.clone(), literal(v)))
+        .map(|(c, v)| (c.clone(), shown(c, v)))
         .collect()
 }
 
 fn insert_sql(table: &str, side: &Side, row: &Row) -> String {
     let cols: Vec<String> = side.cols.iter().map(|c| quote_ident(c)).collect();
-    let vals: Vec<String> = row.iter().map(literal).collect();
+    let vals: Vec<String> = side
+        .cols
+        .iter()
+        .zip(row)
+        .map(|(c, v)| shown(c, v))
+        .collect();
     format!(
         "INSERT INTO {}({}) VALUES({});",
         quote_ident(table),
@@ -153,7 +175,10 @@ fn insert_sql(table: &str, side: &Side, row: &Row) -> String {
 fn where_sql(side: &Side, row: &Row) -> String {
     side.key
         .iter()
-        .map(|i| format!("{}={}", quote_ident(&side.cols[*i]), literal(&row[*i])))
+        .map(|i| {
+            let c = &side.cols[*i];
+            format!("{}={}", quote_ident(c), shown(c, &row[*i]))
+        })
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -330,12 +355,13 @@ fn diff_table(
                     };
                     if !equal {
                         let show = |v: Option<&Value>| {
-                            v.map(literal).unwrap_or_else(|| "(no such column)".into())
+                            v.map(|v| shown(col, v))
+                                .unwrap_or_else(|| "(no such column)".into())
                         };
                         bm.insert(col.clone(), show(bv));
                         am.insert(col.clone(), show(av));
                         if let Some(v) = bv {
-                            sets.push(format!("{}={}", quote_ident(col), literal(v)));
+                            sets.push(format!("{}={}", quote_ident(col), shown(col, v)));
                         }
                     }
                 }
@@ -384,6 +410,57 @@ pub fn diff_files(
     Ok(out)
 }
 
+/// Hashed schema rows by (type, name): (tbl_name, sql).
+type SchemaRows = BTreeMap<(String, String), (String, Option<String>)>;
+
+/// The hashed schema rows of a file.
+fn schema_rows(conn: &Connection) -> rusqlite::Result<SchemaRows> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE {}",
+        crate::engine::sqlite::logical::covered_sql()
+    ))?;
+    let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?))))?;
+    rows.collect()
+}
+
+/// Every schema object added, removed or changed from `before` to `after`,
+/// with its SQL on both sides, as `sqldiff --schema` shows them (an
+/// automatic index, which has no SQL, is shown as such). Changed means a
+/// different `sql` or table: a table rebuilt with other columns, a trigger
+/// redefined under the same name.
+pub fn schema_objects(
+    before: &Connection,
+    after: &Connection,
+) -> rusqlite::Result<Vec<ObjectDiff>> {
+    let (b, a) = (schema_rows(before)?, schema_rows(after)?);
+    let keys: std::collections::BTreeSet<&(String, String)> = b.keys().chain(a.keys()).collect();
+    let sql = |row: Option<&(String, Option<String>)>| {
+        row.map(|(tbl, sql)| match sql {
+            Some(s) => redact::text(s),
+            None => format!("(automatic index on {tbl})"),
+        })
+    };
+    Ok(keys
+        .into_iter()
+        .filter_map(|k| {
+            let (x, y) = (b.get(k), a.get(k));
+            let change = match (x, y) {
+                (Some(p), Some(q)) if p == q => return None,
+                (Some(_), Some(_)) => "changed",
+                (None, _) => "added",
+                (_, None) => "removed",
+            };
+            Some(ObjectDiff {
+                change: change.into(),
+                kind: k.0.clone(),
+                name: k.1.clone(),
+                before: sql(x),
+                after: sql(y),
+            })
+        })
+        .collect())
+}
+
 /// A complete [`Diff`] record, or one carrying the error that prevented it.
 pub fn diff_record(
     before: &Path,
@@ -392,17 +469,28 @@ pub fn diff_record(
     tables: &[String],
     limit: usize,
 ) -> Diff {
-    let (tables, error) = match diff_files(before, after, tables, limit) {
+    let objects = open_ro(before)
+        .and_then(|b| Ok((b, open_ro(after)?)))
+        .and_then(|(b, a)| schema_objects(&b, &a));
+    let (tables, mut error) = match diff_files(before, after, tables, limit) {
         Ok(t) => (t, None),
         Err(e) => (Vec::new(), Some(format!("row diff failed: {e}"))),
     };
-    Diff {
+    let mut d = Diff {
         from: "before".into(),
         to: "after_rollback".into(),
         schema_differs,
         tables,
-        error,
+        ..Diff::default()
+    };
+    match objects {
+        Ok(o) => d.set_objects(o),
+        Err(e) => {
+            error.get_or_insert(format!("schema diff failed: {e}"));
+        }
     }
+    d.error = error;
+    d
 }
 
 #[cfg(test)]
@@ -464,6 +552,52 @@ mod tests {
             diffs[0].rows[0].sql,
             "UPDATE \"sqlite_sequence\" SET \"seq\"=1 WHERE \"name\"='t';"
         );
+    }
+
+    #[test]
+    fn schema_objects_name_a_leftover_sqlite_sequence_and_a_rebuilt_table() {
+        let d = tempfile::tempdir().unwrap();
+        let b = file(
+            d.path(),
+            "b.db",
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE INDEX tv ON t(v);",
+        );
+        // Rebuilt with other columns, a dropped index, and an AUTOINCREMENT
+        // table created and dropped again: its sqlite_sequence stays.
+        let a = file(
+            d.path(),
+            "a.db",
+            "CREATE TABLE t(id INTEGER PRIMARY KEY, v, w); \
+             CREATE TABLE tmp(id INTEGER PRIMARY KEY AUTOINCREMENT); INSERT INTO tmp VALUES (NULL); DROP TABLE tmp;",
+        );
+        let objects = schema_objects(&open_ro(&b).unwrap(), &open_ro(&a).unwrap()).unwrap();
+        let named: Vec<(&str, &str, &str)> = objects
+            .iter()
+            .map(|o| (o.change.as_str(), o.kind.as_str(), o.name.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("removed", "index", "tv"),
+                ("added", "table", "sqlite_sequence"),
+                ("changed", "table", "t")
+            ]
+        );
+        assert_eq!(
+            objects[2].after.as_deref(),
+            Some("CREATE TABLE t(id INTEGER PRIMARY KEY, v, w)")
+        );
+        assert_eq!(
+            objects[1].after.as_deref(),
+            Some("CREATE TABLE sqlite_sequence(name,seq)")
+        );
+    }
+
+    #[test]
+    fn credential_values_are_shown_as_digests() {
+        let v = Value::Text("hunter2".into());
+        assert!(shown("password", &v).starts_with("[redacted sha256:"));
+        assert_eq!(shown("name", &v), "'hunter2'");
     }
 
     #[test]

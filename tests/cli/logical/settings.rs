@@ -25,6 +25,22 @@ fn changed(name: &str, tail: &str, setting: &str, before: Value, after: Value) {
         r["phases"]["before"]["logical"]["tables"],
         r["phases"]["after_rollback"]["logical"]["tables"]
     );
+    // The diff names the setting with both values.
+    let named = r["diff"]["settings"].as_array().expect("settings named");
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert_eq!(named[0]["name"], setting);
+    let text = |v: &Value| v.to_string().trim_matches('"').to_string();
+    assert_eq!(named[0]["before"].as_str().unwrap(), text(&before));
+    assert_eq!(named[0]["after"].as_str().unwrap(), text(&after));
+    let md = std::fs::read_to_string(path.with_extension("md")).unwrap();
+    assert!(
+        md.contains(&format!(
+            "- setting `{setting}`: `{}` → `{}`",
+            text(&before),
+            text(&after)
+        )),
+        "{md}"
+    );
     verify_artifacts(&w, &path, &r);
     python_agrees(&r);
 }

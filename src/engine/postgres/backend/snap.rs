@@ -232,13 +232,17 @@ impl PostgresBackend {
             let schema_differs = schema(&mut b, &before_db)? != schema(a, &db)?;
             let tables = crate::engine::postgres::diff::diff(&mut b, a, &db, tables, limit)
                 .map_err(be_err)?;
-            Ok(Diff {
+            let objects =
+                crate::engine::postgres::diff::catalog_objects(&mut b, a, &db).map_err(be_err)?;
+            let mut d = Diff {
                 from: "before".into(),
                 to: "after_rollback".into(),
                 schema_differs,
                 tables,
-                error: None,
-            })
+                ..Diff::default()
+            };
+            d.set_objects(objects);
+            Ok(d)
         };
         let result = run(self);
         if scratch {
