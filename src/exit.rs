@@ -5,7 +5,7 @@
 //! code so automation can tell "unsafe, refused" from "broken input".
 
 /// How a command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Status {
     /// The command did what was asked; a proof or check passed.

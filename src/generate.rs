@@ -19,6 +19,7 @@ mod batch;
 pub mod check;
 mod counts;
 pub mod engine;
+pub mod estimate;
 mod history;
 pub mod keys;
 pub mod make;
@@ -216,7 +217,7 @@ fn write_file(
     // overlap instead of adding up (commit's own fsync then finds little
     // left to do).
     let (digest, synced) = std::thread::scope(|s| {
-        let digest = s.spawn(|| crate::hash::file_sha256(tmp.path()));
+        let digest = s.spawn(|| crate::hash::file_sha256_as(tmp.path(), out));
         let synced = tmp.as_file().sync_all();
         (digest.join(), synced)
     });

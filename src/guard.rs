@@ -284,7 +284,8 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
         // digest is the working copy's and, the source being unchanged
         // meanwhile, the source's too (remembered for the end-of-run check).
         std::io::copy(&mut input, tmp.as_file_mut()).map_err(|e| fail("copy", &e))?;
-        let digest = crate::hash::file_sha256(tmp.path()).map_err(|e| fail("hash", &e))?;
+        let digest =
+            crate::hash::file_sha256_as(tmp.path(), &real_dest).map_err(|e| fail("hash", &e))?;
         if let Ok(after) = input.metadata() {
             crate::hash::memo::record(start, &meta, &after, &digest);
         }

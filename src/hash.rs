@@ -34,8 +34,14 @@ pub struct FileDigest {
 /// already read this very state of the file, otherwise read and hashed
 /// (and remembered).
 pub fn file_sha256(path: &Path) -> Result<FileDigest, HashError> {
+    file_sha256_as(path, path)
+}
+
+/// [`file_sha256`] of a temp file that will become `shown`: the progress
+/// bar names the file the user asked for, not `.rollproof-tmp-…`.
+pub fn file_sha256_as(path: &Path, shown: &Path) -> Result<FileDigest, HashError> {
     let err = |source| HashError {
-        path: path.to_path_buf(),
+        path: shown.to_path_buf(),
         source,
     };
     let file = crate::util::fsutil::open_regular_io(path).map_err(err)?;
@@ -43,7 +49,7 @@ pub fn file_sha256(path: &Path) -> Result<FileDigest, HashError> {
     if let Some(d) = memo::recall(&meta) {
         return Ok(d);
     }
-    read_and_hash(path, file, meta)
+    read_and_hash(shown, file, meta)
 }
 
 /// Hash a file by reading it, whatever this process knows about it (for

@@ -115,7 +115,7 @@ impl Profile {
     pub fn parse(text: &str, path: &Path) -> Result<Profile, ProfileError> {
         let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', " "),
+            message: crate::util::tomlerr::describe(text, &e),
         })?;
         profile.validate(path)?;
         Ok(profile)

@@ -3,3 +3,4 @@
 pub mod fsutil;
 pub mod progress;
 pub mod timefmt;
+pub mod tomlerr;

@@ -78,6 +78,7 @@ fn backup_path(map: &Path) -> PathBuf {
 
 /// Run `attach`.
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    crate::commands::verify::artifacts_folder(args.artifacts.as_deref())?;
     let (map, original) = BlockerMap::load(&args.map)?;
     let report_name = args.report.display().to_string();
     let map_name = args.map.display().to_string();
@@ -90,10 +91,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             for p in &checked.problems {
                 eprintln!("rollproof: {report_name}: FAILED ({p})");
             }
-            eprintln!(
-                "rollproof: refused to attach {report_name}: it fails verification; {map_name} is unchanged"
-            );
-            return Ok(Status::Failed);
+            return Err(crate::exit::Failed::new(format!(
+                "refused to attach {report_name}: it fails verification; {map_name} is unchanged"
+            ))
+            .into());
         }
     };
 
@@ -136,11 +137,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             for v in &violations {
                 eprintln!("rollproof: {map_name}: {}: {}", v.at, v.problem);
             }
-            eprintln!(
-                "rollproof: refused to attach: {map_name} is invalid ({} violation(s)); it is unchanged",
+            return Err(crate::exit::Failed::new(format!(
+                "refused to attach: {map_name} is invalid ({} violation(s)); it is unchanged",
                 violations.len()
-            );
-            return Ok(Status::Failed);
+            ))
+            .into());
         }
         Err(e) if e.is_refusal() => {
             return Err(anyhow::Error::new(Refusal::new(format!(

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 /// Validate or show a blocker map (docs/BLOCKERS.md).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
-    rollproof blockers validate final-blocker-map.json\n  \
-    rollproof blockers show final-blocker-map.json --json")]
+    rollproof blockers validate blockers/final-blocker-map.json\n  \
+    rollproof blockers show blockers/final-blocker-map.json --wide\n  \
+    rollproof blockers show blockers/final-blocker-map.json --json")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Sub,
@@ -23,13 +24,17 @@ pub struct Args {
 pub enum Sub {
     /// Check the map's own invariants and report every violation: exit 0
     /// valid, 1 invalid, 2 unreadable or not a blocker map.
-    ///
-    /// Example: rollproof blockers validate final-blocker-map.json
+    #[command(
+        after_help = "Example:\n  rollproof blockers validate blockers/final-blocker-map.json"
+    )]
     Validate(ValidateArgs),
     /// Show the blockers: id, state, category, what it blocks, who must act,
-    /// next action, evidence attached.
-    ///
-    /// Example: rollproof blockers show final-blocker-map.json
+    /// next action, evidence attached. Long texts are cut with … only on a
+    /// terminal (and not with --wide); piped output has them whole.
+    #[command(
+        after_help = "Examples:\n  rollproof blockers show blockers/final-blocker-map.json\n  \
+        rollproof blockers show blockers/final-blocker-map.json --wide | less -S"
+    )]
     Show(ShowArgs),
 }
 
@@ -51,6 +56,9 @@ pub struct ShowArgs {
     /// Print the blockers as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Never cut long cells, even on a terminal.
+    #[arg(long, conflicts_with = "json")]
+    pub wide: bool,
 }
 
 /// Run `blockers`.
@@ -190,7 +198,9 @@ fn run_show(a: ShowArgs) -> anyhow::Result<Status> {
                 .map(|d| format!(", default {d}"))
                 .unwrap_or_default()
         );
-        print!("{}", table(&map.blockers));
+        use std::io::IsTerminal;
+        let clip = !a.wide && std::io::stdout().is_terminal();
+        print!("{}", table(&map.blockers, clip));
     }
     if !violations.is_empty() {
         eprintln!(
@@ -242,9 +252,9 @@ fn evidence_summary(ev: &[Evidence]) -> String {
     }
 }
 
-/// The table `blockers show` prints: fixed columns, long texts clipped
-/// with `…` (the JSON form has them whole).
-pub fn table(blockers: &[Blocker]) -> String {
+/// The table `blockers show` prints: fixed columns; with `clip` (on a
+/// terminal) long texts are cut with `…` (the JSON form has them whole).
+pub fn table(blockers: &[Blocker], clip_cells: bool) -> String {
     let rows: Vec<[String; 7]> = blockers
         .iter()
         .map(|b| {
@@ -259,7 +269,11 @@ pub fn table(blockers: &[Blocker]) -> String {
             ];
             let mut out: [String; 7] = Default::default();
             for (i, c) in cells.iter().enumerate() {
-                out[i] = clip(c, CAPS[i]);
+                out[i] = if clip_cells {
+                    clip(c, CAPS[i])
+                } else {
+                    c.clone()
+                };
             }
             out
         })

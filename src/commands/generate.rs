@@ -76,6 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         .out
         .as_deref()
         .context("--out or --target-url is required")?;
+    // A folder where the file belongs, or an existing file without
+    // --force, is named before any work; missing parent folders are made.
+    crate::util::fsutil::prepare_output(out, args.force)?;
+    check_space(&profile, args.scale, out)?;
     let g = crate::generate::generate(&profile, &label, args.seed, args.scale, out, args.force)
         .with_context(|| format!("could not generate {}", out.display()))?;
     if args.json {
@@ -92,4 +96,31 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         );
     }
     Ok(Status::Success)
+}
+
+/// Refuse, before writing anything, a surrogate that cannot fit: the
+/// profile's lower-bound size against the free space where it goes.
+fn check_space(profile: &Profile, scale: f64, out: &std::path::Path) -> anyhow::Result<()> {
+    use indicatif::HumanBytes;
+    let need = crate::generate::estimate::min_bytes(profile, scale);
+    let dir = crate::util::fsutil::parent_dir(out);
+    if let Some(free) = crate::util::fsutil::free_bytes(dir)
+        && need > free
+    {
+        anyhow::bail!(
+            "{} would need at least {} (row counts at --scale {scale} times the profile's value lengths), but only {} is free in {}; choose a smaller --scale or another folder",
+            out.display(),
+            HumanBytes(need),
+            HumanBytes(free),
+            dir.display()
+        );
+    }
+    if need >= 1 << 30 {
+        eprintln!(
+            "rollproof: generating at least {} into {}",
+            HumanBytes(need),
+            out.display()
+        );
+    }
+    Ok(())
 }

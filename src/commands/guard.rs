@@ -10,13 +10,15 @@ use anyhow::Context;
 use serde_json::json;
 use std::path::PathBuf;
 
-/// Ask the fail-closed guard. Exit 0 allowed, 3 refused, 2 bad input.
-///
-/// Examples:
-///   rollproof guard check REAL_RUN --grant grants/real-run.toml --target-digest <sha256>
-///   rollproof guard target rollproof-work/clones/op.db
-///   rollproof guard url postgres://localhost/rollproof_rehearsal
+/// Ask the fail-closed guard. Exit 0 allowed, 3 refused, 2 bad input
+/// (a missing file, a folder or a file that is not a database; a URL that
+/// is not a URL).
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  rollproof guard check REAL_RUN
+  rollproof guard target surrogates/fixtures/tiny-seed7.db
+  rollproof guard url postgres://localhost/rollproof_rehearsal
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Sub,
@@ -28,23 +30,28 @@ pub enum Sub {
     /// activation, repoint, cutover) each need their own production grant
     /// bound to the target's digest; without --grant the answer is HOLD.
     /// rollproof never performs the action: automation gates on the exit code.
-    ///
-    /// Example: rollproof guard check cutover --grant g.toml --target-digest <sha256>
+    #[command(after_help = "Examples:
+  rollproof guard check REAL_RUN                      # no grant: HOLD, exit 3
+  rollproof guard check cutover --grant g.toml --target-digest <sha256>")]
     Check(CheckArgs),
     /// May rollproof write to this database? Only a surrogate or clone in
-    /// the workspace whose provenance record and sidecar prove it.
-    ///
-    /// Example: rollproof guard target rollproof-work/clones/op.db
+    /// the workspace whose provenance record and sidecar prove it. Asking
+    /// creates nothing (not even the workspace).
+    #[command(after_help = "Examples:
+  rollproof guard target surrogates/fixtures/tiny-seed7.db   # outside the workspace: exit 3
+  rollproof guard target rollproof-work/runs/t.db --json")]
     Target(TargetArgs),
     /// May rollproof write to this database URL? Only loopback or Unix-socket
     /// PostgreSQL databases named rollproof_*.
-    ///
-    /// Example: rollproof guard url postgres://localhost/rollproof_x
+    #[command(after_help = "Examples:
+  rollproof guard url postgres://localhost/rollproof_x       # allowed, exit 0
+  rollproof guard url postgres://db.prod.internal/directus   # refused, exit 3")]
     Url(UrlArgs),
     /// Make a guarded working copy of a surrogate or clone in the workspace
-    /// (what a rehearsal does before writing).
-    ///
-    /// Example: rollproof guard adopt surrogates/tiny.db rollproof-work/runs/t.db
+    /// (what a rehearsal does before writing). An existing DEST is replaced
+    /// only with --force.
+    #[command(after_help = "Example:
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db")]
     Adopt(AdoptArgs),
 }
 
@@ -92,6 +99,9 @@ pub struct AdoptArgs {
     pub src: PathBuf,
     /// New working copy, inside the workspace.
     pub dest: PathBuf,
+    /// Replace DEST if it exists.
+    #[arg(long)]
+    pub force: bool,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -154,7 +164,18 @@ fn check(a: CheckArgs) -> anyhow::Result<Status> {
     answer(a.json, &d.action, d.allowed, &d.reason, extra)
 }
 
+/// A database file the guard is asked about must at least be one: missing,
+/// a folder, or not a SQLite database is bad input (exit 2), not a refusal.
+/// A symlink is left to the guard, which refuses it by name.
+fn database_file(path: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Ok(()),
+        _ => Ok(crate::engine::sqlite::header::check(path)?),
+    }
+}
+
 fn target(a: TargetArgs) -> anyhow::Result<Status> {
+    database_file(&a.db)?;
     let subject = a.db.display().to_string();
     match guard::inspect_target(&a.db) {
         Ok(b) => {
@@ -172,6 +193,10 @@ fn target(a: TargetArgs) -> anyhow::Result<Status> {
 
 fn url(a: UrlArgs) -> anyhow::Result<Status> {
     let subject = guard::url::shown(&a.url);
+    // Text that is not a PostgreSQL URL is bad input (2), not a refusal (3).
+    if let Err(guard::url::UrlError::Invalid(m)) = guard::url::check(&a.url, &[]) {
+        anyhow::bail!("{m}");
+    }
     match guard::authorize_url(&a.url) {
         Ok(()) => answer(
             a.json,
@@ -185,6 +210,10 @@ fn url(a: UrlArgs) -> anyhow::Result<Status> {
 }
 
 fn adopt(a: AdoptArgs) -> anyhow::Result<Status> {
+    database_file(&a.src)?;
+    if !a.force && std::fs::symlink_metadata(&a.dest).is_ok() {
+        return Err(crate::util::fsutil::WriteError::Exists { path: a.dest }.into());
+    }
     guard::adopt_copy(&a.src, &a.dest)
         .with_context(|| format!("cannot adopt {} as {}", a.src.display(), a.dest.display()))?;
     let b = guard::inspect_target(&a.dest)?;

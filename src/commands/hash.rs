@@ -203,16 +203,43 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
         return Ok(Status::Success);
     }
+    // Every file is hashed, even after one fails: the good files' results
+    // are printed (in --json, beside an error entry for each bad one) and
+    // the exit status is the worst one.
     let mut all = Vec::with_capacity(args.files.len());
+    let mut worst = Status::Success;
     for f in &args.files {
-        // A FIFO, device or folder is bad input, before SQLite opens it.
-        drop(crate::util::fsutil::open_regular(f, "database")?);
-        all.push(hash_file(f).with_context(|| format!("could not hash {}", f.display()))?);
+        let one = crate::engine::sqlite::header::check(f)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| hash_file(f).with_context(|| format!("could not hash {}", f.display())));
+        match one {
+            Ok(h) => all.push(Ok(h)),
+            Err(e) => {
+                eprintln!("rollproof: error: {}", crate::exit::describe(&e));
+                let status = Status::for_error(&e);
+                worst = worst.max(status);
+                let mut v = crate::exit::error_json(&e);
+                v["path"] = f.display().to_string().into();
+                all.push(Err(v));
+            }
+        }
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
-        return Ok(Status::Success);
+        let items: Vec<serde_json::Value> = all
+            .into_iter()
+            .map(|r| match r {
+                Ok(h) => {
+                    let mut v = serde_json::to_value(h).unwrap_or_default();
+                    v["ok"] = true.into();
+                    v
+                }
+                Err(v) => v,
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+        return Ok(worst);
     }
+    let all: Vec<FileHashes> = all.into_iter().filter_map(Result::ok).collect();
     for h in &all {
         println!("{}  {}", h.sha256, h.path);
         println!("  size          {} bytes", h.size);
@@ -241,5 +268,5 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             println!("  table {name:<24} {:>10} rows  {}", t.rows, t.sha256);
         }
     }
-    Ok(Status::Success)
+    Ok(worst)
 }

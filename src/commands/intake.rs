@@ -54,11 +54,28 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     } else {
         print_text(&report);
     }
+    renamed_note(&args, &report);
     Ok(match report.verdict {
         Verdict::Accepted => Status::Success,
         Verdict::SurfaceMismatch => Status::Failed,
         Verdict::RefusedSecrets => Status::Refused,
     })
+}
+
+/// Say so when the clone's name is not the dump's: clone names keep only
+/// letters, digits, '.', '_' and '-' ("dé mo.db" becomes "d__mo.db").
+fn renamed_note(args: &Args, r: &intake::IntakeReport) {
+    let (None, Some(clone)) = (&args.out, &r.clone) else {
+        return;
+    };
+    let stem = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
+    if let (Some(dump), Some(name)) = (stem(&args.dump), stem(clone))
+        && dump != name
+    {
+        eprintln!(
+            "rollproof: note: the clone of '{dump}' is named '{name}' (clone names keep only letters, digits, '.', '_' and '-'); pass --out NAME to choose another"
+        );
+    }
 }
 
 fn print_text(r: &intake::IntakeReport) {

@@ -43,12 +43,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
-    if !args.force && args.out.exists() {
-        return Err(crate::util::fsutil::WriteError::Exists {
-            path: args.out.clone(),
-        }
-        .into());
-    }
+    // Named before the database is read: a folder given as --out, an
+    // existing file without --force. Missing parent folders are made.
+    crate::util::fsutil::prepare_output(&args.out, args.force)?;
     let name = args.name.clone().unwrap_or_else(|| {
         args.db
             .file_stem()

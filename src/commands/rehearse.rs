@@ -4,6 +4,7 @@
 use crate::evidence::report::{Outcome, Report, Verdict};
 use crate::exit::Status;
 use crate::rehearse::scenario;
+use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -36,6 +37,10 @@ pub struct Args {
     /// Print a JSON summary on stdout (phase lines go to stderr).
     #[arg(long)]
     pub json: bool,
+    /// Also run the scenarios in subfolders of a SCENARIO folder (e.g.
+    /// scenarios/postgres/); without it they are skipped, with a note.
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
     /// Folder for proof reports (default: <workspace>/reports, ignored by
     /// git). Evidence goes into the sealed reports/ only through
     /// `rollproof promote`.
@@ -79,6 +84,7 @@ Exit codes:
 Examples:
   rollproof rehearse scenarios/births-copy-restore.toml
   rollproof rehearse scenarios/ --profile-override surrogates/profiles/tiny.toml
+  rollproof rehearse scenarios/ --recursive   # also scenarios/postgres/
   rollproof rehearse scenarios/fault-kill.toml --keep /tmp/artifacts --json";
 
 /// One line of the JSON summary.
@@ -112,11 +118,24 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         // thread; the guard reads the workspace from this variable.
         unsafe { std::env::set_var(crate::guard::WORKSPACE_ENV, ws) };
     }
-    let files = scenario::expand(&args.paths)?;
+    let (files, skipped) = scenario::expand_folders(&args.paths, args.recursive)?;
+    for d in &skipped {
+        eprintln!(
+            "rollproof: note: skipped the subfolder {}/ (pass --recursive to run its scenarios too)",
+            d.display()
+        );
+    }
     let reports = match &args.reports {
         Some(r) => r.clone(),
         None => crate::guard::workspace()?.join("reports"),
     };
+    // Outputs are checked before any rehearsal starts, not after the
+    // first one has run for minutes: a file where --keep's folder belongs,
+    // a read-only --reports.
+    crate::util::fsutil::writable_dir(&reports).context("--reports")?;
+    if let Some(k) = &args.keep {
+        crate::util::fsutil::writable_dir(k).context("--keep")?;
+    }
     let opts = crate::rehearse::Options {
         keep: args.keep.clone(),
         reports,
@@ -171,11 +190,14 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 });
             }
             Err(e) => {
-                eprintln!(
-                    "rollproof: error: {}: {}",
-                    file.display(),
-                    crate::exit::describe(&e)
-                );
+                // Name the scenario once: most errors already do.
+                let text = crate::exit::describe(&e);
+                let shown = file.display().to_string();
+                if text.contains(&shown) {
+                    eprintln!("rollproof: error: {text}");
+                } else {
+                    eprintln!("rollproof: error: {shown}: {text}");
+                }
                 rows.push(Row {
                     scenario: file.display().to_string(),
                     name: None,
@@ -246,7 +268,19 @@ fn print_outcome(r: &Report, path: &std::path::Path) {
     }
     let verdict = match r.verdict {
         Verdict::Pass => format!("PASS ({})", r.proof),
-        Verdict::Fail => format!("FAIL ({} proof did not hold)", r.proof),
+        Verdict::Fail => {
+            let failed: Vec<&str> = r
+                .checks
+                .iter()
+                .filter(|c| c.outcome == Outcome::Fail)
+                .map(|c| c.name.as_str())
+                .collect();
+            format!("FAIL ({} failed)", failed.join(", "))
+        }
+    };
+    let verdict = match &r.dry_run {
+        Some(_) => format!("{verdict} [DRY RUN, not evidence]"),
+        None => verdict,
     };
     println!(
         "  verdict: {verdict}; expected {}: {}",

@@ -135,6 +135,7 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
         print!("{}", String::from_utf8_lossy(&text));
         return Ok(Status::Success);
     }
+    crate::util::fsutil::prepare_output(&out, a.force)?;
     crate::util::fsutil::write_atomic(&out, &text, a.force)
         .with_context(|| format!("could not write the attestation for {}", a.report.display()))?;
     println!("{}  {}", crate::hash::sha256_hex(&text), out.display());

@@ -42,6 +42,24 @@ struct Outcome {
     blocker: Option<String>,
     seal: Option<String>,
     problems: Vec<Problem>,
+    /// Why the report could not even be read (bad input, exit 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// `bad-input` when `error` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+}
+
+/// A missing `--artifacts` folder is a wrong argument (exit 2), not a
+/// failed proof (exit 1).
+pub fn artifacts_folder(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
+    match dir {
+        Some(d) if !d.is_dir() => anyhow::bail!(
+            "--artifacts {}: no such folder (give the run folder `rehearse --keep DIR` wrote, DIR/<scenario>/<run>)",
+            d.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
@@ -51,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             args.reports.len()
         );
     }
+    artifacts_folder(args.artifacts.as_deref())?;
     let mut outcomes = Vec::new();
     let mut unreadable = false;
     for path in &args.reports {
@@ -58,8 +77,20 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         let checked = match verify::check_file(path, args.artifacts.as_deref()) {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("rollproof: error: {e}");
+                let e = anyhow::Error::new(e);
+                eprintln!("rollproof: error: {}", crate::exit::describe(&e));
                 unreadable = true;
+                outcomes.push(Outcome {
+                    report: shown,
+                    ok: false,
+                    verdict: None,
+                    proof: None,
+                    blocker: None,
+                    seal: None,
+                    problems: Vec::new(),
+                    error: Some(crate::exit::describe(&e)),
+                    kind: Some(Status::BadInput.kind()),
+                });
                 continue;
             }
         };
@@ -72,9 +103,14 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             blocker: r.map(|r| r.blocker.clone()),
             seal: r.map(|r| r.seal.clone()),
             problems: checked.problems,
+            error: None,
+            kind: None,
         });
     }
-    let failed = outcomes.iter().filter(|o| !o.ok).count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| !o.ok && o.error.is_none())
+        .count();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
     } else {

@@ -103,7 +103,8 @@ impl Grant {
         let grant: Grant = if text.trim_start().starts_with('{') {
             serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?
         } else {
-            toml::from_str(&text).map_err(|e| malformed(e.to_string().trim().replace('\n', " ")))?
+            toml::from_str(&text)
+                .map_err(|e| malformed(crate::util::tomlerr::describe(&text, &e)))?
         };
         grant.validate().map_err(malformed)?;
         Ok(grant)

@@ -292,7 +292,7 @@ impl AllowList {
     /// Parse allow-list TOML; every entry needs a non-empty reason and author.
     pub fn parse(text: &str) -> Result<AllowList, String> {
         let list: AllowList =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().replace('\n', " "))?;
+            toml::from_str(text).map_err(|e| crate::util::tomlerr::describe(text, &e))?;
         for (i, e) in list.allow.iter().enumerate() {
             if e.reason.trim().is_empty() || e.by.trim().is_empty() {
                 return Err(format!(

@@ -9,7 +9,6 @@
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params_from_iter};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Columns aggregated per query: keeps result rows far below SQLite's
@@ -111,65 +110,20 @@ pub fn ident(name: &str) -> String {
 /// Check the 100-byte header: magic, page size, and that the file holds
 /// every page its header claims (a truncated copy fails here, by name).
 fn check_header(path: &Path) -> Result<(), StatsError> {
-    let not_db = |problem: String| StatsError::NotDatabase {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let io = |source| StatsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StatsError::Missing {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(e) => return Err(io(e)),
-    };
-    if !meta.is_file() {
-        return Err(not_db("not a regular file".into()));
-    }
-    let len = meta.len();
-    if len == 0 {
-        return Err(not_db("the file is empty".into()));
-    }
-    let mut header = [0u8; 100];
-    let mut file = crate::util::fsutil::open_regular_io(path).map_err(io)?;
-    if len < 100 {
-        return Err(not_db(format!(
-            "only {len} bytes, shorter than a SQLite header"
-        )));
-    }
-    file.read_exact(&mut header).map_err(io)?;
-    if &header[..16] != b"SQLite format 3\0" {
-        return Err(not_db("no SQLite header (wrong file?)".into()));
-    }
-    let raw = u32::from(u16::from_be_bytes([header[16], header[17]]));
-    let page_size = if raw == 1 { 65_536 } else { raw };
-    if !(512..=65_536).contains(&page_size) || !page_size.is_power_of_two() {
-        return Err(not_db(format!("invalid page size {raw} in the header")));
-    }
-    let be =
-        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-    let pages = be(28);
-    // The in-header page count is trusted only when it is valid for the
-    // last writer (change counter == version-valid-for), as SQLite does.
-    if pages > 0 && be(24) == be(92) {
-        let want = u64::from(pages) * u64::from(page_size);
-        if len < want {
-            return Err(not_db(format!(
-                "truncated: the header declares {pages} pages ({want} bytes) but the file has {len} bytes"
-            )));
-        }
-    }
-    if len % u64::from(page_size) != 0 {
-        return Err(not_db(format!(
-            "truncated or damaged: {len} bytes is not a whole number of {page_size}-byte pages"
-        )));
-    }
-    Ok(())
+    use crate::engine::sqlite::header::{self, HeaderError};
+    header::check(path).map_err(|e| match e {
+        HeaderError::Missing { path } => StatsError::Missing { path },
+        HeaderError::Io { path, source } => StatsError::Io { path, source },
+        HeaderError::NotDatabase { path, problem } => StatsError::NotDatabase { path, problem },
+        HeaderError::Directory { path } => StatsError::NotDatabase {
+            path,
+            problem: "it is a directory, not a database file".into(),
+        },
+        HeaderError::NotFile { path } => StatsError::NotDatabase {
+            path,
+            problem: "not a regular file".into(),
+        },
+    })
 }
 
 impl Db {

@@ -232,10 +232,7 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
     })?;
     let spec: Scenario = toml::from_str(&text).map_err(|e| ScenarioError::Parse {
         path: path.to_path_buf(),
-        message: e.message().trim().replace('\n', " ")
-            + &e.span()
-                .map(|s| format!(" (at byte {})", s.start))
-                .unwrap_or_default(),
+        message: crate::util::tomlerr::describe(&text, &e),
     })?;
     validate(&spec, path)?;
     Ok(Loaded {
@@ -433,33 +430,69 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-/// Scenario files named by `paths`: files as given, folders expanded to
-/// their `*.toml` files sorted by name.
-pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+/// The scenario files named by `paths`: files as given; a folder's
+/// `*.toml` files, sorted. Subfolders are skipped, and returned so the
+/// caller can say so, unless `recursive` (then their scenarios follow).
+pub fn expand_folders(
+    paths: &[PathBuf],
+    recursive: bool,
+) -> Result<(Vec<PathBuf>, Vec<PathBuf>), ScenarioError> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let rd = std::fs::read_dir(p).map_err(|source| ScenarioError::Read {
-                path: p.clone(),
-                source,
-            })?;
-            let mut files: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "toml") && f.is_file())
-                .collect();
-            files.sort();
-            if files.is_empty() {
+            let found = folder(p, recursive, &mut out, &mut skipped)?;
+            if found == 0 {
                 return Err(ScenarioError::Parse {
                     path: p.clone(),
                     message: "folder holds no *.toml scenarios".into(),
                 });
             }
-            out.extend(files);
         } else {
             out.push(p.clone());
         }
     }
-    Ok(out)
+    Ok((out, skipped))
+}
+
+/// Scenario files of one folder (and, recursively, its subfolders); how many.
+fn folder(
+    dir: &Path,
+    recursive: bool,
+    out: &mut Vec<PathBuf>,
+    skipped: &mut Vec<PathBuf>,
+) -> Result<usize, ScenarioError> {
+    let rd = std::fs::read_dir(dir).map_err(|source| ScenarioError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    let mut found = 0;
+    let mut subdirs = Vec::new();
+    for f in entries {
+        // A symlinked folder is not followed (no loops).
+        let is_dir = std::fs::symlink_metadata(&f).is_ok_and(|m| m.is_dir());
+        if is_dir {
+            subdirs.push(f);
+        } else if f.extension().is_some_and(|x| x == "toml") && f.is_file() {
+            out.push(f);
+            found += 1;
+        }
+    }
+    for d in subdirs {
+        if recursive {
+            found += folder(&d, true, out, skipped)?;
+        } else {
+            skipped.push(d);
+        }
+    }
+    Ok(found)
+}
+
+/// [`expand_folders`] without subfolders, for callers that need no note.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, ScenarioError> {
+    expand_folders(paths, false).map(|(files, _)| files)
 }
 
 #[cfg(test)]

@@ -88,21 +88,14 @@ pub fn prepare(
         }
         (None, Some(f)) => {
             let file = sc.resolve(f);
-            match std::fs::metadata(&file) {
-                Ok(m) if m.is_file() => {}
-                found => {
-                    return Err(RehearseError::Input(format!(
-                        "scenario {}: field `surrogate.file`: {} {}",
-                        sc.path.display(),
-                        file.display(),
-                        if found.is_ok() {
-                            "is not a regular file"
-                        } else {
-                            "does not exist"
-                        }
-                    )));
-                }
-            }
+            // Missing, a folder, a text or truncated file: bad input (exit
+            // 2), named before the guard is asked about it.
+            crate::engine::sqlite::header::check(&file).map_err(|e| {
+                RehearseError::Input(format!(
+                    "scenario {}: field `surrogate.file`: {e}",
+                    sc.path.display()
+                ))
+            })?;
             (
                 file.clone(),
                 Surrogate {

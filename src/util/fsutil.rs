@@ -17,6 +17,12 @@ use tempfile::NamedTempFile;
 pub enum WriteError {
     #[error("{path} already exists; pass --force to replace it")]
     Exists { path: PathBuf },
+    #[error("{path} is a directory; give the path of a file to write")]
+    Directory { path: PathBuf },
+    #[error("cannot write {path}: the folder {folder} does not exist")]
+    NoFolder { path: PathBuf, folder: PathBuf },
+    #[error("{path} is a file, not a folder; give a folder")]
+    NotAFolder { path: PathBuf },
     #[error("cannot write {path}: {source}")]
     Io {
         path: PathBuf,
@@ -40,6 +46,88 @@ pub fn parent_dir(path: &Path) -> &Path {
     }
 }
 
+/// Can `dest` be written? Not when it is a directory, when it exists and
+/// `overwrite` is off, or when its folder does not exist — each named as
+/// such (not as a temp file's "no such file").
+pub fn check_output(dest: &Path, overwrite: bool) -> Result<(), WriteError> {
+    let path = || dest.to_path_buf();
+    match std::fs::metadata(dest) {
+        Ok(m) if m.is_dir() => return Err(WriteError::Directory { path: path() }),
+        Ok(_) if !overwrite => return Err(WriteError::Exists { path: path() }),
+        _ => {}
+    }
+    let folder = parent_dir(dest);
+    if !folder.is_dir() {
+        return Err(WriteError::NoFolder {
+            path: path(),
+            folder: folder.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// For an output a user names on the command line (`generate --out
+/// work/s.db`): [`check_output`] before any work is done, and the missing
+/// folders made (`mkdir -p`).
+pub fn prepare_output(dest: &Path, overwrite: bool) -> Result<(), WriteError> {
+    match check_output(dest, overwrite) {
+        Err(WriteError::NoFolder { folder, .. }) => {
+            std::fs::create_dir_all(&folder).map_err(|source| WriteError::Io {
+                path: folder,
+                source,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Make sure `dir` is a folder rollproof can write in, before slow work
+/// that ends by writing there (`rehearse --keep DIR`, `--reports DIR`):
+/// created if missing; a file in its place, or a folder that refuses a
+/// new file (read-only), is named now instead of after the run.
+pub fn writable_dir(dir: &Path) -> Result<(), WriteError> {
+    let path = || dir.to_path_buf();
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => return Err(WriteError::NotAFolder { path: path() }),
+        Ok(_) => {}
+        Err(_) => std::fs::create_dir_all(dir).map_err(io_err(dir))?,
+    }
+    tempfile::Builder::new()
+        .prefix(".rollproof-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(|e| WriteError::Io {
+            path: path(),
+            // tempfile names its random file in the message; keep the kind.
+            source: io::Error::new(
+                e.kind(),
+                format!("cannot create files there ({})", e.kind()),
+            ),
+        })
+}
+
+/// Free bytes for an unprivileged writer on the file system holding `dir`
+/// (`statvfs`); None when unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid NUL-terminated path and a zeroed out-struct.
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        #[allow(clippy::unnecessary_cast)]
+        Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// A temporary file beside `dest`, to be filled and then [`commit`]ted.
 ///
 /// Its mode is what the file will keep: the mode of the file it replaces,
@@ -48,6 +136,12 @@ pub fn parent_dir(path: &Path) -> &Path {
 /// written elsewhere, with 0600 explicitly.
 pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
     let dir = parent_dir(dest);
+    if !dir.is_dir() {
+        return Err(WriteError::NoFolder {
+            path: dest.to_path_buf(),
+            folder: dir.to_path_buf(),
+        });
+    }
     let mut b = tempfile::Builder::new();
     b.prefix(".rollproof-tmp-");
     #[cfg(unix)]
@@ -66,6 +160,11 @@ pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
 /// Move a finished temp file into place, atomically.
 pub fn commit(tmp: NamedTempFile, dest: &Path, overwrite: bool) -> Result<(), WriteError> {
     tmp.as_file().sync_all().map_err(io_err(dest))?;
+    if dest.is_dir() {
+        return Err(WriteError::Directory {
+            path: dest.to_path_buf(),
+        });
+    }
     if overwrite {
         tmp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
     } else {
@@ -84,11 +183,7 @@ pub fn commit(tmp: NamedTempFile, dest: &Path, overwrite: bool) -> Result<(), Wr
 
 /// Replace (or create) `dest` with `bytes` atomically.
 pub fn write_atomic(dest: &Path, bytes: &[u8], overwrite: bool) -> Result<(), WriteError> {
-    if !overwrite && dest.exists() {
-        return Err(WriteError::Exists {
-            path: dest.to_path_buf(),
-        });
-    }
+    check_output(dest, overwrite)?;
     let mut tmp = temp_beside(dest)?;
     tmp.write_all(bytes).map_err(io_err(dest))?;
     commit(tmp, dest, overwrite)

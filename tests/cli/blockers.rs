@@ -226,7 +226,12 @@ fn show_prints_a_compact_table_with_every_blocker() {
         row.contains("requires real production data / production access"),
         "{row}"
     );
-    assert!(row.contains("operator (real dump) + ow…"), "{row}");
+    // Not on a terminal: nothing is cut (the who-must-act text in full).
+    assert!(
+        row.contains("operator (real dump) + owner (production grants)"),
+        "{row}"
+    );
+    assert!(!out.contains('…'), "{out}");
     assert!(row.trim_end().ends_with("none"), "{row}");
     // Columns line up: every row's CATEGORY starts where the header's does.
     let col = lines[1].find("CATEGORY").unwrap();

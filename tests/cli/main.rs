@@ -5,6 +5,7 @@ mod util;
 
 mod attach;
 mod blockers;
+mod contract;
 mod generate;
 mod guard;
 mod inputs;

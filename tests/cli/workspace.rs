@@ -273,4 +273,19 @@ fn written_files_follow_the_umask_and_a_replaced_map_keeps_its_mode() {
     ]);
     assert_success(&o);
     assert_eq!(mode(&map), 0o664);
+    // A wrong --blocker id is bad input and lists the map's ids.
+    let o = w.run(&[
+        "attach",
+        report.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--blocker",
+        "FIX7-NOPE",
+    ]);
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("blocker ids are: FIX7-P0-PROD-BIRTH-SURFACE-1, "),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod diff;
 pub mod freespace;
+pub mod header;
 pub mod logical;
 pub mod sha3sum;
 pub mod snapshot;
