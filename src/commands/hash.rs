@@ -106,19 +106,8 @@ fn joined<T, E: Into<anyhow::Error>>(
 pub fn check_hashable(path: &Path) -> anyhow::Result<()> {
     use crate::engine::sqlite::{logical, snapshot};
     let shown = path.display();
-    let len = std::fs::metadata(path)
-        .map_err(|e| anyhow::anyhow!("{shown}: {e}"))?
-        .len();
-    if len == 0 {
-        anyhow::bail!(
-            "{shown} is empty: not a SQLite database (a database has at least its 100-byte header)"
-        );
-    }
-    if logical::read_header(path).is_none() {
-        anyhow::bail!(
-            "{shown} is not a SQLite database: it does not start with the header \"SQLite format 3\""
-        );
-    }
+    // Missing, a folder, empty, not SQLite, truncated: named by one check.
+    crate::engine::sqlite::header::check(path)?;
     if logical::wal_has_content(path) {
         anyhow::bail!(
             "{shown} has a write-ahead log beside it ({shown}-wal) whose committed changes may not be in the file: \
@@ -209,9 +198,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut all = Vec::with_capacity(args.files.len());
     let mut worst = Status::Success;
     for f in &args.files {
-        let one = crate::engine::sqlite::header::check(f)
-            .map_err(anyhow::Error::from)
-            .and_then(|()| hash_file(f).with_context(|| format!("could not hash {}", f.display())));
+        // Every error of hash_file names the file already.
+        let one = hash_file(f);
         match one {
             Ok(h) => all.push(Ok(h)),
             Err(e) => {
