@@ -117,7 +117,7 @@ fn check_header(path: &Path) -> Result<(), StatsError> {
         HeaderError::NotDatabase { path, problem } => StatsError::NotDatabase { path, problem },
         HeaderError::Directory { path } => StatsError::NotDatabase {
             path,
-            problem: "it is a directory, not a database file".into(),
+            problem: "it is a directory, not a regular file".into(),
         },
         HeaderError::NotFile { path } => StatsError::NotDatabase {
             path,

@@ -64,7 +64,11 @@ fn guard_questions_about_missing_files_and_non_urls_are_bad_input() {
     std::fs::create_dir(w.path("folder.db")).unwrap();
     let o = w.run(&["guard", "target", "folder.db"]);
     assert_code(&o, 2);
-    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is a directory, not a regular file"),
+        "{}",
+        stderr(&o)
+    );
     let o = w.run(&["guard", "url", "not a url", "--json"]);
     assert_bad_input_json(&o, "is not a database URL");
     // A real URL to a non-local server is refused (3), in JSON too.

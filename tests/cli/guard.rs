@@ -64,12 +64,18 @@ fn a_bound_clone_is_allowed_and_foreign_targets_are_refused() {
         &target(&w, Path::new("rollproof-work/clones/../clones/c.db")),
         "'..'",
     );
-    // A missing file and the workspace root itself.
-    refused(
-        &target(&w, &w.path("rollproof-work/clones/none.db")),
-        "none.db",
+    // A missing file is bad input (2), not a refusal; the workspace root
+    // itself (a folder) too.
+    let o = target(&w, &w.path("rollproof-work/clones/none.db"));
+    assert_code(&o, 2);
+    assert!(
+        stderr(&o).contains("none.db: no such file"),
+        "{}",
+        stderr(&o)
     );
-    refused(&target(&w, &w.path("rollproof-work")), "rollproof-work");
+    let o = target(&w, &w.path("rollproof-work"));
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("is a directory"), "{}", stderr(&o));
 }
 
 #[cfg(unix)]

@@ -15,7 +15,7 @@ pub enum HeaderError {
     #[error("{path}: no such file")]
     Missing { path: PathBuf },
     /// A folder where a database file belongs.
-    #[error("{path} is a directory, not a SQLite database file")]
+    #[error("{path} is a directory, not a regular file; give the path of a SQLite database file")]
     Directory { path: PathBuf },
     /// A FIFO, socket or device.
     #[error("{path} is not a regular file")]
@@ -107,7 +107,7 @@ mod tests {
         let msg = |n: &str| check(&p(n)).unwrap_err().to_string();
         assert!(msg("none.db").ends_with("none.db: no such file"));
         std::fs::create_dir(p("d.db")).unwrap();
-        assert!(msg("d.db").contains("is a directory"));
+        assert!(msg("d.db").contains("is a directory, not a regular file"));
         std::fs::write(p("e.db"), b"").unwrap();
         assert!(msg("e.db").contains("empty"));
         std::fs::write(p("t.db"), "hello\n".repeat(100)).unwrap();
