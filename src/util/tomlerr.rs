@@ -1,6 +1,8 @@
-//! TOML errors as people read them: `line L, column C: message`, on one
-//! line, without repeating the file name (the caller's error names it once)
-//! and without the source excerpt toml's `Display` draws over several lines.
+//! TOML errors as people read them: ``line L, column C (`the line`): message``,
+//! on one line, without repeating the file name (the caller's error names it
+//! once) and without the multi-line excerpt toml's `Display` draws — the
+//! offending line is quoted instead, so a message like "expected u64" still
+//! says which key it is about.
 
 /// One-line description of a TOML parse error in `text`.
 pub fn describe(text: &str, e: &toml::de::Error) -> String {
@@ -8,7 +10,13 @@ pub fn describe(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let (line, column) = line_col(text, span.start);
-            format!("line {line}, column {column}: {message}")
+            let source = text.lines().nth(line - 1).unwrap_or("").trim();
+            if source.is_empty() {
+                format!("line {line}, column {column}: {message}")
+            } else {
+                let source: String = source.chars().take(80).collect();
+                format!("line {line}, column {column} (`{source}`): {message}")
+            }
         }
         None => message,
     }
@@ -45,7 +53,10 @@ mod tests {
         let text = "a = 1\nb = 2\n";
         let e = toml::from_str::<T>(text).unwrap_err();
         let d = describe(text, &e);
-        assert!(d.starts_with("line 2, column 1: unknown field `b`"), "{d}");
+        assert!(
+            d.starts_with("line 2, column 1 (`b = 2`): unknown field `b`"),
+            "{d}"
+        );
         assert!(!d.contains('\n'));
     }
 }

@@ -70,7 +70,7 @@ fn guard_questions_about_missing_files_and_non_urls_are_bad_input() {
         stderr(&o)
     );
     let o = w.run(&["guard", "url", "not a url", "--json"]);
-    assert_bad_input_json(&o, "is not a database URL");
+    assert_bad_input_json(&o, "not a PostgreSQL URL");
     // A real URL to a non-local server is refused (3), in JSON too.
     let o = w.run(&[
         "guard",
