@@ -10,4 +10,5 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod seal;
+pub mod sign;
 pub mod verify;

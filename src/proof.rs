@@ -2,5 +2,6 @@
 //! (`verdict`), and the consistency rules the verifier applies to a
 //! recorded report (`rules`).
 
+pub mod judge;
 pub mod rules;
 pub mod verdict;

@@ -1,6 +1,6 @@
 //! The rehearsal engine: before → snapshot → apply → rollback → after on a
-//! working copy in the workspace, measured at every phase, judged by the
-//! verdict rules (`verdict`), and written as a sealed proof report.
+//! working copy in the workspace, measured at every phase, judged from the
+//! report it writes by the rules `verify` uses too (`proof::judge`), and written as a sealed proof report.
 //!
 //! The engine talks to the database only through [`crate::engine::Backend`]
 //! and never prints: it reports progress through a callback and returns the
@@ -13,15 +13,16 @@ mod finish;
 pub mod scenario;
 mod setup;
 
-use crate::proof::verdict;
+use crate::proof::judge;
 
 use finish::diff_if_needed;
 pub use finish::phase_line;
 
 use crate::engine::sqlite::backend::SqliteBackend;
-use crate::engine::{Backend, BackendError, BirthPlan, RollbackMethod, SnapshotMethod};
+use crate::engine::{Backend, BackendError, BirthPlan, RollbackMethod};
 use crate::evidence::report::{
     self, ApplyRecord, FaultRecord, Methods, Phases, Proof, Report, RollbackRecord, ScenarioRef,
+    Verdict,
 };
 use crate::rehearse::scenario::{ApplyKind, FaultKind, Loaded};
 use std::collections::BTreeMap;
@@ -85,6 +86,8 @@ pub struct Options {
     pub target_url: Option<String>,
     /// PostgreSQL server hosts allowed besides loopback.
     pub allow_hosts: Vec<String>,
+    /// Sign each report with this key (`<report>.json.sig`).
+    pub sign_key: Option<std::sync::Arc<crate::evidence::sign::SigningKey>>,
 }
 
 /// A finished rehearsal.
@@ -95,6 +98,10 @@ pub struct Outcome {
     pub path: PathBuf,
     /// The run folder, when it was kept (outcome differed from expectation).
     pub kept_run_dir: Option<PathBuf>,
+    /// Where the artifacts were kept (`--keep DIR`: DIR/<scenario>/<run>).
+    pub kept_artifacts: Option<PathBuf>,
+    /// The report's detached signature, when a key was given.
+    pub signature: Option<PathBuf>,
 }
 
 fn ms(t: Instant) -> u64 {
@@ -137,14 +144,23 @@ fn read_script(
     ))
 }
 
-/// Keep one artifact (a copy) in the keep folder.
+/// Keep one artifact (a copy) in the keep folder, with the hot `-journal`
+/// beside it if there is one (`verify --artifacts` needs both).
 fn keep_file(dir: &Option<PathBuf>, name: &str, from: &Path) -> Result<(), RehearseError> {
     if let Some(d) = dir {
-        std::fs::copy(from, d.join(name)).map_err(|source| RehearseError::Io {
-            what: "cannot keep artifact",
-            path: from.to_path_buf(),
-            source,
-        })?;
+        let to = d.join(name);
+        let copy = |from: &Path, to: &Path| {
+            std::fs::copy(from, to).map_err(|source| RehearseError::Io {
+                what: "cannot keep artifact",
+                path: from.to_path_buf(),
+                source,
+            })
+        };
+        copy(from, &to)?;
+        let journal = &crate::engine::sqlite::snapshot::sidecars(from)[2];
+        if journal.is_file() {
+            copy(journal, &crate::engine::sqlite::snapshot::sidecars(&to)[2])?;
+        }
     }
     Ok(())
 }
@@ -243,11 +259,6 @@ pub fn run(
     };
     let snap_method = spec.snapshot.method;
     let rb_method = spec.rollback.method;
-    let proof = if be.byte_exact_capable(snap_method, rb_method) {
-        Proof::ByteExact
-    } else {
-        Proof::LogicalOnly
-    };
 
     // before, and the snapshot taken while it is measured (neither writes)
     let t = Instant::now();
@@ -382,6 +393,7 @@ pub fn run(
         sql_sha256: down.as_ref().map(|d| d.1.clone()),
         rewind_sequences: spec.rollback.rewind_sequences,
         performed: false,
+        refused: false,
         error: None,
     };
     let mut refused_corrupt = false;
@@ -422,45 +434,27 @@ pub fn run(
         keep_file(&keep_dir, "after-rollback.db", &prep.target)?;
     }
 
-    // verdict
+    // the expected deltas as the scenario asked (births: derived again by
+    // the judge from the report), and the observed ones the judge derives
     let expected: BTreeMap<String, i64> = match (&plan, &spec.apply.expect_rows) {
-        (Some(p), _) => verdict::BIRTH_TABLES
-            .iter()
-            .map(|t| (t.to_string(), p.count as i64))
-            .collect(),
+        (Some(_), _) | (None, None) => BTreeMap::new(),
         (None, Some(m)) => m
             .iter()
             .filter(|(_, d)| **d != 0)
             .map(|(t, d)| (t.clone(), *d))
             .collect(),
-        (None, None) => BTreeMap::new(),
     };
-    let keep_seq = expected.contains_key("sqlite_sequence");
-    let observed = verdict::row_deltas(&before, &after_apply, keep_seq);
     if births_done.is_none() && plan.is_some() {
-        births_done = observed.get("birth_registry").map(|d| (*d).max(0) as u64);
+        let births = crate::proof::verdict::row_deltas(&before, &after_apply, false);
+        births_done = births.get("birth_registry").map(|d| (*d).max(0) as u64);
     }
+    rollback.refused = refused_corrupt;
     let phases = Phases {
         before,
         snapshot: Some(snapshot_phase),
         after_apply: Some(after_apply),
         after_rollback: Some(after_rollback),
     };
-    let fault_pair = fault.and_then(|f| faults.first().map(|r| (f.kind, r)));
-    let (checks, verdict) = verdict::evaluate(&verdict::Inputs {
-        proof,
-        copy_snapshot: snap_method == SnapshotMethod::Copy,
-        in_transaction: rb_method == RollbackMethod::Transaction,
-        phases: &phases,
-        expected: &expected,
-        observed: &observed,
-        births_requested: plan.as_ref().map(|p| p.count),
-        births_reported,
-        apply_error: apply_error.as_deref(),
-        fault: fault_pair,
-        rollback: &rollback,
-        refused_corrupt,
-    });
 
     // diff, when the rollback did not restore the content
     let t = Instant::now();
@@ -517,27 +511,43 @@ pub fn run(
             sql: up.as_ref().map(|u| u.0.clone()),
             sql_sha256: up.as_ref().map(|u| u.1.clone()),
             births_done,
+            births_reported,
             expected_row_deltas: expected,
-            observed_row_deltas: observed,
+            observed_row_deltas: BTreeMap::new(),
             error: apply_error,
         },
         rollback,
         faults,
         phases,
-        checks,
-        verdict,
-        proof,
+        checks: Vec::new(),
+        verdict: Verdict::Fail,
+        proof: Proof::LogicalOnly,
         expected_verdict: spec.scenario.expect,
-        as_expected: verdict == spec.scenario.expect,
+        as_expected: false,
         diff,
         timing_ms: timing,
         artifacts: keep_dir.as_ref().map(|d| d.display().to_string()),
         dry_run: dry_run_reason(sc, opts),
         seal: String::new(),
     };
-    let path = report.write(&opts.reports)?;
+    // The verdict: the same judgement `verify` recomputes from the report.
+    let judged = judge::judge(&report).map_err(RehearseError::Input)?;
+    report.proof = judged.proof;
+    report.apply.expected_row_deltas = judged.expected;
+    report.apply.observed_row_deltas = judged.observed;
+    report.checks = judged.checks;
+    report.verdict = judged.verdict;
+    report.as_expected = report.verdict == spec.scenario.expect;
+    let path = report.write_signed(&opts.reports, opts.sign_key.as_deref())?;
+    let signature = opts
+        .sign_key
+        .as_ref()
+        .map(|_| crate::evidence::sign::sig_path(&path));
     if let Some(d) = &keep_dir {
         let _ = std::fs::copy(&path, d.join("report.json"));
+        if let Some(sig) = &signature {
+            let _ = std::fs::copy(sig, d.join("report.json.sig"));
+        }
     }
     // PostgreSQL: drop the snapshot clones, and the target unless the
     // outcome was unexpected (then it is kept for inspection).
@@ -554,5 +564,7 @@ pub fn run(
         report,
         path,
         kept_run_dir,
+        kept_artifacts: keep_dir,
+        signature,
     })
 }

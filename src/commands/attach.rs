@@ -83,8 +83,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let report_name = args.report.display().to_string();
     let map_name = args.map.display().to_string();
 
-    let checked = crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref())
-        .context("cannot verify the report")?;
+    let checked =
+        crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref(), None)
+            .context("cannot verify the report")?;
     let report = match (checked.ok(), checked.report) {
         (true, Some(r)) => r,
         (_, _) => {

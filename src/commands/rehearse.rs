@@ -63,6 +63,12 @@ pub struct Args {
     /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
     #[arg(long, value_name = "HOST")]
     pub allow_host: Vec<String>,
+    /// Sign every report with this ed25519 OpenSSH private key (default:
+    /// the file named by $ROLLPROOF_SIGNING_KEY): `<report>.json.sig`,
+    /// checked with `ssh-keygen -Y verify -n rollproof-report` or
+    /// `rollproof verify --trust` (docs/KEYS.md).
+    #[arg(long, value_name = "PATH")]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Shown after the options (the subcommand's about line comes from cli.rs).
@@ -85,7 +91,9 @@ Examples:
   rollproof rehearse scenarios/births-copy-restore.toml
   rollproof rehearse scenarios/ --profile-override surrogates/profiles/tiny.toml
   rollproof rehearse scenarios/ --recursive   # also scenarios/postgres/
-  rollproof rehearse scenarios/fault-kill.toml --keep /tmp/artifacts --json";
+  rollproof rehearse scenarios/fault-kill.toml --keep /tmp/artifacts --json
+
+Signing (docs/KEYS.md): --sign-key KEY or ROLLPROOF_SIGNING_KEY=KEY writes <report>.json.sig.";
 
 /// One line of the JSON summary.
 #[derive(Debug, Serialize)]
@@ -104,6 +112,10 @@ struct Row {
     proof: Option<String>,
     /// Report path.
     report: Option<String>,
+    /// The report's detached signature (`<report>.json.sig`), when signed.
+    signature: Option<String>,
+    /// The run's folder of kept artifacts (`--keep DIR/<scenario>/<run>`).
+    artifacts: Option<String>,
     /// Total milliseconds.
     ms: Option<u64>,
     /// Error that stopped the rehearsal.
@@ -136,7 +148,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(k) = &args.keep {
         crate::util::fsutil::writable_dir(k).context("--keep")?;
     }
+    // A bad key is bad input before anything runs.
+    let sign_key = crate::evidence::sign::SigningKey::from_flag_or_env(args.sign_key.as_deref())?
+        .map(std::sync::Arc::new);
     let opts = crate::rehearse::Options {
+        sign_key,
         keep: args.keep.clone(),
         reports,
         profile_override: args.profile_override.clone(),
@@ -165,6 +181,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             Ok(o) => {
                 if !json {
                     print_outcome(&o.report, &o.path);
+                    if let Some(sig) = &o.signature {
+                        println!("  signature: {}", sig.display());
+                    }
+                    if let Some(k) = &o.kept_artifacts {
+                        println!("  artifacts kept in {}", k.display());
+                    }
                 }
                 if let Some(d) = &o.kept_run_dir {
                     eprintln!(
@@ -180,6 +202,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                     as_expected: o.report.as_expected,
                     proof: Some(o.report.proof.to_string()),
                     report: Some(o.path.display().to_string()),
+                    signature: o.signature.as_ref().map(|p| p.display().to_string()),
+                    artifacts: o.kept_artifacts.as_ref().map(|p| p.display().to_string()),
                     ms: o.report.timing_ms.get("total").copied(),
                     error: None,
                     status: if o.report.as_expected {
@@ -206,6 +230,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                     as_expected: false,
                     proof: None,
                     report: None,
+                    signature: None,
+                    artifacts: None,
                     ms: None,
                     error: Some(crate::exit::describe(&e)),
                     status: Status::for_error(&e) as u8,

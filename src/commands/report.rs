@@ -1,16 +1,18 @@
-//! `rollproof report show | attest`: read a proof report as a human, or
-//! wrap it in an in-toto Statement. Both verify the report first and fail
-//! closed when it does not verify.
+//! `rollproof report show | attest | sign`: read a proof report as a human,
+//! wrap it in a signed in-toto attestation (DSSE envelope), or sign it.
+//! All verify the report first and fail closed when it does not verify.
 
+use crate::evidence::sign::SigningKey;
 use crate::exit::Status;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
-/// Show or attest a proof report.
+/// Show, attest or sign a proof report.
 ///
 /// Examples:
-///   rollproof report show reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json
-///   rollproof report attest reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --out proof.intoto.json
+///   rollproof report show reports/births-copy-restore/20261126T005503Z-5879e592.json
+///   rollproof report attest reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key --out proof.intoto.json
+///   rollproof report sign reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -23,9 +25,25 @@ pub enum ReportCommand {
     /// Render a report for a human: verdict, phase table, failed checks and
     /// their differences. Exit 1 (with the reasons on top) if it does not verify.
     Show(ShowArgs),
-    /// Write an in-toto Statement v1 whose subjects are the surrogate and
+    /// Write a signed DSSE envelope (payloadType application/vnd.in-toto+json)
+    /// around an in-toto Statement v1 whose subjects are the surrogate and
     /// the artifacts and whose predicate is the (verified) report.
     Attest(AttestArgs),
+    /// Sign a report that verifies: write `<report>.json.sig` (SSHSIG,
+    /// namespace rollproof-report), replacing an older signature (e.g. after
+    /// a key rotation, docs/KEYS.md).
+    Sign(SignArgs),
+}
+
+/// Arguments of `report sign`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// The report JSON.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// The ed25519 OpenSSH private key (default: $ROLLPROOF_SIGNING_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub sign_key: Option<PathBuf>,
 }
 
 /// Arguments of `report show`.
@@ -45,11 +63,15 @@ pub struct AttestArgs {
     /// The report JSON.
     #[arg(value_name = "REPORT")]
     pub report: PathBuf,
-    /// Where to write the Statement (default:
+    /// Where to write the envelope (default:
     /// <workspace>/attestations/<scenario>/<report name>.intoto.json, never
     /// beside a sealed report); `-` prints it on stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// The ed25519 OpenSSH private key that signs the envelope (default:
+    /// $ROLLPROOF_SIGNING_KEY).
+    #[arg(long, value_name = "PATH")]
+    pub sign_key: Option<PathBuf>,
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -59,12 +81,40 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     match args.command {
         ReportCommand::Show(a) => show(a),
         ReportCommand::Attest(a) => attest(a),
+        ReportCommand::Sign(a) => sign(a),
     }
+}
+
+/// The signing key of `--sign-key` or $ROLLPROOF_SIGNING_KEY; none is bad input.
+fn signing_key(flag: Option<&Path>, what: &str) -> anyhow::Result<SigningKey> {
+    SigningKey::from_flag_or_env(flag)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{what} needs a signing key: give --sign-key PATH or set {} (docs/KEYS.md)",
+            crate::evidence::sign::KEY_ENV
+        )
+    })
+}
+
+fn sign(a: SignArgs) -> anyhow::Result<Status> {
+    let key = signing_key(a.sign_key.as_deref(), "report sign")?;
+    let c = checked(&a.report)?;
+    if !c.ok() {
+        eprintln!(
+            "rollproof: refusing to sign {}: it does not verify",
+            a.report.display()
+        );
+        return Ok(Status::Failed);
+    }
+    let bytes =
+        crate::util::fsutil::read_bounded(&a.report, crate::util::fsutil::limit::REPORT, "report")?;
+    let sig = crate::evidence::report::sign_file(&a.report, &bytes, &key)?;
+    println!("{}  signed by {}", sig.display(), key.fingerprint());
+    Ok(Status::Success)
 }
 
 /// Verify a report; print its problems on stderr.
 fn checked(path: &Path) -> anyhow::Result<crate::evidence::verify::Checked> {
-    let c = crate::evidence::verify::check_file(path, None)?;
+    let c = crate::evidence::verify::check_file(path, None, None)?;
     for p in &c.problems {
         eprintln!("rollproof: {}: FAILED ({p})", path.display());
     }
@@ -110,6 +160,7 @@ fn default_out(report: &Path, scenario: &str) -> anyhow::Result<PathBuf> {
 }
 
 fn attest(a: AttestArgs) -> anyhow::Result<Status> {
+    let key = signing_key(a.sign_key.as_deref(), "report attest")?;
     let c = checked(&a.report)?;
     let (Some(r), true) = (&c.report, c.ok()) else {
         eprintln!(
@@ -124,8 +175,9 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
     let bytes = read_bounded(&a.report, limit::REPORT, "report")?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", a.report.display()))?;
-    let statement = crate::evidence::attest::statement(r, value);
-    let mut text = serde_json::to_vec_pretty(&statement)?;
+    let statement = serde_json::to_vec(&crate::evidence::attest::statement(r, value))?;
+    let envelope = crate::evidence::attest::envelope(&statement, &key)?;
+    let mut text = serde_json::to_vec_pretty(&envelope)?;
     text.push(b'\n');
     let out = match a.out {
         Some(o) => o,
@@ -140,9 +192,10 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
         .with_context(|| format!("could not write the attestation for {}", a.report.display()))?;
     println!("{}  {}", crate::hash::sha256_hex(&text), out.display());
     eprintln!(
-        "rollproof: wrote in-toto Statement ({}) for {}",
+        "rollproof: wrote a DSSE envelope with an in-toto Statement ({}) for {}, signed by {}",
         crate::evidence::attest::PREDICATE_TYPE,
-        a.report.display()
+        a.report.display(),
+        key.fingerprint()
     );
     Ok(Status::Success)
 }

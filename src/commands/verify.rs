@@ -1,6 +1,7 @@
 //! `rollproof verify`: the canonical validator of sealed proof reports.
 
-use crate::evidence::verify::{self, Problem};
+use crate::evidence::sign::Trust;
+use crate::evidence::verify::{self, Problem, Signature};
 use crate::exit::Status;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -13,20 +14,36 @@ use std::path::PathBuf;
 /// hashes contradict (before ≠ after rollback, apply == before, row deltas
 /// that do not match the scenario); a byte-exact claim for a method that can
 /// only prove logical equality; and, with --artifacts, any recorded digest
-/// that the kept files' bytes do not reproduce. Exit 1 when any report fails.
+/// that the kept files' bytes do not reproduce. Every check and the verdict
+/// are recomputed from the recorded phases with the rehearsal's own rules.
 ///
-/// Example:
+/// With --trust ALLOWED_SIGNERS, also the signature (`<report>.json.sig`,
+/// or inside a DSSE envelope from `report attest`): a consistent report that
+/// is unsigned or signed by a key the file does not list for namespace
+/// rollproof-report is NOT EVIDENCE (exit 1).
+///
+/// Exit codes: 0 every report is consistent (and, with --trust, signed by a
+/// trusted key); 1 a report fails, or with --trust is not evidence; 2 a
+/// report or the trust file cannot be read.
+///
+/// Examples:
+///   rollproof verify reports/births-copy-restore/*.json --trust blockers/allowed_signers
 ///   rollproof verify reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --artifacts work/keep
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Report JSON files to verify.
     #[arg(value_name = "REPORT", required = true)]
     pub reports: Vec<PathBuf>,
-    /// Folder of kept artifacts (`rehearse --keep DIR`): re-hash before.db,
-    /// snapshot.db, after-apply.db and after-rollback.db against the report.
-    /// Only with a single REPORT.
+    /// The folder given to `rehearse --keep`: the run's artifacts under
+    /// DIR/<scenario>/<stamp>-<id>/ (before.db, snapshot.db, after-apply.db,
+    /// after-rollback.db, report.json) are all required and re-hashed
+    /// against the report. Only with a single REPORT.
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
+    /// An OpenSSH allowed-signers file: check each report's signature and
+    /// signer (docs/KEYS.md).
+    #[arg(long, value_name = "ALLOWED_SIGNERS")]
+    pub trust: Option<PathBuf>,
     /// Print the result as JSON (an array, one object per report) on stdout.
     #[arg(long)]
     pub json: bool,
@@ -36,7 +53,13 @@ pub struct Args {
 #[derive(Debug, Serialize)]
 struct Outcome {
     report: String,
+    /// Consistent and, with --trust, signed by a trusted key.
     ok: bool,
+    /// Every seal, schema and recomputation check holds.
+    consistent: bool,
+    /// Consistent and signed by a trusted key (false without --trust).
+    evidence: bool,
+    signature: Signature,
     verdict: Option<String>,
     proof: Option<String>,
     blocker: Option<String>,
@@ -55,7 +78,7 @@ struct Outcome {
 pub fn artifacts_folder(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
     match dir {
         Some(d) if !d.is_dir() => anyhow::bail!(
-            "--artifacts {}: no such folder (give the run folder `rehearse --keep DIR` wrote, DIR/<scenario>/<run>)",
+            "--artifacts {}: no such folder (give the folder `rehearse --keep` was given)",
             d.display()
         ),
         _ => Ok(()),
@@ -70,11 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         );
     }
     artifacts_folder(args.artifacts.as_deref())?;
+    let trust = args.trust.as_deref().map(Trust::load).transpose()?;
     let mut outcomes = Vec::new();
     let mut unreadable = false;
     for path in &args.reports {
         let shown = path.display().to_string();
-        let checked = match verify::check_file(path, args.artifacts.as_deref()) {
+        let checked = match verify::check_file(path, args.artifacts.as_deref(), trust.as_ref()) {
             Ok(c) => c,
             Err(e) => {
                 let e = anyhow::Error::new(e);
@@ -83,6 +107,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 outcomes.push(Outcome {
                     report: shown,
                     ok: false,
+                    consistent: false,
+                    evidence: false,
+                    signature: Signature::NotChecked,
                     verdict: None,
                     proof: None,
                     blocker: None,
@@ -97,7 +124,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         let r = checked.report.as_ref();
         outcomes.push(Outcome {
             report: shown,
-            ok: checked.ok(),
+            ok: checked.ok() && (trust.is_none() || checked.evidence()),
+            consistent: checked.ok(),
+            evidence: checked.evidence(),
+            signature: checked.signature.clone(),
             verdict: r.map(|r| r.verdict.to_string()),
             proof: r.map(|r| r.proof.to_string()),
             blocker: r.map(|r| r.blocker.clone()),
@@ -115,18 +145,24 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         println!("{}", serde_json::to_string_pretty(&outcomes)?);
     } else {
         for o in &outcomes {
+            let artifacts = if args.artifacts.is_some() {
+                ", artifacts match"
+            } else {
+                ""
+            };
+            let what = format!(
+                "{} {}, sealed {}{artifacts}",
+                o.verdict.as_deref().unwrap_or("?"),
+                o.proof.as_deref().unwrap_or("?"),
+                o.seal.as_deref().unwrap_or("?"),
+            );
             if o.ok {
-                let artifacts = if args.artifacts.is_some() {
-                    ", artifacts match"
-                } else {
-                    ""
-                };
+                println!("{}: OK ({what}; {})", o.report, o.signature.describe());
+            } else if o.consistent {
                 println!(
-                    "{}: OK ({} {}, sealed {}{artifacts})",
+                    "{}: NOT EVIDENCE (consistent, but {}) ({what})",
                     o.report,
-                    o.verdict.as_deref().unwrap_or("?"),
-                    o.proof.as_deref().unwrap_or("?"),
-                    o.seal.as_deref().unwrap_or("?"),
+                    o.signature.describe()
                 );
             }
             for p in &o.problems {
@@ -135,9 +171,15 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
     }
     if failed > 0 {
+        let not_evidence = outcomes.iter().filter(|o| o.consistent && !o.ok).count();
         eprintln!(
-            "rollproof: {failed} of {} report(s) failed verification",
-            args.reports.len()
+            "rollproof: {failed} of {} report(s) failed verification{}",
+            args.reports.len(),
+            if not_evidence > 0 {
+                format!(" ({not_evidence} consistent but not evidence)")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(if unreadable {

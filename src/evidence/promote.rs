@@ -95,7 +95,7 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Promote
 
 /// Check one report: it verifies and is not a dry run.
 fn admit(report: &Path) -> Result<Report, PromoteError> {
-    let checked = verify::check_file(report, None)?;
+    let checked = verify::check_file(report, None, None)?;
     let r = match (checked.ok(), checked.report) {
         (true, Some(r)) => r,
         _ => {

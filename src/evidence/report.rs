@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Version of this report format.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `apply.births_reported` and `rollback.refused` are recorded, so that
+/// the verdict can be recomputed from the report alone (`proof::judge`).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Errors reading or writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,9 @@ pub enum ReportError {
     /// Writing failed.
     #[error(transparent)]
     Write(#[from] crate::util::fsutil::WriteError),
+    /// The report could not be signed.
+    #[error(transparent)]
+    Sign(#[from] crate::evidence::sign::KeyError),
     /// The reports folder could not be created.
     #[error("cannot create reports folder {path}: {source}")]
     Mkdir {
@@ -173,6 +178,9 @@ pub struct ApplyRecord {
     /// Births actually committed (differs from `births` when a fault
     /// interrupted the apply).
     pub births_done: Option<u64>,
+    /// Births the apply worker said it had committed when a fault stopped
+    /// it (kill, disk-full, io-error); None without such a fault.
+    pub births_reported: Option<u64>,
     /// Row-count change per table the scenario asked for.
     pub expected_row_deltas: BTreeMap<String, i64>,
     /// Row-count change per table observed (after_apply − before), only
@@ -194,6 +202,9 @@ pub struct RollbackRecord {
     pub rewind_sequences: bool,
     /// Whether the rollback ran (false when refused, e.g. corrupted snapshot).
     pub performed: bool,
+    /// The restore was refused because the snapshot no longer had the
+    /// digest recorded when it was taken (the target was left untouched).
+    pub refused: bool,
     /// The error that stopped the rollback, if any.
     pub error: Option<String>,
 }
@@ -511,6 +522,20 @@ pub struct Report {
 
 pub use crate::evidence::canonical::{canonical_bytes, canonicalize, seal_of};
 
+/// Sign a report's exact bytes into `<report>.json.sig` (replacing an older
+/// signature); returns the signature's path.
+pub fn sign_file(
+    path: &Path,
+    bytes: &[u8],
+    key: &crate::evidence::sign::SigningKey,
+) -> Result<PathBuf, ReportError> {
+    use crate::evidence::sign;
+    let sig = key.sign(sign::NS_REPORT, bytes)?;
+    let out = sign::sig_path(path);
+    crate::util::fsutil::write_atomic(&out, sig.as_bytes(), true)?;
+    Ok(out)
+}
+
 impl Report {
     /// Compute and set the seal.
     pub fn seal(&mut self) -> Result<(), ReportError> {
@@ -547,6 +572,21 @@ impl Report {
         // "YYYYMMDDTHHMMSSsss" -> drop the milliseconds.
         let stamp = t.get(..15).unwrap_or(&t);
         format!("{stamp}Z-{}.json", self.run_id)
+    }
+
+    /// Seal and write atomically to `<dir>/<scenario-name>/<stamp>-<id>.json`;
+    /// with a key, also sign the written bytes into `<report>.json.sig`
+    /// (namespace `rollproof-report`, docs/KEYS.md).
+    pub fn write_signed(
+        &mut self,
+        dir: &Path,
+        key: Option<&crate::evidence::sign::SigningKey>,
+    ) -> Result<PathBuf, ReportError> {
+        let path = self.write(dir)?;
+        if let Some(k) = key {
+            sign_file(&path, &self.to_file_bytes()?, k)?;
+        }
+        Ok(path)
     }
 
     /// Seal and write atomically to `<dir>/<scenario-name>/<stamp>-<id>.json`.

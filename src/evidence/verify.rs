@@ -12,13 +12,21 @@
 //! Every problem has a stable code and a one-line reason; all problems are
 //! collected rather than stopping at the first, except where the structure
 //! is too broken to read further.
+//!
+//! Consistency is not evidence: with a trust file, the report's signature
+//! is checked too ([`signature`]); an unsigned or untrusted-signed report
+//! may be consistent, but it is not evidence.
 
 pub mod artifacts;
+pub mod signature;
 
 use crate::proof::rules;
 
+use crate::evidence::attest;
 use crate::evidence::report::{self, Report};
+use crate::evidence::sign::{self, Trust};
 use serde_json::Value;
+pub use signature::Signature;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -65,12 +73,27 @@ pub struct Checked {
     pub report: Option<Report>,
     /// Every problem found; empty means the report is accepted.
     pub problems: Vec<Problem>,
+    /// Its signature (not checked without a trust file).
+    pub signature: Signature,
 }
 
 impl Checked {
-    /// True when nothing was found wrong.
+    /// True when nothing was found wrong: the report is consistent.
     pub fn ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Consistent and signed by a trusted key: evidence.
+    pub fn evidence(&self) -> bool {
+        self.ok() && self.signature.trusted()
+    }
+}
+
+fn unread(problems: Vec<Problem>) -> Checked {
+    Checked {
+        report: None,
+        problems,
+        signature: Signature::NotChecked,
     }
 }
 
@@ -116,18 +139,84 @@ fn canonical_file_bytes(v: &Value) -> Vec<u8> {
 pub fn check_bytes(bytes: &[u8]) -> Checked {
     let v: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
-        Err(e) => {
-            return Checked {
-                report: None,
-                problems: vec![Problem::new("not-json", format!("not JSON: {e}"))],
-            };
-        }
+        Err(e) => return unread(vec![Problem::new("not-json", format!("not JSON: {e}"))]),
     };
-    if v.get("_type").is_some() {
+    if v.get("payloadType").is_some() {
+        check_envelope(&v)
+    } else if v.get("_type").is_some() {
         check_statement(v)
     } else {
         check_value(v, Some(bytes))
     }
+}
+
+/// Check a DSSE envelope: its form, then the Statement it carries.
+fn check_envelope(v: &Value) -> Checked {
+    let env = match attest::open_envelope(v) {
+        Ok(e) => e,
+        Err(e) => return unread(vec![Problem::new("envelope", e)]),
+    };
+    let mut problems = Vec::new();
+    if env.payload_type != attest::PAYLOAD_TYPE {
+        problems.push(Problem::new(
+            "envelope",
+            format!(
+                "payloadType is {}, expected {}",
+                env.payload_type,
+                attest::PAYLOAD_TYPE
+            ),
+        ));
+    }
+    if env.sigs.is_empty() {
+        problems.push(Problem::new(
+            "envelope",
+            "the envelope carries no signature",
+        ));
+    }
+    let mut checked = match serde_json::from_slice::<Value>(&env.payload) {
+        Ok(statement) => check_statement(statement),
+        Err(e) => unread(vec![Problem::new(
+            "envelope",
+            format!("the payload is not JSON: {e}"),
+        )]),
+    };
+    problems.append(&mut checked.problems);
+    checked.problems = problems;
+    checked
+}
+
+/// The signature state of `bytes` read from `path`: inside a DSSE envelope,
+/// else the detached `<path>.sig`.
+fn signature_of(path: &Path, bytes: &[u8], trust: &Trust, now_ms: i64) -> Signature {
+    let envelope = serde_json::from_slice::<Value>(bytes)
+        .ok()
+        .filter(|v| v.get("payloadType").is_some());
+    let Some(v) = envelope else {
+        return signature::detached(path, bytes, sign::NS_REPORT, trust, now_ms);
+    };
+    let env = match attest::open_envelope(&v) {
+        Ok(e) => e,
+        Err(reason) => {
+            return Signature::Invalid {
+                file: "envelope".into(),
+                reason,
+            };
+        }
+    };
+    let msg = attest::pae(&env.payload_type, &env.payload);
+    let mut out = Signature::Unsigned {
+        file: "envelope".into(),
+    };
+    for sig in &env.sigs {
+        out = Signature::from_result(
+            "envelope".into(),
+            sign::verify_base64(trust, sign::NS_REPORT, &msg, sig, now_ms),
+        );
+        if out.trusted() {
+            break;
+        }
+    }
+    out
 }
 
 /// Check an in-toto Statement wrapping a report.
@@ -170,10 +259,7 @@ fn check_statement(mut v: Value) -> Checked {
 /// canonical rendering.
 fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
     let mut problems = Vec::new();
-    let done = |problems| Checked {
-        report: None,
-        problems,
-    };
+    let done = unread;
     if !v.is_object() {
         return done(vec![Problem::new(
             "schema",
@@ -240,26 +326,37 @@ fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
         }
     };
     problems.extend(rules::check(&report));
+    problems.extend(rules::recompute(&report));
     Checked {
         report: Some(report),
         problems,
+        signature: Signature::NotChecked,
     }
 }
 
-/// Read and check a report file; with `artifacts`, also re-hash the kept
-/// files against every digest the report records.
-pub fn check_file(path: &Path, artifacts: Option<&Path>) -> Result<Checked, VerifyError> {
+/// Read and check a report file (or a DSSE envelope); with `artifacts`
+/// (the folder given to `rehearse --keep`), also re-hash the kept files
+/// against every digest the report records; with `trust`, also check whose
+/// signature it carries.
+pub fn check_file(
+    path: &Path,
+    artifacts: Option<&Path>,
+    trust: Option<&Trust>,
+) -> Result<Checked, VerifyError> {
     use crate::util::fsutil::{limit, read_bounded};
     let bytes = read_bounded(path, limit::REPORT, "report")?;
     let mut checked = check_bytes(&bytes);
     if let Some(dir) = artifacts {
         match &checked.report {
-            Some(r) => checked.problems.extend(artifacts::check(r, dir)),
+            Some(r) => checked.problems.extend(artifacts::check(r, dir, &bytes)),
             None => checked.problems.push(Problem::new(
                 "artifact-unchecked",
                 "the kept artifacts were not checked: the report itself could not be read",
             )),
         }
+    }
+    if let Some(t) = trust {
+        checked.signature = signature_of(path, &bytes, t, crate::util::timefmt::now_millis());
     }
     Ok(checked)
 }

@@ -1,22 +1,16 @@
-//! The report's claims against its own numbers: a PASS must be borne out by
-//! the hashes it records, a byte-exact claim by the methods that were used.
+//! The report's claims against its own numbers. Two layers:
+//! - [`recompute`]: the proof kind, the row deltas, every check and the
+//!   verdict are recomputed with the rehearsal's own rules
+//!   ([`super::judge`]) and must equal what the report records, and every
+//!   digest the backend always records must be there;
+//! - [`check`]'s named rules, which say in words why a PASS is not borne out
+//!   by the hashes it records (they overlap the recomputation on purpose:
+//!   their messages name the contradiction, not only the differing check).
 
-use crate::evidence::report::{Outcome, Phase, Proof, Report, Verdict};
+use super::judge::{self, Judgement};
+use crate::evidence::report::{Check, Outcome, Phase, Proof, Report, Verdict};
 use crate::evidence::verify::Problem;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Whether a backend and snapshot/rollback pair can restore bytes exactly
-/// (BYTE-EXACT-FACTS): only SQLite, and only a rolled-back transaction or a
-/// plain-copy snapshot restored by copy. Kept here, apart from the engine,
-/// so the validator does not trust the code it checks.
-pub fn byte_exact_possible(backend: &str, snapshot: &str, rollback: &str) -> bool {
-    backend == "sqlite"
-        && match rollback {
-            "transaction" => true,
-            "restore" => snapshot == "copy",
-            _ => false,
-        }
-}
 
 /// The measured phases by report name, in order.
 pub fn phases(r: &Report) -> Vec<(&'static str, &Phase)> {
@@ -32,22 +26,6 @@ pub fn phases(r: &Report) -> Vec<(&'static str, &Phase)> {
         }
     }
     out
-}
-
-/// Row-count change per table from one phase to another (non-zero only).
-pub fn row_deltas(from: &Phase, to: &Phase) -> BTreeMap<String, i64> {
-    let tables: BTreeSet<&String> = from
-        .logical
-        .tables
-        .keys()
-        .chain(to.logical.tables.keys())
-        .collect();
-    let rows = |p: &Phase, t: &str| p.logical.tables.get(t).map_or(0, |d| d.rows as i64);
-    tables
-        .into_iter()
-        .map(|t| (t.clone(), rows(to, t) - rows(from, t)))
-        .filter(|(_, d)| *d != 0)
-        .collect()
 }
 
 /// Compare two delta maps, a missing table counting as 0; describe the
@@ -108,7 +86,9 @@ pub fn check(r: &Report) -> Vec<Problem> {
         ));
     }
     let m = &r.methods;
-    if r.proof == Proof::ByteExact && !byte_exact_possible(&r.backend, &m.snapshot, &m.rollback) {
+    if r.proof == Proof::ByteExact
+        && judge::proof_kind(&r.backend, &m.snapshot, &m.rollback) != Proof::ByteExact
+    {
         out.push(Problem::new(
             "byte-exact-impossible",
             format!(
@@ -148,7 +128,10 @@ pub fn check(r: &Report) -> Vec<Problem> {
         }
     }
     if let Some(after) = &r.phases.after_apply
-        && let Some(d) = delta_mismatch(&r.apply.observed_row_deltas, &row_deltas(before, after))
+        && let Some(d) = delta_mismatch(
+            &r.apply.observed_row_deltas,
+            &super::verdict::row_deltas(before, after, true),
+        )
     {
         out.push(Problem::new(
             "row-deltas",
@@ -157,6 +140,150 @@ pub fn check(r: &Report) -> Vec<Problem> {
     }
     if r.verdict == Verdict::Pass {
         check_pass(r, &mut out);
+    }
+    out
+}
+
+/// The digests a backend always records: SQLite measures a file at every
+/// phase (file SHA-256, size, page count, `.sha3sum`); PostgreSQL has no
+/// file, so a file digest on it is not something rollproof wrote.
+fn required_digests(r: &Report, out: &mut Vec<Problem>) {
+    for (name, ph) in phases(r) {
+        if r.backend == "sqlite" {
+            for (field, missing) in [
+                ("file_sha256", ph.file_sha256.is_none()),
+                ("size", ph.size.is_none()),
+                ("page_count", ph.page_count.is_none()),
+                ("sha3", ph.sha3.is_none()),
+            ] {
+                if missing {
+                    out.push(Problem::new(
+                        "digest-missing",
+                        format!("phases.{name}.{field} is null, but the sqlite backend records it at every phase"),
+                    ));
+                }
+            }
+        } else if ph.file_sha256.is_some() || ph.size.is_some() {
+            out.push(Problem::new(
+                "digest-impossible",
+                format!(
+                    "phases.{name} records a file digest, but the {} backend has no file",
+                    r.backend
+                ),
+            ));
+        }
+    }
+}
+
+/// Describe how two check lists differ (None: identical).
+fn check_differences(recorded: &[Check], derived: &[Check]) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let find = |list: &[Check], name: &str| list.iter().position(|c| c.name == name);
+    for c in derived {
+        match find(recorded, &c.name) {
+            None => out.push(Problem::new(
+                "check-missing",
+                format!(
+                    "the rules make check `{}` ({}), the report does not record it",
+                    c.name,
+                    outcome(c)
+                ),
+            )),
+            Some(i) if recorded[i].outcome != c.outcome => out.push(Problem::new(
+                "check-outcome",
+                format!(
+                    "check `{}` is recorded as {}, but its measurements make it {}: {}",
+                    c.name,
+                    outcome(&recorded[i]),
+                    outcome(c),
+                    c.detail
+                ),
+            )),
+            Some(i) if recorded[i].detail != c.detail => out.push(Problem::new(
+                "check-detail",
+                format!(
+                    "check `{}` says \"{}\", but its measurements say \"{}\"",
+                    c.name, recorded[i].detail, c.detail
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    for c in recorded {
+        if find(derived, &c.name).is_none() {
+            out.push(Problem::new(
+                "check-extra",
+                format!(
+                    "check `{}` is not one the rules make for these methods and phases",
+                    c.name
+                ),
+            ));
+        }
+    }
+    let names = |l: &[Check]| l.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+    if out.is_empty() && names(recorded) != names(derived) {
+        out.push(Problem::new(
+            "check-order",
+            "the checks are not in the order the rules make them",
+        ));
+    }
+    out
+}
+
+fn outcome(c: &Check) -> &'static str {
+    match c.outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+    }
+}
+
+/// Recompute what the report's measurements imply with the rehearsal's own
+/// rules and name every difference from what it records.
+pub fn recompute(r: &Report) -> Vec<Problem> {
+    let mut out = Vec::new();
+    required_digests(r, &mut out);
+    let j: Judgement = match judge::judge(r) {
+        Ok(j) => j,
+        Err(e) => {
+            out.push(Problem::new("methods", e));
+            return out;
+        }
+    };
+    if r.proof != j.proof && r.proof != Proof::ByteExact {
+        out.push(Problem::new(
+            "proof-kind",
+            format!(
+                "claims a {} proof, but {} with snapshot `{}` and rollback `{}` gives {}",
+                r.proof, r.backend, r.methods.snapshot, r.methods.rollback, j.proof
+            ),
+        ));
+    }
+    if let Some(d) = delta_mismatch(&r.apply.expected_row_deltas, &j.expected)
+        && r.methods.apply == "births"
+    {
+        out.push(Problem::new(
+            "expected-deltas",
+            format!(
+                "expected_row_deltas are not what {} births cause (recorded vs derived): {d}",
+                r.apply.births.unwrap_or(0)
+            ),
+        ));
+    }
+    if r.apply.observed_row_deltas != j.observed {
+        out.push(Problem::new(
+            "observed-deltas",
+            "observed_row_deltas are not the row-count changes from before to after_apply",
+        ));
+    }
+    out.extend(check_differences(&r.checks, &j.checks));
+    if r.verdict != j.verdict {
+        out.push(Problem::new(
+            "verdict-recomputed",
+            format!(
+                "the verdict is {}, but the checks recomputed from the measurements give {}",
+                r.verdict, j.verdict
+            ),
+        ));
     }
     out
 }
@@ -236,17 +363,6 @@ fn check_pass(r: &Report, out: &mut Vec<Problem>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_copy_restore_and_transactions_on_sqlite_can_be_byte_exact() {
-        assert!(byte_exact_possible("sqlite", "copy", "restore"));
-        assert!(byte_exact_possible("sqlite", "copy", "transaction"));
-        assert!(byte_exact_possible("sqlite", "backup", "transaction"));
-        assert!(!byte_exact_possible("sqlite", "backup", "restore"));
-        assert!(!byte_exact_possible("sqlite", "copy", "compensate"));
-        assert!(!byte_exact_possible("postgres", "template", "restore"));
-        assert!(!byte_exact_possible("postgres", "template", "transaction"));
-    }
 
     #[test]
     fn delta_mismatch_treats_missing_tables_as_zero() {

@@ -412,6 +412,7 @@ mod tests {
             sql_sha256: None,
             rewind_sequences: false,
             performed: true,
+            refused: false,
             error: None,
         };
         evaluate(&Inputs {

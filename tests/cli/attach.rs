@@ -457,7 +457,8 @@ fn kept_artifacts_that_no_longer_match_the_report_are_refused() {
     let artifacts = w.path(report_value(&report)["artifacts"].as_str().unwrap());
     let map = map_at(&w, "map.json", None);
     let before = std::fs::read(&map).unwrap();
-    let dir = artifacts.to_str().unwrap();
+    let keep = w.path("keep");
+    let dir = keep.to_str().unwrap();
 
     // Intact artifacts verify, and the evidence is recorded.
     let scratch = w.path("scratch.json");

@@ -106,7 +106,7 @@ fn every_shipped_scenario_meets_its_expectation_with_sealed_reports() {
             &std::fs::read(w.dir.path().join(r["report"].as_str().unwrap())).unwrap(),
         )
         .unwrap();
-        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["schema_version"], 2);
         assert_eq!(
             report["seal"].as_str().unwrap(),
             seal_of(&report),

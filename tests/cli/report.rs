@@ -9,7 +9,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod forgery;
 mod show;
+mod sign;
 mod tamper;
 
 /// Run an external tool (sha256sum, sqlite3, python3) and return its stdout.
@@ -162,7 +164,10 @@ fn hash_names_a_missing_or_foreign_file_and_exits_2() {
 /// A rehearsal that ran: its report and its kept artifacts.
 struct Run {
     report: PathBuf,
+    /// The run's own folder, `<keep_root>/<scenario>/<stamp>-<id>`.
     keep: PathBuf,
+    /// The folder `rehearse --keep` was given (what `verify --artifacts` takes).
+    keep_root: PathBuf,
 }
 
 impl Run {
@@ -211,6 +216,7 @@ fn rehearse(w: &Work, name: &str, expect: &str, body: &str) -> Run {
     Run {
         report,
         keep: runs[0].clone(),
+        keep_root: w.path("keep"),
     }
 }
 
@@ -317,7 +323,7 @@ fn every_report_validates_verifies_and_is_rendered_beside_it() {
             run.report
         );
         assert_schema_valid(&r);
-        let o = verify(&w, &run.report, Some(&run.keep));
+        let o = verify(&w, &run.report, Some(&run.keep_root));
         assert_success(&o);
         assert!(stdout(&o).contains(": OK ("), "{}", stdout(&o));
         // The independent seal checker agrees.
@@ -476,7 +482,7 @@ fn every_shipped_scenario_writes_a_report_that_validates_and_verifies_with_its_a
         let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
         assert_schema_valid(&r);
         let keep = PathBuf::from(r["artifacts"].as_str().unwrap());
-        let o = verify(&w, &report, Some(&keep));
+        let o = verify(&w, &report, Some(&w.path("keep")));
         assert_success(&o);
         assert!(report.with_extension("md").exists());
         let after = keep.join("after-rollback.db");

@@ -169,3 +169,66 @@ pub fn pg() -> &'static rollproof::engine::postgres::cluster::Cluster {
 pub fn connect(db: &str) -> postgres::Client {
     postgres::Client::connect(&pg().url(db), postgres::NoTls).expect("connect")
 }
+
+/// An ed25519 key pair made by the stock `ssh-keygen` (CI installs
+/// openssh-client), in the work dir.
+pub struct Key {
+    /// The private key file (0600, unencrypted).
+    pub private: PathBuf,
+    /// `ssh-ed25519 BASE64` (no comment).
+    pub public: String,
+    /// The principal it signs as in the allowed-signers files the tests write.
+    pub principal: String,
+}
+
+impl Work {
+    /// `ssh-keygen -t ed25519 -N '' -f <rel>`.
+    pub fn keygen(&self, rel: &str, principal: &str) -> Key {
+        let private = self.path(rel);
+        if let Some(d) = private.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let o = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", principal, "-f"])
+            .arg(&private)
+            .output()
+            .expect("ssh-keygen must be installed for this test");
+        assert!(o.status.success(), "ssh-keygen: {}", stderr(&o));
+        let line = std::fs::read_to_string(format!("{}.pub", private.display())).unwrap();
+        let public = line
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Key {
+            private,
+            public,
+            principal: principal.to_string(),
+        }
+    }
+
+    /// Write an allowed-signers file: one `principal [options] key` line each.
+    pub fn allowed_signers(&self, rel: &str, lines: &[(&Key, &str)]) -> PathBuf {
+        let p = self.path(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let text: String = lines
+            .iter()
+            .map(|(k, opts)| {
+                if opts.is_empty() {
+                    format!("{} {}\n", k.principal, k.public)
+                } else {
+                    format!("{} {opts} {}\n", k.principal, k.public)
+                }
+            })
+            .collect();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+/// `<file>.sig`.
+pub fn sig_of(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.sig", file.display()))
+}

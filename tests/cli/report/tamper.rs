@@ -169,21 +169,24 @@ fn tampering_is_rejected_each_for_its_own_reason() {
 fn changed_or_missing_artifacts_are_rejected() {
     let w = Work::new();
     let run = copy_restore(&w);
-    assert_success(&verify(&w, &run.report, Some(&run.keep)));
-    let copy = w.path("copied-keep");
-    std::fs::create_dir(&copy).unwrap();
+    assert_success(&verify(&w, &run.report, Some(&run.keep_root)));
+    // A copy of the whole --keep folder verifies as well as the original.
+    let copy_root = w.path("copied-keep");
+    let rel = run.keep.strip_prefix(&run.keep_root).unwrap();
+    let copy = copy_root.join(rel);
+    std::fs::create_dir_all(&copy).unwrap();
     for e in std::fs::read_dir(&run.keep).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
     }
-    assert_success(&verify(&w, &run.report, Some(&copy)));
+    assert_success(&verify(&w, &run.report, Some(&copy_root)));
     // Change one byte in the unused tail of the after-rollback header
     // (reserved bytes 72..92 are zero): bytes differ, content is the same.
     let after = copy.join("after-rollback.db");
     let mut b = std::fs::read(&after).unwrap();
     b[80] ^= 0x01;
     std::fs::write(&after, &b).unwrap();
-    let o = verify(&w, &run.report, Some(&copy));
+    let o = verify(&w, &run.report, Some(&copy_root));
     assert_code(&o, 1);
     assert!(
         stdout(&o).contains("FAILED (artifact-sha256: after_rollback"),
@@ -196,7 +199,7 @@ fn changed_or_missing_artifacts_are_rejected() {
     c.execute("UPDATE directus_roles SET name = name || '!'", [])
         .unwrap();
     drop(c);
-    let o = verify(&w, &run.report, Some(&copy));
+    let o = verify(&w, &run.report, Some(&copy_root));
     let out = stdout(&o);
     assert!(
         out.contains("FAILED (artifact-sha256: after_apply"),
@@ -209,7 +212,7 @@ fn changed_or_missing_artifacts_are_rejected() {
     assert!(out.contains("FAILED (artifact-sha3: after_apply"), "{out}");
     // A missing artifact fails closed.
     std::fs::remove_file(copy.join("snapshot.db")).unwrap();
-    let o = verify(&w, &run.report, Some(&copy));
+    let o = verify(&w, &run.report, Some(&copy_root));
     assert_code(&o, 1);
     assert!(
         stdout(&o).contains("FAILED (artifact-missing: snapshot"),
@@ -217,7 +220,7 @@ fn changed_or_missing_artifacts_are_rejected() {
         stdout(&o)
     );
     // The genuine artifacts were never touched.
-    assert_success(&verify(&w, &run.report, Some(&run.keep)));
+    assert_success(&verify(&w, &run.report, Some(&run.keep_root)));
 }
 
 #[test]
@@ -242,7 +245,7 @@ fn verify_exit_codes_for_several_reports_and_unreadable_input() {
         p(&run.report),
         p(&bad),
         "--artifacts",
-        p(&run.keep),
+        p(&run.keep_root),
     ]);
     assert_code(&o, 2);
     assert!(stderr(&o).contains("--artifacts"), "{}", stderr(&o));
