@@ -9,6 +9,7 @@ use crate::evidence::blockers::validate::backs_closure;
 use crate::evidence::blockers::{
     AttachOutcome, BlockerMap, Evidence, EvidenceInput, attach_evidence,
 };
+use crate::evidence::sign::Trust;
 use crate::exit::Status;
 use crate::guard::Refusal;
 use crate::util::fsutil::{parent_dir, write_atomic};
@@ -21,10 +22,15 @@ use std::path::{Path, PathBuf};
 #[command(after_help = "Example:\n  \
     rollproof attach reports/births-copy-restore/20260612T010203Z-1a2b3c4d.json \\\n    \
     --map final-blocker-map.json --blocker FIX7-P0-DRYRUN-PROD-ROLLBACK-1\n\n\
+    Only a report that verifies and is signed by a key the map's trust file lists (namespace\n\
+    rollproof-report) is attached: the trust file is --trust FILE, else allowed_signers beside\n\
+    the map. Each attach that changes the map appends who, what and which bytes to the\n\
+    append-only evidence log beside it (<map stem>.evidence.jsonl; docs/BLOCKERS.md).\n\
     The previous map is kept as MAP.bak. Attaching the same report again changes nothing.\n\n\
     Exit codes: 0 attached (or already attached); 1 the report fails verification or the map\n\
-    is invalid; 2 bad input; 3 refused (report for another blocker, or --close on a blocker\n\
-    the evidence cannot close). Nothing is written unless the exit code is 0.")]
+    is invalid; 2 bad input (also: no trust file); 3 refused (unsigned or untrusted report, a\n\
+    FAIL or dry-run report, a report for another blocker, or --close on a blocker the evidence\n\
+    cannot close). Nothing is written unless the exit code is 0.")]
 pub struct Args {
     /// The sealed proof report (JSON) written by `rollproof rehearse`.
     pub report: PathBuf,
@@ -44,6 +50,10 @@ pub struct Args {
     /// --artifacts` does.
     #[arg(long, value_name = "DIR")]
     pub artifacts: Option<PathBuf>,
+    /// The allowed-signers file whose keys the map trusts (default:
+    /// `allowed_signers` beside the map).
+    #[arg(long, value_name = "ALLOWED_SIGNERS")]
+    pub trust: Option<PathBuf>,
     /// Print the outcome as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -83,9 +93,17 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let report_name = args.report.display().to_string();
     let map_name = args.map.display().to_string();
 
+    let trust_file = crate::evidence::blockers::trust_path(&args.map, args.trust.as_deref());
+    let trust = Trust::load(&trust_file).with_context(|| {
+        format!(
+            "attach records only evidence signed by a key the map trusts: give --trust FILE or create {} (docs/KEYS.md); {map_name} is unchanged",
+            trust_file.display()
+        )
+    })?;
     let checked =
-        crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref(), None)
+        crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref(), Some(&trust))
             .context("cannot verify the report")?;
+    let signature = checked.signature.clone();
     let report = match (checked.ok(), checked.report) {
         (true, Some(r)) => r,
         (_, _) => {
@@ -99,6 +117,22 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
     };
 
+    let Some(signer) = signature.signer().cloned() else {
+        return Err(anyhow::Error::new(Refusal::new(format!(
+            "{report_name} is consistent but not evidence ({}; trust file {}); {map_name} is unchanged",
+            signature.describe(),
+            trust_file.display()
+        ))));
+    };
+
+    // A failing rehearsal is a finding, not evidence that a blocker is
+    // resolved; `blockers validate` would reject it on the map.
+    if report.verdict != crate::evidence::report::Verdict::Pass {
+        return Err(anyhow::Error::new(Refusal::new(format!(
+            "{report_name} has verdict {}: only a PASS is evidence for a blocker; {map_name} is unchanged",
+            report.verdict
+        ))));
+    }
     // A dry run proves the pipeline, not the scenario: never evidence.
     if let Some(why) = &report.dry_run {
         return Err(anyhow::Error::new(Refusal::new(format!(
@@ -157,11 +191,23 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let (new_map, changed, added, backup) = match outcome {
         AttachOutcome::Unchanged => (map, false, false, None),
         AttachOutcome::Changed {
-            map: new, added, ..
+            map: new,
+            added,
+            closed,
+            ..
         } => {
             let bak = backup_path(&map_real);
             write_atomic(&bak, &original, true)
                 .with_context(|| format!("cannot keep a backup; {map_name} is unchanged"))?;
+            log_attach(
+                &map_real,
+                &report_real,
+                &input,
+                &args.blocker,
+                &signer,
+                closed,
+            )
+            .with_context(|| format!("{map_name} is unchanged"))?;
             // Someone else edited the map while we verified: do not lose their change.
             use crate::util::fsutil::{limit, read_bounded};
             let now = read_bounded(&map_real, limit::MAP, "blocker map")
@@ -232,4 +278,42 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         );
     }
     Ok(Status::Success)
+}
+
+/// Append this attach to the map's evidence log (before the map is
+/// written: a map change is never without its line).
+fn log_attach(
+    map: &Path,
+    report: &Path,
+    input: &EvidenceInput,
+    blocker: &str,
+    signer: &crate::evidence::sign::Signer,
+    closed: bool,
+) -> anyhow::Result<()> {
+    use crate::evidence::blockers::log;
+    use crate::util::fsutil::{limit, read_bounded};
+    let bytes = read_bounded(report, limit::REPORT, "report")?;
+    let sig = read_bounded(
+        &crate::evidence::sign::sig_path(report),
+        limit::SIGNATURE,
+        "signature",
+    )?;
+    let path = log::log_path(map);
+    let existing = log::read(&path)?;
+    let entry = log::Entry {
+        seq: 0,
+        time: crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis()),
+        action: "attach".into(),
+        blocker: blocker.to_string(),
+        report: input.evidence.report.clone(),
+        report_sha256: crate::hash::sha256_hex(&bytes),
+        seal: input.evidence.seal.clone(),
+        signature_sha256: crate::hash::sha256_hex(&sig),
+        signer: signer.principal(),
+        signer_key: signer.key.clone(),
+        closed,
+        prev: String::new(),
+    };
+    log::append(&path, &existing, entry).map_err(anyhow::Error::msg)?;
+    Ok(())
 }

@@ -22,8 +22,11 @@ pub struct Args {
 /// The `blockers` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Sub {
-    /// Check the map's own invariants and report every violation: exit 0
-    /// valid, 1 invalid, 2 unreadable or not a blocker map.
+    /// Check the map's own invariants and cross-check its evidence (every
+    /// report exists, verifies, is PASS and signed by a trusted key; the
+    /// evidence log's chain holds; no blocker is closed without backing);
+    /// report every violation: exit 0 valid, 1 invalid, 2 unreadable or not
+    /// a blocker map.
     #[command(
         after_help = "Example:\n  rollproof blockers validate blockers/final-blocker-map.json"
     )]
@@ -43,6 +46,10 @@ pub enum Sub {
 pub struct ValidateArgs {
     /// The blocker map (JSON).
     pub map: PathBuf,
+    /// The allowed-signers file the map's evidence must be signed under
+    /// (default: `allowed_signers` beside the map).
+    #[arg(long, value_name = "ALLOWED_SIGNERS")]
+    pub trust: Option<PathBuf>,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -87,7 +94,20 @@ struct ValidateJson<'a> {
 
 fn run_validate(a: ValidateArgs) -> anyhow::Result<Status> {
     let map = load(&a.map)?;
-    let violations = validate(&map);
+    let mut violations = validate(&map);
+    // The evidence is cross-checked against the reports, their signatures
+    // and the evidence log; a trust file that exists must also be readable.
+    let trust_file = crate::evidence::blockers::trust_path(&a.map, a.trust.as_deref());
+    let trust = if a.trust.is_some() || std::fs::symlink_metadata(&trust_file).is_ok() {
+        Some(crate::evidence::sign::Trust::load(&trust_file)?)
+    } else {
+        None
+    };
+    violations.extend(crate::evidence::blockers::crosscheck::crosscheck(
+        &map,
+        &a.map,
+        trust.as_ref(),
+    ));
     let open = map.blockers.iter().filter(|b| b.is_open()).count();
     let name = a.map.display();
     if a.json {

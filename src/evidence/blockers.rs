@@ -11,7 +11,9 @@
 
 pub mod attach;
 pub mod category;
+pub mod crosscheck;
 mod dupkeys;
+pub mod log;
 pub mod map;
 pub mod validate;
 
@@ -19,3 +21,12 @@ pub use attach::{AttachError, AttachOutcome, EvidenceInput, attach_evidence};
 pub use category::{Closure, Terminal, classify};
 pub use map::{Blocker, BlockerMap, Evidence, MapError, ShapeError, TABLE};
 pub use validate::{Violation, ViolationKind, validate};
+
+/// The trust file of a map: `flag` (`--trust`), else `allowed_signers`
+/// beside the map (docs/BLOCKERS.md "Trust").
+pub fn trust_path(map: &std::path::Path, flag: Option<&std::path::Path>) -> std::path::PathBuf {
+    match flag {
+        Some(p) => p.to_path_buf(),
+        None => crate::util::fsutil::parent_dir(map).join("allowed_signers"),
+    }
+}

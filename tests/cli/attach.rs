@@ -29,13 +29,53 @@ fn scenario(w: &Work, name: &str, snapshot: &str, blocker: Option<&str>) -> Path
     p
 }
 
-/// Run the scenario; return the absolute path of the sealed report.
+/// The CI key every test report is signed with (made on first use), and
+/// `allowed_signers` trusting it at the work root.
+fn ci_key(w: &Work) -> Key {
+    let private = w.path("keys/ci");
+    let key = if private.exists() {
+        let line = std::fs::read_to_string(format!("{}.pub", private.display())).unwrap();
+        Key {
+            private,
+            public: line
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" "),
+            principal: "ci@example.org".into(),
+        }
+    } else {
+        w.keygen("keys/ci", "ci@example.org")
+    };
+    trust_beside(w, &w.path("x.json"), &key);
+    key
+}
+
+/// `allowed_signers` beside `map`, trusting `key` for reports.
+fn trust_beside(w: &Work, map: &Path, key: &Key) -> PathBuf {
+    let rel = map
+        .parent()
+        .unwrap()
+        .join("allowed_signers")
+        .strip_prefix(w.dir.path())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    w.allowed_signers(&rel, &[(key, "namespaces=\"rollproof-report\"")])
+}
+
+/// Run the scenario, signed with the CI key; return the absolute path of
+/// the sealed report.
 fn rehearse(w: &Work, scenario: &Path) -> PathBuf {
+    let key = ci_key(w);
     let o = w.run(&[
         "rehearse",
         scenario.to_str().unwrap(),
         "--reports",
         "reports",
+        "--sign-key",
+        key.private.to_str().unwrap(),
         "--json",
     ]);
     assert_success(&o);
@@ -59,6 +99,7 @@ fn map_at(w: &Work, rel: &str, v: Option<&Value>) -> PathBuf {
         None => std::fs::copy(repo_file(SEED), &p).map(|_| ()).unwrap(),
         Some(v) => std::fs::write(&p, serde_json::to_vec_pretty(v).unwrap()).unwrap(),
     }
+    trust_beside(w, &p, &ci_key(w));
     p
 }
 
@@ -271,6 +312,49 @@ fn a_report_that_fails_verification_is_refused() {
     assert!(err.contains("tampered.json: FAILED (seal-broken"), "{err}");
     assert!(err.contains("refused to attach"), "{err}");
 
+    // Re-sealed, so it is consistent (the forgery of issue #13): the
+    // signature no longer matches, so it is not evidence: refused.
+    let mut v = report_value(&report);
+    v["scenario"]["description"] = "edited".into();
+    v["seal"] = rollproof::evidence::report::seal_of(&v).into();
+    let resealed = w.path("resealed.json");
+    let mut bytes =
+        serde_json::to_vec_pretty(&rollproof::evidence::canonical::canonicalize(&v)).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&resealed, bytes).unwrap();
+    std::fs::copy(sig_of(&report), sig_of(&resealed)).unwrap();
+    assert_success(&w.run(&["verify", resealed.to_str().unwrap()]));
+    let o = attach(&w, &resealed, &map, ROLLBACK, &[]);
+    assert_refused_untouched(&o, 3, &map, &before);
+    assert!(
+        stderr(&o).contains("consistent but not evidence (bad signature"),
+        "{}",
+        stderr(&o)
+    );
+    // Unsigned: refused too.
+    std::fs::remove_file(sig_of(&resealed)).unwrap();
+    let o = attach(&w, &resealed, &map, ROLLBACK, &[]);
+    assert_refused_untouched(&o, 3, &map, &before);
+    assert!(stderr(&o).contains("unsigned"), "{}", stderr(&o));
+    // Signed by a key the map does not trust: refused.
+    let stranger = w.keygen("keys/stranger", "ci@example.org");
+    let o = w.run(&[
+        "report",
+        "sign",
+        report.to_str().unwrap(),
+        "--sign-key",
+        stranger.private.to_str().unwrap(),
+    ]);
+    assert_success(&o);
+    let o = attach(&w, &report, &map, ROLLBACK, &[]);
+    assert_refused_untouched(&o, 3, &map, &before);
+    assert!(stderr(&o).contains("does not list"), "{}", stderr(&o));
+    // No trust file beside the map (and no --trust): bad input.
+    std::fs::remove_file(map.parent().unwrap().join("allowed_signers")).unwrap();
+    let o = attach(&w, &report, &map, ROLLBACK, &[]);
+    assert_refused_untouched(&o, 2, &map, &before);
+    assert!(stderr(&o).contains("--trust"), "{}", stderr(&o));
+
     let o = attach(&w, &w.path("missing.json"), &map, ROLLBACK, &[]);
     assert_refused_untouched(&o, 2, &map, &before);
 }
@@ -442,6 +526,7 @@ fn a_write_that_fails_part_way_leaves_the_map_as_it_was() {
 fn kept_artifacts_that_no_longer_match_the_report_are_refused() {
     let w = Work::new();
     let s = scenario(&w, "tiny-keep", "copy", None);
+    let key = ci_key(&w);
     let o = w.run(&[
         "rehearse",
         s.to_str().unwrap(),
@@ -449,6 +534,8 @@ fn kept_artifacts_that_no_longer_match_the_report_are_refused() {
         "reports",
         "--keep",
         "keep",
+        "--sign-key",
+        key.private.to_str().unwrap(),
         "--json",
     ]);
     assert_success(&o);
@@ -479,4 +566,161 @@ fn kept_artifacts_that_no_longer_match_the_report_are_refused() {
     let o = attach(&w, &report, &map, ROLLBACK, &["--artifacts", dir]);
     assert_refused_untouched(&o, 1, &map, &before);
     assert!(stderr(&o).contains("FAILED (artifact-"), "{}", stderr(&o));
+}
+
+#[test]
+fn blockers_validate_cross_checks_the_evidence_and_its_log() {
+    let w = Work::new();
+    let report = rehearse(&w, &scenario(&w, "tiny-restore", "copy", None));
+    let second = rehearse(&w, &scenario(&w, "tiny-restore-2", "copy", None));
+    let map = map_at(&w, "maps/map.json", None);
+    assert_success(&attach(&w, &report, &map, ROLLBACK, &[]));
+    assert_success(&attach(&w, &second, &map, ROLLBACK, &[]));
+    let validate = |m: &Path| w.run(&["blockers", "validate", m.to_str().unwrap()]);
+    assert_success(&validate(&map));
+
+    // The log: who, what, which bytes, chained.
+    let log = w.path("maps/map.evidence.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let first = &lines[0];
+    assert_eq!(first["seq"], 1);
+    assert_eq!(first["prev"], "0".repeat(64));
+    assert_eq!(first["blocker"], ROLLBACK);
+    assert_eq!(first["signer"], "ci@example.org");
+    assert!(first["signer_key"].as_str().unwrap().starts_with("SHA256:"));
+    assert_eq!(first["report_sha256"], sha256_file(&report));
+    assert_eq!(first["signature_sha256"], sha256_file(&sig_of(&report)));
+    assert_eq!(first["seal"], report_value(&report)["seal"]);
+    assert_eq!(lines[1]["prev"], {
+        use sha2::{Digest, Sha256};
+        hex::encode(Sha256::digest(text.lines().next().unwrap().as_bytes()))
+    });
+
+    // A variant of the map (and its log) that validate must reject.
+    let variant = |name: &str, edit: &dyn Fn(&mut Value), log_text: &str| -> String {
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&map).unwrap()).unwrap();
+        edit(&mut v);
+        let m = w.path(&format!("maps/{name}.json"));
+        std::fs::write(&m, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        std::fs::write(w.path(&format!("maps/{name}.evidence.jsonl")), log_text).unwrap();
+        let o = validate(&m);
+        assert_code(&o, 1);
+        stdout(&o)
+    };
+    let same = |_: &mut Value| {};
+    // A production blocker closed by hand (counts made to add up).
+    let out = variant(
+        "hand-closed",
+        &|v| {
+            v["table_F_final_blockers"][0]["closed_this_lane"] = true.into();
+            v["open_count"] = 6.into();
+        },
+        &text,
+    );
+    assert!(
+        out.contains("closed, but its category is terminal"),
+        "{out}"
+    );
+    // Evidence that names a report that does not exist.
+    let out = variant(
+        "missing-report",
+        &|v| {
+            v["table_F_final_blockers"][2]["evidence"][0]["report"] = "../reports/none.json".into()
+        },
+        &text,
+    );
+    assert!(out.contains("the report cannot be read"), "{out}");
+    // Evidence put on another blocker by hand.
+    let out = variant(
+        "moved",
+        &|v| {
+            let ev = v["table_F_final_blockers"][2]["evidence"].clone();
+            v["table_F_final_blockers"][3]["evidence"] = ev;
+            v["table_F_final_blockers"][2]
+                .as_object_mut()
+                .unwrap()
+                .remove("evidence");
+        },
+        &text,
+    );
+    assert!(out.contains("the report is for blocker"), "{out}");
+    // The first log line edited: the chain breaks.
+    let edited = text.replacen("ci@example.org", "owner@example.org", 1);
+    let out = variant("edited-log", &same, &edited);
+    assert!(out.contains("line 2: prev is not the SHA-256"), "{out}");
+    // The log truncated (its last line gone): that evidence has no line.
+    let truncated: String = text.lines().take(1).map(|l| format!("{l}\n")).collect();
+    let out = variant("truncated-log", &same, &truncated);
+    assert!(
+        out.contains("no line of the evidence log records this evidence"),
+        "{out}"
+    );
+    // Evidence removed from the map by hand: its line has no evidence.
+    let out = variant(
+        "dropped",
+        &|v| {
+            v["table_F_final_blockers"][2]["evidence"]
+                .as_array_mut()
+                .unwrap()
+                .pop();
+        },
+        &text,
+    );
+    assert!(out.contains("that the map does not have"), "{out}");
+    // A report re-signed by a stranger after it was attached: not evidence.
+    let stranger = w.keygen("keys/stranger", "ci@example.org");
+    let o = w.run(&[
+        "report",
+        "sign",
+        second.to_str().unwrap(),
+        "--sign-key",
+        stranger.private.to_str().unwrap(),
+    ]);
+    assert_success(&o);
+    let o = validate(&map);
+    assert_code(&o, 1);
+    assert!(stdout(&o).contains("is not evidence"), "{}", stdout(&o));
+    // Without a trust file the evidence cannot be checked: invalid.
+    std::fs::remove_file(w.path("maps/allowed_signers")).unwrap();
+    let o = validate(&map);
+    assert_code(&o, 1);
+    assert!(
+        stdout(&o).contains("no trust file was found"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_signed_failing_report_is_not_evidence() {
+    let w = Work::new();
+    // A no-op apply can never pass; the scenario expects that, so rehearse
+    // exits 0 and writes a genuine, signed FAIL report.
+    std::fs::write(w.path("noop.sql"), "SELECT 1;\n").unwrap();
+    let text = format!(
+        "[scenario]\nname = \"noop\"\ndescription = \"attach test\"\nexpect = \"FAIL\"\n\n\
+         [surrogate]\nprofile = \"{}\"\nseed = 7\n\n\
+         [apply]\nkind = \"sql\"\nup = \"noop.sql\"\n[apply.expect_rows]\nobjects = 1\n\n\
+         [snapshot]\nmethod = \"copy\"\n\n[rollback]\nmethod = \"restore\"\n",
+        repo_file("surrogates/profiles/tiny.toml").display()
+    );
+    let sc = w.path("noop.toml");
+    std::fs::write(&sc, text).unwrap();
+    let report = rehearse(&w, &sc);
+    assert_eq!(report_value(&report)["verdict"], "FAIL");
+    let map = map_at(&w, "map.json", None);
+    let before = std::fs::read(&map).unwrap();
+    let o = attach(&w, &report, &map, ROLLBACK, &[]);
+    assert_refused_untouched(&o, 3, &map, &before);
+    assert!(
+        stderr(&o).contains("has verdict FAIL: only a PASS is evidence"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!w.path("map.evidence.jsonl").exists());
 }

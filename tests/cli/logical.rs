@@ -92,8 +92,16 @@ pub fn outcome<'a>(r: &'a Value, name: &str) -> &'a str {
 /// `rollproof verify REPORT --artifacts DIR` must accept the report: every
 /// recorded digest is the kept files' own.
 pub fn verify_artifacts(w: &Work, report: &Path, r: &Value) {
-    let dir = r["artifacts"].as_str().expect("artifacts kept");
-    let o = w.run(&["verify", report.to_str().unwrap(), "--artifacts", dir]);
+    // The report records the run's folder, <keep>/<scenario>/<run>;
+    // --artifacts takes the folder `rehearse --keep` was given.
+    let run = Path::new(r["artifacts"].as_str().expect("artifacts kept"));
+    let keep = run.ancestors().nth(2).expect("keep folder");
+    let o = w.run(&[
+        "verify",
+        report.to_str().unwrap(),
+        "--artifacts",
+        keep.to_str().unwrap(),
+    ]);
     assert_success(&o);
 }
 

@@ -96,7 +96,17 @@ fn a_run_from_a_subfolder_writes_only_to_the_workspace_at_the_project_root() {
     assert!(report.is_file());
 
     // The attestation of a report goes to the workspace too.
-    let o = run_in(&docs, &["report", "attest", report.to_str().unwrap()]);
+    let key = w.keygen("keys/ci", "ci@example.org");
+    let o = run_in(
+        &docs,
+        &[
+            "report",
+            "attest",
+            report.to_str().unwrap(),
+            "--sign-key",
+            key.private.to_str().unwrap(),
+        ],
+    );
     assert_success(&o);
     assert!(
         root.join("rollproof-work/attestations/ws-from-docs")
@@ -180,6 +190,12 @@ fn a_dry_run_is_marked_and_never_becomes_evidence() {
     // The scenario's own profile is tiny; override it with another file.
     let other = w.path("other.toml");
     std::fs::copy(repo_file("surrogates/profiles/tiny.toml"), &other).unwrap();
+    // Signed by a key the map trusts: only the dry run stands in the way.
+    let key = w.keygen("keys/ci", "ci@example.org");
+    w.allowed_signers(
+        "allowed_signers",
+        &[(&key, "namespaces=\"rollproof-report\"")],
+    );
     let o = run_in(
         &root,
         &[
@@ -187,6 +203,8 @@ fn a_dry_run_is_marked_and_never_becomes_evidence() {
             sc.to_str().unwrap(),
             "--profile-override",
             other.to_str().unwrap(),
+            "--sign-key",
+            key.private.to_str().unwrap(),
             "--json",
         ],
     );
@@ -255,7 +273,18 @@ fn written_files_follow_the_umask_and_a_replaced_map_keeps_its_mode() {
     assert_eq!(mode(&w.path("p.toml")), 0o644);
     // The workspace key stays owner-only.
     let sc = scenario(w.dir.path(), "modes");
-    let o = w.run(&["rehearse", sc.to_str().unwrap(), "--json"]);
+    let key = w.keygen("keys/ci", "ci@example.org");
+    w.allowed_signers(
+        "allowed_signers",
+        &[(&key, "namespaces=\"rollproof-report\"")],
+    );
+    let o = w.run(&[
+        "rehearse",
+        sc.to_str().unwrap(),
+        "--sign-key",
+        key.private.to_str().unwrap(),
+        "--json",
+    ]);
     assert_success(&o);
     assert_eq!(mode(&w.path("rollproof-work/.rollproof/key")), 0o600);
     let report = w.path(json(&o)["results"][0]["report"].as_str().unwrap());

@@ -26,6 +26,16 @@ pub enum ViolationKind {
     UnbackedClose,
     /// An evidence entry with impossible values (bad seal, unknown verdict).
     BadEvidence,
+    /// An evidence entry whose report is missing, does not verify, is not
+    /// signed by a trusted key, is not PASS, or is not what the entry says.
+    EvidenceReport,
+    /// The evidence log's chain is broken, or log and map disagree.
+    EvidenceLog,
+    /// A closed blocker that nothing backs (a terminal one without a signed
+    /// grant, an engineering one without a logged `attach --close`).
+    UnbackedClosure,
+    /// The map has evidence but no trust file to check it against.
+    NoTrust,
 }
 
 /// One broken invariant.
