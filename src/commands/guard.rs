@@ -1,5 +1,6 @@
 //! `rollproof guard`: ask the fail-closed guard. `check` answers whether a
 //! production-scope action is granted (rollproof never performs it);
+//! `grant` writes and signs an owner's grant;
 //! `target` whether a database may be written; `url` whether a database URL
 //! is a local throwaway; `adopt` makes a guarded working copy.
 
@@ -16,6 +17,8 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   rollproof guard check REAL_RUN
+  rollproof guard grant REAL_RUN --target-digest <sha256> --granted-by owner@example.org \\
+      --valid-for 4h --sign-key owner_key --out grants/real-run.toml
   rollproof guard target surrogates/fixtures/tiny-seed7.db
   rollproof guard url postgres://localhost/rollproof_rehearsal
   rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db")]
@@ -28,12 +31,21 @@ pub struct Args {
 pub enum Sub {
     /// Is ACTION granted? Production actions (REAL_RUN, QT001, permit,
     /// activation, repoint, cutover) each need their own production grant
-    /// bound to the target's digest; without --grant the answer is HOLD.
-    /// rollproof never performs the action: automation gates on the exit code.
+    /// bound to the target's digest, signed (GRANT.sig) by the owner key
+    /// that --trust lists for granted_by; without --grant the answer is
+    /// HOLD. rollproof never performs the action: automation gates on the
+    /// exit code.
     #[command(after_help = "Examples:
   rollproof guard check REAL_RUN                      # no grant: HOLD, exit 3
-  rollproof guard check cutover --grant g.toml --target-digest <sha256>")]
+  rollproof guard check cutover --grant g.toml --trust owners_allowed_signers --target-digest <sha256>")]
     Check(CheckArgs),
+    /// Write an owner's grant for one action on one target, valid from now
+    /// for at most 7 days, and sign it (OUT.sig, namespace rollproof-grant)
+    /// with the owner's key.
+    #[command(after_help = "Example:
+  rollproof guard grant cutover --target-digest <sha256> --granted-by owner@example.org \\
+      --valid-for 2h --sign-key owner_key --out g.toml")]
+    Grant(GrantArgs),
     /// May rollproof write to this database? Only a surrogate or clone in
     /// the workspace whose provenance record and sidecar prove it. Asking
     /// creates nothing (not even the workspace).
@@ -61,13 +73,49 @@ pub struct CheckArgs {
     /// REAL_RUN, QT001 (or apply), permit, activation, repoint, cutover,
     /// rehearsal, surrogate or clone.
     pub action: String,
-    /// Grant file (TOML or JSON; see docs/GUARD.md).
+    /// Grant file (TOML or JSON; see docs/GUARD.md); its signature is FILE.sig.
     #[arg(long, value_name = "FILE")]
     pub grant: Option<PathBuf>,
+    /// The owners' allowed-signers file: a grant counts only when signed by
+    /// a key it lists for namespace rollproof-grant (required with --grant).
+    #[arg(long, value_name = "ALLOWED_SIGNERS")]
+    pub trust: Option<PathBuf>,
     /// SHA-256 of the target the action would touch.
     #[arg(long, value_name = "SHA256")]
     pub target_digest: Option<String>,
     /// Print the decision as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `guard grant`.
+#[derive(Debug, clap::Args)]
+pub struct GrantArgs {
+    /// The one action granted (REAL_RUN, QT001, permit, activation, repoint,
+    /// cutover, rehearsal, surrogate or clone).
+    pub action: String,
+    /// SHA-256 of the one target the action may touch.
+    #[arg(long, value_name = "SHA256")]
+    pub target_digest: String,
+    /// Who grants it: the principal the owners' allowed-signers file gives
+    /// the signing key.
+    #[arg(long, value_name = "PRINCIPAL")]
+    pub granted_by: String,
+    /// How long it is valid from now: 90m, 24h, 2d (at most 7d).
+    #[arg(long, value_name = "SPAN")]
+    pub valid_for: String,
+    /// The owner's ed25519 OpenSSH private key (never the CI key; no
+    /// environment default, so a grant is always signed deliberately).
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: PathBuf,
+    /// Where to write the grant (TOML); the signature goes to OUT.sig.
+    /// Never overwrites.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Free text recorded in the grant.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Print the grant as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -110,6 +158,7 @@ pub struct AdoptArgs {
 pub fn run(args: Args) -> anyhow::Result<Status> {
     match args.command {
         Sub::Check(a) => check(a),
+        Sub::Grant(a) => make_grant(a),
         Sub::Target(a) => target(a),
         Sub::Url(a) => url(a),
         Sub::Adopt(a) => adopt(a),
@@ -143,8 +192,20 @@ fn answer(
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<Status> {
-    let g = match &a.grant {
-        Some(p) => Some(Grant::load(p)?),
+    use crate::evidence::sign::{NS_GRANT, Trust};
+    use crate::evidence::verify::signature::detached;
+    let now = crate::util::timefmt::now_millis();
+    let presented = match &a.grant {
+        Some(p) => {
+            let (g, bytes) = Grant::load(p)?;
+            let Some(t) = &a.trust else {
+                anyhow::bail!(
+                    "a grant counts only when an owner signed it: give the owners' allowed-signers file with --trust (docs/KEYS.md)"
+                );
+            };
+            let trust = Trust::load(t)?;
+            Some((g, detached(p, &bytes, NS_GRANT, &trust, now)))
+        }
         None => None,
     };
     if let Some(d) = &a.target_digest
@@ -152,8 +213,14 @@ fn check(a: CheckArgs) -> anyhow::Result<Status> {
     {
         anyhow::bail!("--target-digest '{d}' is not a SHA-256 (64 hex digits)");
     }
-    let now = crate::util::timefmt::now_millis();
-    let d = grant::decide(&a.action, g.as_ref(), a.target_digest.as_deref(), now)?;
+    let d = grant::decide(
+        &a.action,
+        presented
+            .as_ref()
+            .map(|(grant, signature)| grant::Presented { grant, signature }),
+        a.target_digest.as_deref(),
+        now,
+    )?;
     let extra = json!({
         "action": d.action,
         "production_scope": grant::is_production(&d.action),
@@ -172,6 +239,61 @@ fn database_file(path: &std::path::Path) -> anyhow::Result<()> {
         Ok(m) if m.file_type().is_symlink() => Ok(()),
         _ => Ok(crate::engine::sqlite::header::check(path)?),
     }
+}
+
+fn make_grant(a: GrantArgs) -> anyhow::Result<Status> {
+    use crate::evidence::sign::{NS_GRANT, SigningKey, sig_path};
+    use crate::util::fsutil::write_atomic;
+    let action = grant::canonical_action(&a.action)?;
+    let lifetime =
+        grant::parse_lifetime(&a.valid_for).map_err(|e| anyhow::anyhow!("--valid-for: {e}"))?;
+    // Whole seconds: what a person reads in the file is the exact window.
+    let now = crate::util::timefmt::now_millis() / 1000 * 1000;
+    let g = Grant {
+        action: action.to_string(),
+        scope: if grant::is_production(action) {
+            "production".into()
+        } else {
+            action.to_string()
+        },
+        target_sha256: a.target_digest.to_ascii_lowercase(),
+        granted_by: a.granted_by.clone(),
+        granted_at: crate::util::timefmt::iso_millis(now),
+        expires_at: crate::util::timefmt::iso_millis(now + lifetime),
+        note: a.note.clone(),
+    };
+    g.validate()
+        .map_err(|e| anyhow::anyhow!("cannot grant: {e}"))?;
+    let key = SigningKey::load(&a.sign_key)?;
+    let text = g.to_toml();
+    let sig = key.sign(NS_GRANT, text.as_bytes())?;
+    let sig_file = sig_path(&a.out);
+    if sig_file.exists() {
+        anyhow::bail!("{} already exists; remove it first", sig_file.display());
+    }
+    write_atomic(&a.out, text.as_bytes(), false)?;
+    write_atomic(&sig_file, sig.as_bytes(), false)?;
+    if a.json {
+        let v = json!({
+            "grant": a.out.display().to_string(),
+            "signature": sig_file.display().to_string(),
+            "key": key.fingerprint(),
+            "content": g,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "{}: {} on {} granted by {} until {}, signed by {} ({})",
+            a.out.display(),
+            g.action,
+            g.target_sha256,
+            g.granted_by,
+            g.expires_at,
+            key.fingerprint(),
+            sig_file.display()
+        );
+    }
+    Ok(Status::Success)
 }
 
 fn target(a: TargetArgs) -> anyhow::Result<Status> {

@@ -13,12 +13,26 @@
 //!   non-production action;
 //! - a production action is always bound to a target: the caller must give
 //!   the target's SHA-256 and it must equal the grant's `target_sha256`;
-//! - `granted_at <= now < expires_at`, `granted_by` non-empty.
+//! - the grant file is signed (`<grant>.sig`, SSHSIG in namespace
+//!   `rollproof-grant`) by a key the owners' allowed-signers file lists, and
+//!   `granted_by` is one of the principals that file gives that key: who
+//!   granted it is who signed it;
+//! - `granted_at <= now < expires_at`, and the window is at most
+//!   [`MAX_LIFETIME_MS`] long (a grant "from year 0000 to 9999" is no
+//!   grant);
+//! - `granted_by` is one exact principal: printable ASCII, so a zero-width
+//!   or look-alike character never makes a second owner.
 //!
 //! Format: docs/GUARD.md.
 
+use crate::evidence::verify::signature::Signature;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+
+/// The longest a grant may be valid: one week. A production action is a
+/// planned, one-off event; a grant that outlives the plan is a standing
+/// permission, which is what grants exist to prevent.
+pub const MAX_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// Actions that touch production: each needs its own grant.
 pub const PRODUCTION_ACTIONS: &[&str] = &[
@@ -92,22 +106,33 @@ pub fn is_production(action: &str) -> bool {
 
 impl Grant {
     /// Read a grant file: JSON when it starts with `{`, TOML otherwise.
-    /// Fields are checked for form (timestamps, digest, known action/scope).
-    pub fn load(path: &Path) -> Result<Grant, GrantError> {
-        use crate::util::fsutil::{limit, read_bounded_string};
-        let text = read_bounded_string(path, limit::GRANT, "grant")?;
+    /// Fields are checked for form (timestamps, window, digest, principal,
+    /// known action/scope). Returns the bytes read too: the signature is
+    /// checked over exactly the bytes that were parsed.
+    pub fn load(path: &Path) -> Result<(Grant, Vec<u8>), GrantError> {
+        use crate::util::fsutil::{limit, read_bounded};
+        let bytes = read_bounded(path, limit::GRANT, "grant")?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| GrantError::Malformed {
+            path: path.to_path_buf(),
+            problem: "not UTF-8 text".into(),
+        })?;
         let malformed = |problem: String| GrantError::Malformed {
             path: path.to_path_buf(),
             problem,
         };
         let grant: Grant = if text.trim_start().starts_with('{') {
-            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?
+            serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?
         } else {
-            toml::from_str(&text)
-                .map_err(|e| malformed(crate::util::tomlerr::describe(&text, &e)))?
+            toml::from_str(text).map_err(|e| malformed(crate::util::tomlerr::describe(text, &e)))?
         };
         grant.validate().map_err(malformed)?;
-        Ok(grant)
+        Ok((grant, bytes))
+    }
+
+    /// The grant as the TOML `guard grant` writes (and signs).
+    pub fn to_toml(&self) -> String {
+        // Plain strings and one optional string: serialising cannot fail.
+        toml::to_string(self).unwrap_or_default()
     }
 
     /// Check the grant's form (not its policy).
@@ -123,10 +148,80 @@ impl Grant {
         if !crate::hash::is_sha256_hex(&self.target_sha256.to_ascii_lowercase()) {
             return Err("target_sha256 must be 64 hex digits".to_string());
         }
-        parse_rfc3339_millis(&self.granted_at).map_err(|e| format!("granted_at: {e}"))?;
-        parse_rfc3339_millis(&self.expires_at).map_err(|e| format!("expires_at: {e}"))?;
-        Ok(())
+        if !crate::evidence::sign::allowed::valid_principal(&self.granted_by) {
+            return Err(format!(
+                "granted_by {:?} is not one exact principal: printable ASCII without spaces, quotes, commas, control or invisible (zero-width) characters",
+                self.granted_by
+            ));
+        }
+        let from =
+            parse_rfc3339_millis(&self.granted_at).map_err(|e| format!("granted_at: {e}"))?;
+        let until =
+            parse_rfc3339_millis(&self.expires_at).map_err(|e| format!("expires_at: {e}"))?;
+        check_window(from, until)
     }
+}
+
+/// A grant's window: it ends after it starts, and lasts at most
+/// [`MAX_LIFETIME_MS`].
+pub fn check_window(from: i64, until: i64) -> Result<(), String> {
+    if until <= from {
+        return Err("expires_at is not after granted_at".to_string());
+    }
+    if until - from > MAX_LIFETIME_MS {
+        return Err(format!(
+            "the grant is valid for {}, longer than the {} a grant may last; grant for the planned window only",
+            describe_span(until - from),
+            describe_span(MAX_LIFETIME_MS)
+        ));
+    }
+    Ok(())
+}
+
+/// "3 days 4 hours", "90 minutes": a span for messages.
+fn describe_span(ms: i64) -> String {
+    let minutes = ms / 60_000;
+    match (minutes / (24 * 60), minutes % (24 * 60) / 60, minutes % 60) {
+        (0, 0, m) => format!("{m} minute(s)"),
+        (0, h, 0) => format!("{h} hour(s)"),
+        (d, 0, 0) => format!("{d} day(s)"),
+        (d, h, m) => format!("{d} day(s) {h} hour(s) {m} minute(s)"),
+    }
+}
+
+/// Parse a lifetime: a whole number followed by `m` (minutes), `h` (hours)
+/// or `d` (days), e.g. `90m`, `24h`, `2d`; at most [`MAX_LIFETIME_MS`].
+pub fn parse_lifetime(s: &str) -> Result<i64, String> {
+    let bad = || format!("'{s}' is not a lifetime like 90m, 24h or 2d");
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let unit_ms = match unit {
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(bad()),
+    };
+    if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit()) || num.len() > 6 {
+        return Err(bad());
+    }
+    let ms = num.parse::<i64>().map_err(|_| bad())? * unit_ms;
+    if ms == 0 {
+        return Err(bad());
+    }
+    if ms > MAX_LIFETIME_MS {
+        return Err(format!(
+            "'{s}' is longer than the {} a grant may last",
+            describe_span(MAX_LIFETIME_MS)
+        ));
+    }
+    Ok(ms)
+}
+
+/// A grant as presented to [`decide`]: its content and the state of its
+/// signature against the owners' trust file.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    pub grant: &'a Grant,
+    pub signature: &'a Signature,
 }
 
 /// The answer to "may ACTION proceed?".
@@ -144,7 +239,7 @@ pub struct Decision {
 /// digest `target_sha256`, at `now_ms` (epoch milliseconds).
 pub fn decide(
     action: &str,
-    grant: Option<&Grant>,
+    presented: Option<Presented<'_>>,
     target_sha256: Option<&str>,
     now_ms: i64,
 ) -> Result<Decision, GrantError> {
@@ -154,11 +249,29 @@ pub fn decide(
         allowed: false,
         reason,
     };
-    let Some(g) = grant else {
+    let Some(Presented {
+        grant: g,
+        signature,
+    }) = presented
+    else {
         return Ok(refuse(format!(
             "HOLD: no grant given; {action} needs its own explicit owner grant (--grant FILE)"
         )));
     };
+    let Some(signer) = signature.signer() else {
+        return Ok(refuse(format!(
+            "the grant is not signed by an owner key the trust file lists ({}); a grant anyone can write is no grant",
+            signature.describe()
+        )));
+    };
+    if !signer.principals.contains(&g.granted_by) {
+        return Ok(refuse(format!(
+            "granted_by '{}' is not who signed the grant (the trust file names key {} as {})",
+            g.granted_by,
+            signer.key,
+            signer.principal()
+        )));
+    }
     let granted = canonical_action(&g.action)?;
     if granted != action {
         return Ok(refuse(format!(
@@ -178,8 +291,8 @@ pub fn decide(
             g.scope
         )));
     }
-    if g.granted_by.trim().is_empty() {
-        return Ok(refuse("the grant does not say who granted it".to_string()));
+    if let Err(problem) = g.validate() {
+        return Ok(refuse(format!("the grant is malformed: {problem}")));
     }
     let (from, until) = match (
         parse_rfc3339_millis(&g.granted_at),
@@ -188,12 +301,6 @@ pub fn decide(
         (Ok(a), Ok(b)) => (a, b),
         _ => return Ok(refuse("the grant's timestamps are malformed".to_string())),
     };
-    if until <= from {
-        return Ok(refuse(format!(
-            "the grant expires ({}) before it was granted ({})",
-            g.expires_at, g.granted_at
-        )));
-    }
     if now_ms < from {
         return Ok(refuse(format!(
             "the grant is dated in the future ({})",
@@ -222,8 +329,9 @@ pub fn decide(
         action: action.to_string(),
         allowed: true,
         reason: format!(
-            "granted by {} at {} for target {}, valid until {}",
+            "granted by {} (key {}) at {} for target {}, valid until {}",
             g.granted_by,
+            signer.key,
             g.granted_at,
             g.target_sha256.to_ascii_lowercase(),
             g.expires_at
@@ -331,13 +439,13 @@ mod tests {
             target_sha256: T.into(),
             granted_by: "owner".into(),
             granted_at: "2026-01-01T00:00:00Z".into(),
-            expires_at: "2026-02-01T00:00:00Z".into(),
+            expires_at: "2026-01-06T00:00:00Z".into(),
             note: None,
         }
     }
 
     fn now() -> i64 {
-        parse_rfc3339_millis("2026-01-15T12:00:00Z").unwrap()
+        parse_rfc3339_millis("2026-01-03T12:00:00Z").unwrap()
     }
 
     #[test]
@@ -360,44 +468,135 @@ mod tests {
         }
     }
 
+    fn pr<'a>(grant: &'a Grant, signature: &'a Signature) -> Option<Presented<'a>> {
+        Some(Presented { grant, signature })
+    }
+
+    fn signed_by(principal: &str) -> Signature {
+        Signature::Trusted {
+            file: "g.toml.sig".into(),
+            signer: crate::evidence::sign::Signer {
+                principals: vec![principal.into()],
+                key: "SHA256:owner-key".into(),
+            },
+        }
+    }
+
     #[test]
     fn matching_grant_allows_and_everything_else_refuses() {
+        let owner = signed_by("owner");
         let g = grant("REAL_RUN", "production");
         assert!(
-            decide("REAL_RUN", Some(&g), Some(T), now())
+            decide("REAL_RUN", pr(&g, &owner), Some(T), now())
                 .unwrap()
                 .allowed
         );
         assert!(
-            decide("real_run", Some(&g), Some(T), now())
+            decide("real_run", pr(&g, &owner), Some(T), now())
                 .unwrap()
                 .allowed
         );
-        let refused = |a: &str, g: Option<&Grant>, t: Option<&str>, at: i64| {
+        fn refused(a: &str, g: Option<Presented<'_>>, t: Option<&str>, at: i64) -> String {
             let d = decide(a, g, t, at).unwrap();
             assert!(!d.allowed, "{a} was allowed");
             d.reason
-        };
+        }
         assert!(refused("REAL_RUN", None, Some(T), now()).contains("HOLD"));
-        assert!(refused("cutover", Some(&g), Some(T), now()).contains("not cutover"));
-        assert!(refused("REAL_RUN", Some(&g), None, now()).contains("--target-digest"));
-        assert!(refused("REAL_RUN", Some(&g), Some(&"b".repeat(64)), now()).contains("not bbbb"));
-        let late = parse_rfc3339_millis("2026-02-01T00:00:00Z").unwrap();
-        assert!(refused("REAL_RUN", Some(&g), Some(T), late).contains("expired"));
+        assert!(refused("cutover", pr(&g, &owner), Some(T), now()).contains("not cutover"));
+        assert!(refused("REAL_RUN", pr(&g, &owner), None, now()).contains("--target-digest"));
+        assert!(
+            refused("REAL_RUN", pr(&g, &owner), Some(&"b".repeat(64)), now()).contains("not bbbb")
+        );
+        let late = parse_rfc3339_millis("2026-01-06T00:00:00Z").unwrap();
+        assert!(refused("REAL_RUN", pr(&g, &owner), Some(T), late).contains("expired"));
         let early = parse_rfc3339_millis("2025-12-31T23:59:59Z").unwrap();
-        assert!(refused("REAL_RUN", Some(&g), Some(T), early).contains("future"));
+        assert!(refused("REAL_RUN", pr(&g, &owner), Some(T), early).contains("future"));
         for scope in NON_PRODUCTION_ACTIONS {
             let g = grant("REAL_RUN", scope);
-            assert!(refused("REAL_RUN", Some(&g), Some(T), now()).contains("never extends"));
+            assert!(refused("REAL_RUN", pr(&g, &owner), Some(T), now()).contains("never extends"));
         }
         let r = grant("rehearsal", "rehearsal");
-        assert!(decide("rehearsal", Some(&r), None, now()).unwrap().allowed);
-        assert!(refused("QT001", Some(&r), Some(T), now()).contains("not QT001"));
+        assert!(
+            decide("rehearsal", pr(&r, &owner), None, now())
+                .unwrap()
+                .allowed
+        );
+        assert!(refused("QT001", pr(&r, &owner), Some(T), now()).contains("not QT001"));
         let mixed = grant("rehearsal", "production");
-        assert!(refused("rehearsal", Some(&mixed), None, now()).contains("does not match"));
-        let mut anon = grant("permit", "production");
-        anon.granted_by = " ".into();
-        assert!(refused("permit", Some(&anon), Some(T), now()).contains("who"));
+        assert!(refused("rehearsal", pr(&mixed, &owner), None, now()).contains("does not match"));
+    }
+
+    #[test]
+    fn only_a_grant_signed_by_its_granter_counts() {
+        let g = grant("permit", "production");
+        let with = |s: &Signature| {
+            decide(
+                "permit",
+                Some(Presented {
+                    grant: &g,
+                    signature: s,
+                }),
+                Some(T),
+                now(),
+            )
+            .unwrap()
+        };
+        assert!(with(&signed_by("owner")).allowed);
+        let other = with(&signed_by("someone-else"));
+        assert!(
+            !other.allowed && other.reason.contains("not who signed"),
+            "{other:?}"
+        );
+        for s in [
+            Signature::NotChecked,
+            Signature::Unsigned {
+                file: "g.toml.sig".into(),
+            },
+            Signature::Invalid {
+                file: "g.toml.sig".into(),
+                reason: "changed".into(),
+            },
+            Signature::Untrusted {
+                file: "g.toml.sig".into(),
+                reason: "stranger".into(),
+            },
+        ] {
+            let d = with(&s);
+            assert!(
+                !d.allowed && d.reason.contains("not signed by an owner key"),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn windows_are_bounded_and_principals_exact() {
+        let mut g = grant("permit", "production");
+        assert!(g.validate().is_ok());
+        g.granted_at = "0000-01-01T00:00:00Z".into();
+        g.expires_at = "9999-12-31T23:59:59Z".into();
+        assert!(
+            g.validate()
+                .unwrap_err()
+                .contains("longer than the 7 day(s)")
+        );
+        g.granted_at = "2026-01-01T00:00:00Z".into();
+        g.expires_at = "2026-01-08T00:00:00.001Z".into();
+        assert!(g.validate().is_err());
+        g.expires_at = "2026-01-08T00:00:00Z".into();
+        assert!(g.validate().is_ok());
+        g.expires_at = "2026-01-01T00:00:00Z".into();
+        assert!(g.validate().unwrap_err().contains("not after"));
+        let mut g = grant("permit", "production");
+        for who in ["", " ", "owner\u{200b}", "\u{200b}owner", "own er", "ownér"] {
+            g.granted_by = who.into();
+            assert!(g.validate().unwrap_err().contains("zero-width"), "{who:?}");
+        }
+        assert_eq!(parse_lifetime("90m").unwrap(), 90 * 60_000);
+        assert_eq!(parse_lifetime("7d").unwrap(), MAX_LIFETIME_MS);
+        for bad in ["8d", "0h", "h", "1w", "-1d", "1.5h", ""] {
+            assert!(parse_lifetime(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

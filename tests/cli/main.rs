@@ -7,6 +7,7 @@ mod attach;
 mod blockers;
 mod contract;
 mod generate;
+mod grants;
 mod guard;
 mod inputs;
 mod intake;
