@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 /// Show, attest or sign a proof report.
 ///
 /// Examples:
-///   rollproof report show reports/births-copy-restore/20261126T005503Z-5879e592.json
+///   rollproof report show reports/births-copy-restore/20261201T152213Z-2dddf538.json
 ///   rollproof report attest reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key --out proof.intoto.json
 ///   rollproof report sign reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key
 #[derive(Debug, clap::Args)]
