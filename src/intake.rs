@@ -9,7 +9,9 @@
 //! 3. before anything else runs on it, every text/blob value is scanned for
 //!    secrets ([`crate::intake::secrets`]); any finding not covered by an explicit
 //!    allow-list decision refuses the intake and the temp clone is deleted;
-//! 4. the birth-register surface is checked ([`surface_check`]);
+//! 4. the birth-register surface is checked ([`surface_check`]): it
+//!    decides only whether `births` scenarios can run on the clone; SQL
+//!    change scripts rehearse on any clean clone, whatever its schema;
 //! 5. only then is the clone stamped (provenance record, kind `clone`),
 //!    renamed into place and bound by its sidecar, which records the source
 //!    digests and every allow-list decision used.
@@ -17,6 +19,7 @@
 //! Format and walkthrough: docs/INTAKE.md.
 
 pub mod load;
+pub mod pg;
 pub mod scan;
 pub mod secrets;
 pub mod surface_check;
@@ -75,11 +78,9 @@ pub struct Options {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
-    /// Clean, surface complete: ready to rehearse.
+    /// Clean: bound and ready to rehearse SQL changes (and `births` too
+    /// when [`IntakeReport::births`] says the surface is complete).
     Accepted,
-    /// Clean, but the surface is incomplete: kept for profiling, not
-    /// rehearsable until the dump is fixed.
-    SurfaceMismatch,
     /// Secrets found: refused, no clone kept.
     RefusedSecrets,
 }
@@ -111,6 +112,10 @@ pub struct IntakeReport {
     pub secrets: scan::ScanResult,
     /// The surface check.
     pub surface: surface_check::SurfaceCheck,
+    /// What a rehearsal on the clone can run: `sql` (up/down change
+    /// scripts) on every clean clone, and `births` when the clone carries
+    /// the complete birth-register surface.
+    pub rehearsable: Vec<&'static str>,
 }
 
 /// A safe clone name: letters, digits, `.`, `_`, `-`; no leading dot.
@@ -272,6 +277,7 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
         clone_sha256: None,
         record_id: None,
         leg: None,
+        rehearsable: Vec::new(),
         secrets,
         surface,
     };
@@ -309,10 +315,11 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
             return Err(e.into());
         }
     };
-    report.verdict = if report.surface.ok {
-        Verdict::Accepted
+    report.verdict = Verdict::Accepted;
+    report.rehearsable = if report.surface.ok {
+        vec!["sql", "births"]
     } else {
-        Verdict::SurfaceMismatch
+        vec!["sql"]
     };
     report.clone = Some(bound.path);
     report.clone_sha256 = Some(bound.sha256);

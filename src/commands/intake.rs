@@ -12,18 +12,44 @@ use std::path::PathBuf;
 /// The clone is scanned for secrets before anything runs on it; any finding
 /// not allowed by an explicit `--allow` decision refuses the intake (exit 3,
 /// no clone kept) and is listed by table, column, row key and kind — never
-/// the value. A clone without the full birth-register surface is kept for
-/// profiling but exits 1. Exit 2: unreadable, truncated or not a database.
+/// the value. Any clean clone rehearses SQL change scripts, whatever its
+/// schema; `births` scenarios need the birth-register surface, and the
+/// report says whether the clone has it. Exit 2: unreadable, truncated or
+/// not a database.
 ///
-/// Example:
+/// With --target-url, the source is PostgreSQL: a pg_dump file (custom or
+/// plain format) or, with --from-url, a database read through a read-only
+/// session, taken in as the new `rollproof_` database the URL names. The
+/// dump's SQL runs as an unprivileged role made for the intake, so it can
+/// only touch the new database; the secret scan runs before it counts.
+///
+/// Examples:
 ///   rollproof intake operator-dump.sqlite --out op-2026-06 --allow allow.toml
+///   rollproof intake vendor.dump --target-url postgres://localhost/rollproof_vendor
+///   rollproof intake --from-url postgres://localhost/shop --target-url postgres://localhost/rollproof_shop
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The operator's dump: a SQLite database or a SQL text dump.
-    #[arg(value_name = "DUMP")]
-    pub dump: PathBuf,
+    /// The operator's dump: a SQLite database or a SQL text dump; with
+    /// --target-url a pg_dump file (custom or plain format).
+    #[arg(
+        value_name = "DUMP",
+        required_unless_present = "from_url",
+        conflicts_with = "from_url"
+    )]
+    pub dump: Option<PathBuf>,
+    /// The new PostgreSQL clone database (a `rollproof_` name on a server
+    /// rollproof may use).
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// Take in the PostgreSQL database this URL names, read in a read-only
+    /// session (needs --target-url).
+    #[arg(long, value_name = "URL", requires = "target_url")]
+    pub from_url: Option<String>,
+    /// Also allow this PostgreSQL server host (a throwaway server); repeatable.
+    #[arg(long, value_name = "HOST", requires = "target_url")]
+    pub allow_host: Vec<String>,
     /// Clone name (default: the dump's file stem).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "target_url")]
     pub out: Option<String>,
     /// Allow-list of false positives (TOML; see docs/INTAKE.md).
     #[arg(long, value_name = "FILE")]
@@ -37,8 +63,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    if let Some(url) = &args.target_url {
+        return run_pg(&args, url);
+    }
+    let Some(dump) = args.dump.clone() else {
+        anyhow::bail!("intake needs a DUMP (or --from-url with --target-url)");
+    };
     let opts = intake::Options {
-        dump: args.dump.clone(),
+        dump,
         name: args.out.clone(),
         allow: args.allow.clone(),
         force: args.force,
@@ -57,7 +89,6 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     renamed_note(&args, &report);
     Ok(match report.verdict {
         Verdict::Accepted => Status::Success,
-        Verdict::SurfaceMismatch => Status::Failed,
         Verdict::RefusedSecrets => Status::Refused,
     })
 }
@@ -65,11 +96,11 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 /// Say so when the clone's name is not the dump's: clone names keep only
 /// letters, digits, '.', '_' and '-' ("dé mo.db" becomes "d__mo.db").
 fn renamed_note(args: &Args, r: &intake::IntakeReport) {
-    let (None, Some(clone)) = (&args.out, &r.clone) else {
+    let (None, Some(clone), Some(dump)) = (&args.out, &r.clone, &args.dump) else {
         return;
     };
     let stem = |p: &std::path::Path| p.file_stem().map(|s| s.to_string_lossy().into_owned());
-    if let (Some(dump), Some(name)) = (stem(&args.dump), stem(clone))
+    if let (Some(dump), Some(name)) = (stem(dump), stem(clone))
         && dump != name
     {
         eprintln!(
@@ -78,20 +109,53 @@ fn renamed_note(args: &Args, r: &intake::IntakeReport) {
     }
 }
 
-fn print_text(r: &intake::IntakeReport) {
-    let s = &r.secrets;
-    println!(
-        "source {} ({}): sha256 {} before, {} after: {}",
-        r.source,
-        r.source_format,
-        r.source_sha256_before,
-        r.source_sha256_after,
-        if r.source_unchanged {
-            "unchanged"
-        } else {
-            "CHANGED"
+/// `intake --target-url`: PostgreSQL intake.
+fn run_pg(args: &Args, url: &str) -> anyhow::Result<Status> {
+    let source = match (&args.dump, &args.from_url) {
+        (_, Some(u)) => intake::pg::Source::Url(u.clone()),
+        (Some(d), None) => intake::pg::Source::Dump(d.clone()),
+        (None, None) => anyhow::bail!("intake --target-url needs a DUMP or --from-url"),
+    };
+    let opts = intake::pg::Options {
+        source,
+        target_url: url.to_string(),
+        allow_hosts: args.allow_host.clone(),
+        allow: args.allow.clone(),
+        force: args.force,
+    };
+    let r = match intake::pg::intake(&opts) {
+        Ok(r) => r,
+        Err(IntakeError::Refused(r)) => return Err(anyhow::Error::new(r)),
+        Err(e) => return Err(anyhow::Error::new(e).context("intake failed")),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        println!("source {} ({})", r.source, r.source_format);
+        print_scan(&r.secrets);
+        match &r.clone_url {
+            Some(u) => {
+                println!(
+                    "clone {u} logical sha256 {} ({})",
+                    r.logical_sha256.as_deref().unwrap_or(""),
+                    r.leg
+                );
+                println!("rehearsable: {}", r.rehearsable.join(", "));
+            }
+            None => eprintln!(
+                "rollproof: refused: {} secret finding(s) in {}; the clone database was dropped",
+                r.secrets.findings_total, r.source
+            ),
         }
-    );
+    }
+    Ok(match r.verdict {
+        Verdict::Accepted => Status::Success,
+        Verdict::RefusedSecrets => Status::Refused,
+    })
+}
+
+/// The secret scan's lines (never a value).
+fn print_scan(s: &intake::scan::ScanResult) {
     println!(
         "secret scan: {} values, {} findings, {} allowed by decision",
         s.values_scanned,
@@ -122,10 +186,30 @@ fn print_text(r: &intake::IntakeReport) {
             a.table, a.column, a.row, a.kind
         );
     }
+}
+
+fn print_text(r: &intake::IntakeReport) {
+    let s = &r.secrets;
+    println!(
+        "source {} ({}): sha256 {} before, {} after: {}",
+        r.source,
+        r.source_format,
+        r.source_sha256_before,
+        r.source_sha256_after,
+        if r.source_unchanged {
+            "unchanged"
+        } else {
+            "CHANGED"
+        }
+    );
+    print_scan(s);
     let problems = r.surface.problems();
     if problems.is_empty() {
-        println!("surface: complete");
+        println!("birth-register surface: complete");
     } else {
+        println!(
+            "birth-register surface: not complete (births scenarios need it; SQL scenarios do not)"
+        );
         for p in &problems {
             println!("  surface: {p}");
         }
@@ -138,18 +222,14 @@ fn print_text(r: &intake::IntakeReport) {
             "rollproof: refused: {} secret finding(s) in {}; no clone kept (sanitize the dump, or record a false positive in --allow)",
             s.findings_total, r.source
         ),
-        (v, Some(path)) => {
+        (_, Some(path)) => {
             println!(
                 "clone {} sha256 {} ({})",
                 path.display(),
                 r.clone_sha256.as_deref().unwrap_or(""),
                 r.leg.as_deref().unwrap_or("")
             );
-            if v == Verdict::SurfaceMismatch {
-                eprintln!(
-                    "rollproof: clone kept for profiling, but it lacks the birth-register surface: not rehearsable"
-                );
-            }
+            println!("rehearsable: {}", r.rehearsable.join(", "));
         }
         (_, None) => {}
     }

@@ -3,7 +3,9 @@
 //! executed statement by statement in a fresh database, reading the script
 //! line by line so memory is bounded by the largest statement. Scripts that
 //! could reach outside the clone (ATTACH, VACUUM INTO, extensions, schema
-//! surgery) are refused before they run.
+//! surgery) are refused before they run; `DROP … IF EXISTS`, with which
+//! vendor scripts begin, runs: in the fresh clone it can only touch the
+//! clone.
 
 use super::IntakeError;
 use crate::guard::Refusal;
@@ -220,6 +222,9 @@ const ALLOWED_STATEMENTS: &[&str] = &[
     "REPLACE",
     "UPDATE",
     "DELETE",
+    // Vendor scripts start with `DROP … IF EXISTS`: in the fresh clone a
+    // DROP can only remove what the script itself created.
+    "DROP",
     "BEGIN",
     "COMMIT",
     "END",
@@ -246,7 +251,7 @@ fn check_statement(path: &Path, line: u64, sql: &str) -> Result<(), IntakeError>
     };
     let refuse = |why: String| {
         IntakeError::Refused(Refusal::new(format!(
-            "{}: line {line}: {why}; a dump may only create and fill tables",
+            "{}: line {line}: {why}; a dump may only create, fill and drop its own objects",
             path.display()
         )))
     };
@@ -392,6 +397,8 @@ mod tests {
             "BEGIN TRANSACTION;",
             "INSERT INTO t VALUES('ATTACH');",
             "CREATE TABLE t(a);",
+            "DROP TABLE IF EXISTS t;",
+            "DROP VIEW IF EXISTS v;",
         ] {
             assert!(check_statement(p, 1, sql).is_ok(), "{sql}");
         }

@@ -64,7 +64,7 @@ fn cell_text(v: ValueRef<'_>) -> Option<String> {
 }
 
 /// The row key as reported: a secret-looking key is replaced by a digest.
-fn row_key(parts: &[(String, String)]) -> String {
+pub fn row_key(parts: &[(String, String)]) -> String {
     let key = parts
         .iter()
         .map(|(_, v)| v.as_str())
@@ -78,10 +78,59 @@ fn row_key(parts: &[(String, String)]) -> String {
     }
 }
 
+/// Findings and allow-list decisions, kept as a scan goes (on either
+/// backend).
+pub struct Tally<'a> {
+    allow: &'a AllowList,
+    used: Vec<bool>,
+    res: ScanResult,
+}
+
+impl<'a> Tally<'a> {
+    /// An empty tally judged against `allow`.
+    pub fn new(allow: &'a AllowList) -> Tally<'a> {
+        Tally {
+            allow,
+            used: vec![false; allow.allow.len()],
+            res: ScanResult::default(),
+        }
+    }
+
+    /// One more value scanned.
+    pub fn scanned(&mut self) {
+        self.res.values_scanned += 1;
+    }
+
+    /// A secret found: allowed by a decision, or counted (and listed up to
+    /// [`MAX_LISTED`]).
+    pub fn finding(&mut self, f: Finding) {
+        match self.allow.allow.iter().position(|a| a.covers(&f)) {
+            Some(i) => self.used[i] = true,
+            None => {
+                self.res.findings_total += 1;
+                if self.res.findings.len() < MAX_LISTED {
+                    self.res.findings.push(f);
+                }
+            }
+        }
+    }
+
+    /// The result, with the decisions that were used and those that were not.
+    pub fn finish(mut self) -> ScanResult {
+        for (entry, used) in self.allow.allow.iter().zip(self.used) {
+            if used {
+                self.res.allowed.push(entry.clone());
+            } else {
+                self.res.unused_allow.push(entry.clone());
+            }
+        }
+        self.res
+    }
+}
+
 /// Scan every table of `conn`, applying `allow`.
 pub fn scan(conn: &Connection, allow: &AllowList) -> rusqlite::Result<ScanResult> {
-    let mut res = ScanResult::default();
-    let mut used = vec![false; allow.allow.len()];
+    let mut tally = Tally::new(allow);
     for (table, without_rowid) in tables(conn)? {
         let mut info = conn.prepare("SELECT name, pk FROM pragma_table_info(?1)")?;
         let cols: Vec<(String, i64)> = info
@@ -117,7 +166,7 @@ pub fn scan(conn: &Connection, allow: &AllowList) -> rusqlite::Result<ScanResult
                     _ => None,
                 };
                 let Some(text) = text else { continue };
-                res.values_scanned += 1;
+                tally.scanned();
                 let kinds = scan_value(col, &text);
                 if kinds.is_empty() {
                     continue;
@@ -140,31 +189,15 @@ pub fn scan(conn: &Connection, allow: &AllowList) -> rusqlite::Result<ScanResult
                     }
                 };
                 for kind in kinds {
-                    let f = Finding {
+                    tally.finding(Finding {
                         table: table.clone(),
                         column: col.clone(),
                         row: key.clone(),
                         kind,
-                    };
-                    match allow.allow.iter().position(|a| a.covers(&f)) {
-                        Some(i) => used[i] = true,
-                        None => {
-                            res.findings_total += 1;
-                            if res.findings.len() < MAX_LISTED {
-                                res.findings.push(f);
-                            }
-                        }
-                    }
+                    });
                 }
             }
         }
     }
-    for (entry, used) in allow.allow.iter().zip(used) {
-        if used {
-            res.allowed.push(entry.clone());
-        } else {
-            res.unused_allow.push(entry.clone());
-        }
-    }
-    Ok(res)
+    Ok(tally.finish())
 }

@@ -11,6 +11,7 @@ mod grants;
 mod guard;
 mod inputs;
 mod intake;
+mod intake_pg;
 mod logical;
 mod postgres;
 mod postgres_guard;

@@ -91,6 +91,11 @@ fn conninfo(t: &Target, db: &str) -> (String, Option<Vec<u8>>) {
         parts.push(format!("user={}", quote(user)));
     }
     parts.push(format!("dbname={}", quote(db)));
+    // The session options rollproof set (a read-only session for a source
+    // it only reads); the guard refuses any of the URL's own.
+    if let Some(o) = t.config.get_options() {
+        parts.push(format!("options={}", quote(o)));
+    }
     (parts.join(" "), t.config.get_password().map(|p| p.to_vec()))
 }
 
@@ -164,9 +169,33 @@ pub fn restore_dump(t: &Target, file: &Path, dest: &str, purpose: &str) -> Resul
         purpose,
         &format!("pg_dump {}", file.display()),
     )?);
-    let (info, password) = conninfo(t, dest);
-    let file_s = file.to_string_lossy();
-    let result = run_tool(
+    if let Err(e) = restore_into(&target, file) {
+        let _ = drop_database(t, dest);
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// `pg_dump -Fc` of the database `t` names, which need not be one of
+/// rollproof's (intake from a URL): `t` is a read-only session
+/// ([`guard::authorize_read_url`]), and pg_dump only reads.
+pub fn dump_foreign(t: &Target, file: &Path) -> Result<(), PgError> {
+    let (info, password) = conninfo(t, &t.dbname);
+    let file = file.to_string_lossy();
+    run_tool(
+        "pg_dump",
+        &["--format=custom", "--file", &file, "--dbname", &info],
+        password,
+    )
+}
+
+/// `pg_restore` the custom-format archive `file` into the existing database
+/// `t` names, connected as `t`'s user, owners and privileges left out, in
+/// one transaction that stops at the first error (intake).
+pub fn restore_into(t: &Target, file: &Path) -> Result<(), PgError> {
+    let (info, password) = conninfo(t, &t.dbname);
+    let file = file.to_string_lossy();
+    run_tool(
         "pg_restore",
         &[
             "--no-owner",
@@ -175,15 +204,32 @@ pub fn restore_dump(t: &Target, file: &Path, dest: &str, purpose: &str) -> Resul
             "--single-transaction",
             "--dbname",
             &info,
-            &file_s,
+            &file,
         ],
         password,
-    );
-    if let Err(e) = result {
-        let _ = drop_database(t, dest);
-        return Err(e);
-    }
-    Ok(())
+    )
+}
+
+/// Run the SQL script `file` with `psql` into the database `t` names, as
+/// `t`'s user: no psqlrc, one transaction, stop at the first error
+/// (intake of a plain dump; the script starts in psql's restricted mode).
+pub fn psql_file(t: &Target, file: &Path) -> Result<(), PgError> {
+    let (info, password) = conninfo(t, &t.dbname);
+    let file = file.to_string_lossy();
+    run_tool(
+        "psql",
+        &[
+            "--no-psqlrc",
+            "--quiet",
+            "--set=ON_ERROR_STOP=1",
+            "--single-transaction",
+            "--file",
+            &file,
+            "--dbname",
+            &info,
+        ],
+        password,
+    )
 }
 
 /// Drop one of rollproof's own databases (guard-checked).
