@@ -1,16 +1,19 @@
 //! The schema model: a database's structure as plain data — tables, columns,
 //! keys, checks, indexes, views, triggers, and on PostgreSQL sequences and
 //! routines — with no I/O. It is read from a live database (`schema::sqlite`
-//! introspects a SQLite connection; the PostgreSQL reader lives beside the
-//! PostgreSQL engine), carried inside profiles, and used by the generator and
-//! the migrations runner. Nothing here knows about the birth-register
-//! surface: that surface is one schema among others.
+//! introspects a SQLite connection, `schema::postgres` a PostgreSQL
+//! catalog), carried inside profiles, written out per dialect
+//! (`schema::render`), and used by the generator and the migrations runner.
+//! Nothing here knows about the birth-register surface: that surface is one
+//! schema among others.
 //!
 //! Every object keeps, where the source has one, its verbatim `sql` in the
 //! source dialect, so re-creating a schema on the same backend is exact; the
 //! structured fields are what generation and cross-dialect rendering use.
 
 pub mod order;
+pub mod postgres;
+pub mod render;
 pub mod sqlite;
 pub mod tokens;
 
@@ -32,6 +35,17 @@ pub enum Dialect {
 pub struct Schema {
     /// Dialect of every verbatim `sql` text below.
     pub dialect: Dialect,
+    /// Namespaces other than `public` that hold objects (PostgreSQL),
+    /// sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Extensions (PostgreSQL), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extensions: Vec<Extension>,
+    /// User-defined types: enums, domains, composites (PostgreSQL),
+    /// sorted by (namespace, name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<TypeDef>,
     /// Tables, sorted by (namespace, name).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<Table>,
@@ -58,6 +72,9 @@ impl Schema {
     pub fn new(dialect: Dialect) -> Schema {
         Schema {
             dialect,
+            namespaces: Vec::new(),
+            extensions: Vec::new(),
+            types: Vec::new(),
             tables: Vec::new(),
             indexes: Vec::new(),
             views: Vec::new(),
@@ -67,21 +84,32 @@ impl Schema {
         }
     }
 
-    /// The table named `name` (unqualified, or `namespace.name`).
-    pub fn table(&self, name: &str) -> Option<&Table> {
-        self.tables
-            .iter()
-            .find(|t| t.name == name || t.qualified_name() == name)
+    /// The table whose [`Table::key`] is `key`; failing that, the one
+    /// table whose unqualified name or `namespace.name` is `key`.
+    pub fn table(&self, key: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.key() == key).or_else(|| {
+            self.tables
+                .iter()
+                .find(|t| t.name == key || t.qualified_name() == key)
+        })
     }
 
-    /// Indexes on `table` (by its unqualified name).
+    /// Indexes on `table` (a [`Table::key`]).
     pub fn indexes_on<'a>(&'a self, table: &'a str) -> impl Iterator<Item = &'a Index> + 'a {
-        self.indexes.iter().filter(move |i| i.table == table)
+        self.indexes
+            .iter()
+            .filter(move |i| key_of(i.namespace.as_deref(), &i.table) == table)
+    }
+
+    /// The table a foreign key of `table` points at.
+    pub fn referenced(&self, fk: &ForeignKey) -> Option<&Table> {
+        self.table(&fk.ref_key())
     }
 
     /// True when the schema holds no object at all.
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty()
+            && self.types.is_empty()
             && self.indexes.is_empty()
             && self.views.is_empty()
             && self.triggers.is_empty()
@@ -105,6 +133,9 @@ pub struct Table {
     /// (a SQLite rowid table without a declared key).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,
+    /// Name of the primary-key constraint (PostgreSQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key_name: Option<String>,
     /// UNIQUE constraints (column-level and table-level), in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uniques: Vec<Unique>,
@@ -129,7 +160,22 @@ pub struct Table {
     pub sql: Option<String>,
 }
 
+/// A table's key: its name, qualified as `namespace.name` only outside
+/// PostgreSQL's default namespace `public`.
+pub fn key_of(namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) if ns != "public" => format!("{ns}.{name}"),
+        _ => name.to_string(),
+    }
+}
+
 impl Table {
+    /// How profiles, fill orders and generators name this table: `name`
+    /// in SQLite and in PostgreSQL's `public`, `namespace.name` elsewhere.
+    pub fn key(&self) -> String {
+        key_of(self.namespace.as_deref(), &self.name)
+    }
+
     /// `namespace.name`, or just `name` without a namespace.
     pub fn qualified_name(&self) -> String {
         match &self.namespace {
@@ -181,8 +227,11 @@ pub enum AutoFill {
     Autoincrement,
     /// PostgreSQL column whose default is `nextval(sequence)` (serial).
     Serial,
-    /// PostgreSQL identity column (`GENERATED … AS IDENTITY`).
+    /// PostgreSQL identity column `GENERATED BY DEFAULT AS IDENTITY`.
     Identity,
+    /// PostgreSQL identity column `GENERATED ALWAYS AS IDENTITY`: an
+    /// explicit value needs `OVERRIDING SYSTEM VALUE`.
+    IdentityAlways,
 }
 
 /// A UNIQUE constraint.
@@ -232,6 +281,11 @@ impl ForeignKey {
         self.ref_table == table.name
             && (self.ref_namespace.is_none() || self.ref_namespace == table.namespace)
     }
+
+    /// The [`Table::key`] of the referenced table.
+    pub fn ref_key(&self) -> String {
+        key_of(self.ref_namespace.as_deref(), &self.ref_table)
+    }
 }
 
 /// A CHECK constraint.
@@ -259,9 +313,8 @@ pub struct Index {
     pub name: String,
     /// Indexed table (unqualified).
     pub table: String,
-    /// Key parts in order: column names, or `None` for an expression part
-    /// (whose text is only in `sql`).
-    pub columns: Vec<Option<String>>,
+    /// Key parts in order.
+    pub columns: Vec<IndexKey>,
     /// UNIQUE index.
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
@@ -271,6 +324,26 @@ pub struct Index {
     /// The verbatim `CREATE INDEX` statement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<String>,
+}
+
+/// One key part of an index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum IndexKey {
+    /// A column, by name.
+    Column(String),
+    /// An expression, as SQL text of the schema's dialect (`lower(email)`).
+    Expr(String),
+}
+
+impl IndexKey {
+    /// The column, for a plain column part.
+    pub fn column(&self) -> Option<&str> {
+        match self {
+            IndexKey::Column(c) => Some(c),
+            IndexKey::Expr(_) => None,
+        }
+    }
 }
 
 /// A view.
@@ -313,9 +386,14 @@ pub struct Sequence {
     pub namespace: Option<String>,
     /// Sequence name.
     pub name: String,
-    /// `table.column` that owns it (serial / identity), if any.
+    /// `table.column` that owns it (serial / identity), if any; the table
+    /// as its [`Table::key`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_by: Option<String>,
+    /// The sequence of an identity column: created with its column, not
+    /// on its own.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub identity: bool,
     /// START value.
     pub start: i64,
     /// INCREMENT.
@@ -340,6 +418,60 @@ pub struct Routine {
     #[serde(default)]
     pub arguments: String,
     /// The verbatim definition (`pg_get_functiondef`).
+    pub sql: String,
+}
+
+/// A PostgreSQL extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    /// Extension name (`pgcrypto`).
+    pub name: String,
+    /// Namespace its objects live in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// What a user-defined type is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeKind {
+    /// `CREATE TYPE … AS ENUM`.
+    Enum,
+    /// `CREATE DOMAIN`.
+    Domain,
+    /// `CREATE TYPE … AS (…)`.
+    Composite,
+}
+
+/// A PostgreSQL user-defined type. Enum labels and domain checks are DDL
+/// literals: a profile carries them as the schema does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeDef {
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Type name.
+    pub name: String,
+    /// Enum, domain or composite.
+    pub kind: TypeKind,
+    /// Enum labels in sort order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Domain base type, as `format_type` prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Domain NOT NULL.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub not_null: bool,
+    /// Domain DEFAULT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    /// Domain checks (the expression inside `CHECK (…)`, `VALUE` for the value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// The statement that creates it.
     pub sql: String,
 }
 

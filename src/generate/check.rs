@@ -404,6 +404,7 @@ mod tests {
             name: "t".into(),
             columns: Vec::new(),
             primary_key: Vec::new(),
+            primary_key_name: None,
             uniques: Vec::new(),
             foreign_keys: Vec::new(),
             checks: checks

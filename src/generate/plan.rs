@@ -233,7 +233,8 @@ fn plan_table(
                 AutoFill::RowidAlias
                 | AutoFill::Autoincrement
                 | AutoFill::Serial
-                | AutoFill::Identity,
+                | AutoFill::Identity
+                | AutoFill::IdentityAlways,
             ) => Source::RowNumber,
             None if in_pk
                 && pk.len() == 1

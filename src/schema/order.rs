@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// A fill plan: table order and the foreign keys to fill afterwards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FillOrder {
-    /// Table names, parents first. Ties are broken by name, so the order is
+    /// Table keys ([`crate::schema::Table::key`]), parents first. Ties are broken by name, so the order is
     /// deterministic.
     pub tables: Vec<String>,
     /// (table, index into its `foreign_keys`) of each key that points at a
@@ -21,14 +21,20 @@ pub struct FillOrder {
 
 /// Order the schema's tables (virtual tables included, as leaves).
 pub fn fill_order(schema: &Schema) -> FillOrder {
-    let names: BTreeSet<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    let keys: Vec<String> = schema.tables.iter().map(|t| t.key()).collect();
+    let names: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
     // parents[t] = tables t references (other than itself, existing only)
+    let refs: Vec<Vec<String>> = schema
+        .tables
+        .iter()
+        .map(|t| t.foreign_keys.iter().map(|fk| fk.ref_key()).collect())
+        .collect();
     let mut parents: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for t in &schema.tables {
-        let set = parents.entry(t.name.as_str()).or_default();
-        for fk in &t.foreign_keys {
-            if fk.ref_table != t.name && names.contains(fk.ref_table.as_str()) {
-                set.insert(fk.ref_table.as_str());
+    for (i, key) in keys.iter().enumerate() {
+        let set = parents.entry(key.as_str()).or_default();
+        for r in &refs[i] {
+            if r != key && names.contains(r.as_str()) {
+                set.insert(r.as_str());
             }
         }
     }
@@ -59,10 +65,10 @@ pub fn fill_order(schema: &Schema) -> FillOrder {
         .map(|(i, n)| (n.as_str(), i))
         .collect();
     let mut deferred = Vec::new();
-    for t in &schema.tables {
+    for (t, key) in schema.tables.iter().zip(&keys) {
         for (i, fk) in t.foreign_keys.iter().enumerate() {
-            if points_forward(fk, &t.name, &position) {
-                deferred.push((t.name.clone(), i));
+            if points_forward(fk, key, &position) {
+                deferred.push((key.clone(), i));
             }
         }
     }
@@ -74,7 +80,7 @@ pub fn fill_order(schema: &Schema) -> FillOrder {
 }
 
 fn points_forward(fk: &ForeignKey, table: &str, position: &BTreeMap<&str, usize>) -> bool {
-    match (position.get(fk.ref_table.as_str()), position.get(table)) {
+    match (position.get(fk.ref_key().as_str()), position.get(table)) {
         (Some(p), Some(me)) => p >= me,
         _ => false, // a key to a table outside the schema cannot be ordered
     }

@@ -11,7 +11,8 @@
 
 use super::tokens::{Kind, Token, tokenize};
 use super::{
-    AutoFill, Check, Column, Dialect, ForeignKey, Index, Schema, Table, Trigger, Unique, View,
+    AutoFill, Check, Column, Dialect, ForeignKey, Index, IndexKey, Schema, Table, Trigger, Unique,
+    View,
 };
 use rusqlite::Connection;
 
@@ -123,6 +124,7 @@ fn read_table(conn: &Connection, name: &str, sql: Option<String>) -> rusqlite::R
         name: name.to_string(),
         columns,
         primary_key,
+        primary_key_name: None,
         uniques: Vec::new(),
         foreign_keys: Vec::new(),
         checks: body.checks,
@@ -262,11 +264,22 @@ fn read_index(conn: &Connection, name: &str, table: &str, sql: String) -> rusqli
             |r| r.get::<_, bool>(0),
         )
         .unwrap_or(false);
+    // Expression parts have no name in index_xinfo: take their text from
+    // the statement, part by part.
+    let texts = key_texts(&sql);
+    let columns = index_columns(conn, name)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| match c {
+            Some(c) => IndexKey::Column(c),
+            None => IndexKey::Expr(texts.get(i).cloned().unwrap_or_default()),
+        })
+        .collect();
     Ok(Index {
         namespace: None,
         name: name.to_string(),
         table: table.to_string(),
-        columns: index_columns(conn, name)?,
+        columns,
         unique,
         predicate: where_clause(&sql),
         sql: Some(sql),
@@ -292,6 +305,52 @@ fn where_clause(sql: &str) -> Option<String> {
         }
     }
     None
+}
+
+/// The key parts of a `CREATE INDEX … ON t (a, lower(b) DESC)` statement,
+/// as text without their ASC/DESC.
+fn key_texts(sql: &str) -> Vec<String> {
+    let Ok(toks) = tokenize(sql, Dialect::Sqlite) else {
+        return Vec::new();
+    };
+    let code: Vec<&Token<'_>> = toks.iter().filter(|t| t.is_code()).collect();
+    let Some(on) = code.iter().position(|t| t.is_word("ON")) else {
+        return Vec::new();
+    };
+    let Some(open) = code[on..]
+        .iter()
+        .position(|t| t.is_punct("("))
+        .map(|i| i + on)
+    else {
+        return Vec::new();
+    };
+    let mut parts = Vec::new();
+    let mut depth = 0usize;
+    let mut start = code[open].start + 1;
+    for t in &code[open + 1..] {
+        if t.is_punct("(") {
+            depth += 1;
+        } else if t.is_punct(")") && depth > 0 {
+            depth -= 1;
+        } else if (t.is_punct(",") || t.is_punct(")")) && depth == 0 {
+            let text = sql[start..t.start].trim();
+            let text = ["ASC", "DESC"]
+                .iter()
+                .find_map(|w| {
+                    let cut = text.len().checked_sub(w.len())?;
+                    (text.get(cut..)?.eq_ignore_ascii_case(w)
+                        && text[..cut].ends_with(char::is_whitespace))
+                    .then(|| text[..cut].trim_end())
+                })
+                .unwrap_or(text);
+            parts.push(text.to_string());
+            if t.is_punct(")") {
+                break;
+            }
+            start = t.start + 1;
+        }
+    }
+    parts
 }
 
 /// What the lexer finds in a `CREATE TABLE` statement that no pragma says.
@@ -461,7 +520,25 @@ mod tests {
         assert_eq!(tt.primary_key, vec!["track", "tag"]);
         assert_eq!(tt.columns[2].default.as_deref(), Some("'a,b'"));
         assert_eq!(s.indexes[0].predicate.as_deref(), Some("title IS NOT NULL"));
+        assert_eq!(s.indexes[0].columns, vec![IndexKey::Column("title".into())]);
         assert_eq!((s.views.len(), s.triggers.len()), (1, 1));
+    }
+
+    #[test]
+    fn expression_index_parts_keep_their_text() {
+        let s = schema(
+            "CREATE TABLE c (id INTEGER PRIMARY KEY, email TEXT, n INT);
+             CREATE UNIQUE INDEX c_email ON c (lower(email) DESC, n, substr(email, 1, 2));",
+        );
+        assert_eq!(
+            s.indexes[0].columns,
+            vec![
+                IndexKey::Expr("lower(email)".into()),
+                IndexKey::Column("n".into()),
+                IndexKey::Expr("substr(email, 1, 2)".into())
+            ]
+        );
+        assert!(s.indexes[0].unique);
     }
 
     #[test]

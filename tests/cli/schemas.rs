@@ -154,3 +154,101 @@ fn postgres_samples_load_into_a_throwaway_cluster() {
         }
     }
 }
+
+/// The schema of a database on the shared cluster, read read-only.
+fn read_pg(db: &str) -> rollproof::schema::postgres::Read {
+    let mut c = connect(db);
+    c.batch_execute("SET search_path = public").unwrap();
+    let mut tx = schema::postgres::read_only(&mut c).unwrap();
+    let r = schema::postgres::read(&mut tx).unwrap();
+    tx.commit().unwrap();
+    r
+}
+
+#[test]
+fn sqlite_schemas_round_trip_and_cross_to_postgres() {
+    use rollproof::schema::render;
+    let w = Work::new();
+    for name in SAMPLES {
+        let s = read_sqlite(&sample_sqlite(&w, name));
+        let r = render::render(&s, schema::Dialect::Sqlite);
+        assert!(r.skipped.is_empty(), "{name}: {:?}", r.skipped);
+        let fresh = rusqlite::Connection::open_in_memory().unwrap();
+        render::sqlite::load(&fresh, &r).unwrap();
+        assert_eq!(schema::sqlite::read(&fresh).unwrap(), s, "{name}");
+
+        let db = format!("render_from_sqlite_{name}");
+        connect("postgres")
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let r = render::render(&s, schema::Dialect::Postgres);
+        let skipped = render::postgres::load(&mut connect(&db), &r)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", r.script()));
+        // SQLite trigger bodies cannot cross. SQLite expressions PostgreSQL
+        // rejects (trading: round(double precision, int) in a generated
+        // column) are not translated yet: the table is created without
+        // them and each is named.
+        for k in &skipped {
+            assert!(
+                k.kind == "trigger"
+                    || k.kind == "check"
+                    || (k.kind == "table" && k.reason.starts_with("created without")),
+                "{name}: {k:?}"
+            );
+        }
+        if *name != "trading" {
+            assert!(
+                skipped.iter().all(|k| k.kind == "trigger"),
+                "{name}: {skipped:?}"
+            );
+        }
+        let back = read_pg(&db).schema;
+        assert_eq!(back.tables.len(), s.tables.len(), "{name}");
+        assert_eq!(back.views.len(), s.views.len(), "{name}: views");
+    }
+}
+
+#[test]
+fn postgres_schemas_round_trip_and_cross_to_sqlite() {
+    use rollproof::schema::render;
+    for name in SAMPLES {
+        let db = format!("render_src_{name}");
+        sample_pg(name, &db);
+        let read = read_pg(&db);
+        assert!(read.unmodelled.is_empty(), "{name}: {:?}", read.unmodelled);
+        let s = read.schema;
+        assert!(!s.routines.is_empty() && !s.triggers.is_empty(), "{name}");
+        let r = render::render(&s, schema::Dialect::Postgres);
+        assert!(r.skipped.is_empty(), "{name}: {:?}", r.skipped);
+        let copy = format!("render_copy_{name}");
+        connect("postgres")
+            .batch_execute(&format!("CREATE DATABASE {copy}"))
+            .unwrap();
+        let skipped = render::postgres::load(&mut connect(&copy), &r)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", r.script()));
+        assert!(skipped.is_empty(), "{name}: {skipped:?}");
+        assert_eq!(
+            read_pg(&copy).schema,
+            s,
+            "{name}: read → render → load → read"
+        );
+
+        let r = render::render(&s, schema::Dialect::Sqlite);
+        let lite = rusqlite::Connection::open_in_memory().unwrap();
+        let skipped = render::sqlite::load(&lite, &r)
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{}", r.script()));
+        // Functions and triggers cannot cross, and are named.
+        for k in &skipped {
+            assert!(
+                ["function", "procedure", "trigger", "extension"].contains(&k.kind.as_str()),
+                "{name}: {k:?}\n{}",
+                r.script()
+            );
+        }
+        assert!(skipped.iter().any(|k| k.kind == "trigger"), "{name}");
+        let back = schema::sqlite::read(&lite).unwrap();
+        assert_eq!(back.tables.len(), s.tables.len(), "{name}");
+        assert_eq!(back.views.len(), s.views.len(), "{name}: views");
+        assert_eq!(back.indexes.len(), s.indexes.len(), "{name}: indexes");
+    }
+}

@@ -139,8 +139,12 @@ fn unique_sets(t: &Table, schema: &Schema) -> Vec<(String, Vec<String>)> {
         sets.push((label, u.columns.clone()));
     }
     for ix in schema.indexes_on(&t.name).filter(|i| i.unique) {
-        let mut cols: Vec<String> = ix.columns.iter().flatten().cloned().collect();
-        if ix.columns.iter().any(Option::is_none)
+        let mut cols: Vec<String> = ix
+            .columns
+            .iter()
+            .filter_map(|k| k.column().map(str::to_string))
+            .collect();
+        if ix.columns.iter().any(|k| k.column().is_none())
             && let Some(sql) = &ix.sql
         {
             cols.extend(expression_columns(sql, t, schema.dialect));
