@@ -1,25 +1,47 @@
-//! Profiles: a value-free description of production's shape — per table its
-//! row count, per column its null fraction, length or numeric range, category
-//! mix (low-cardinality columns only) and foreign-key target. A surrogate is
-//! generated from a profile; `rollproof profile` extracts one from a database.
+//! Profiles: a value-free description of a database's shape. A surrogate is
+//! generated from a profile; `rollproof profile` extracts one from any
+//! database; `rollproof fidelity` compares a database with one. The format
+//! is documented in docs/PROFILES.md; keep the two in step.
 //!
-//! Format (TOML, unknown keys are errors):
+//! - **Format 2** (what `rollproof profile` writes): `[schema]`, the
+//!   complete schema as the [`crate::schema`] model (value-free DDL), plus
+//!   per table its row count, per column null fraction, distinct ratio and
+//!   lengths (ranges and category mixes only when allowed), and per foreign
+//!   key the distribution of children per parent (`fanout`).
+//! - **Format 1** (the shipped birth-register surface profiles): per table
+//!   a row count and optional column shapes; the schema is the surface's
+//!   own (`src/surface.rs`). Still read, unchanged.
+//!
 //! ```toml
 //! [profile]
-//! name = "default"
-//! [tables.objects]
+//! name = "shop"
+//! format = 2
+//! [schema]
+//! dialect = "sqlite"
+//! [[schema.tables]]
+//! name = "orders"
+//! # … columns, keys, verbatim sql …
+//! [tables.orders]
 //! rows = 20000
-//! [tables.objects.columns.kind]
-//! categories = { sensor = 0.5, gateway = 0.5 }
-//! [tables.objects.columns.payload]
-//! null_fraction = 0.0
-//! length = [80, 900]
+//! [tables.orders.columns.note]
+//! null_fraction = 0.8
+//! distinct_ratio = 0.97
+//! length = [3, 120]
+//! [[tables.orders.fanout]]
+//! columns = ["customer_id"]
+//! references = "customer"
+//! childless = 0.1
+//! mean = 2.4
 //! ```
 
+pub mod dump;
 pub mod extract;
 pub mod fidelity;
+pub mod pgstats;
 pub mod stats;
+mod validate;
 
+use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,9 +72,14 @@ pub struct Meta {
     /// Free text: where the shape came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// Profile format version (1).
+    /// Profile format version: 1 (surface profiles) or 2 (with `[schema]`).
     #[serde(default = "one")]
     pub format: u32,
+    /// Where a format-2 profile was extracted from: `sqlite`,
+    /// `postgres` (a live database) or `postgres-dump` (a schema-only dump
+    /// plus statistics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn one() -> u32 {
@@ -78,9 +105,49 @@ pub struct ColumnProfile {
     /// Category → weight, for low-cardinality columns only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<BTreeMap<String, f64>>,
-    /// Table this column references (foreign key).
+    /// Table this column references (foreign key; format 1 only — in
+    /// format 2 the schema holds every key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<String>,
+    /// Distinct non-NULL values / non-NULL values, 0..=1 (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_ratio: Option<f64>,
+    /// Mean length in bytes of text and blob values (format 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_length: Option<f64>,
+    /// Inclusive [first, last] day (`YYYY-MM-DD`) of date and timestamp
+    /// values, widened to whole months; only with `--allow-ranges`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_range: Option<[String; 2]>,
+}
+
+/// How many children the rows of a parent table have through one foreign
+/// key: the distribution over **all** parent rows (childless ones count as
+/// 0). Quantiles and the maximum are exact on SQLite; from PostgreSQL
+/// statistics only `childless` and `mean` (and an estimated `max`) exist.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FanOut {
+    /// The foreign key's columns in this (the child) table.
+    pub columns: Vec<String>,
+    /// The parent table (its key, as in `[tables]`).
+    pub references: String,
+    /// Share of parent rows with no child, 0..=1.
+    pub childless: f64,
+    /// Children per parent row (children with a non-NULL key / parents).
+    pub mean: f64,
+    /// Children of the median parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50: Option<u64>,
+    /// 90th percentile of children per parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p90: Option<u64>,
+    /// 99th percentile of children per parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p99: Option<u64>,
+    /// Most children any parent has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
 }
 
 /// One table's shape.
@@ -92,6 +159,10 @@ pub struct TableProfile {
     /// Per-column shapes, by column name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub columns: BTreeMap<String, ColumnProfile>,
+    /// Children per parent, one entry per foreign key of this table
+    /// (format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fanout: Vec<FanOut>,
 }
 
 /// A whole profile.
@@ -99,7 +170,12 @@ pub struct TableProfile {
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     pub profile: Meta,
-    /// Tables by name.
+    /// The complete schema (format 2; absent in format 1, whose schema is
+    /// the birth-register surface).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Schema>,
+    /// Tables by key ([`crate::schema::Table::key`]: the name, or
+    /// `namespace.name` outside PostgreSQL's `public`).
     pub tables: BTreeMap<String, TableProfile>,
 }
 
@@ -128,18 +204,34 @@ impl Profile {
             location,
             problem,
         };
-        if self.profile.format != 1 {
-            return Err(bad(
-                "profile.format".into(),
-                format!(
-                    "unsupported format {} (this rollproof reads 1)",
-                    self.profile.format
-                ),
-            ));
+        match (self.profile.format, &self.schema) {
+            (1, None) | (2, Some(_)) => {}
+            (1, Some(_)) => {
+                return Err(bad(
+                    "schema".into(),
+                    "a format-1 profile has no [schema]; set format = 2".into(),
+                ));
+            }
+            (2, None) => {
+                return Err(bad(
+                    "schema".into(),
+                    "a format-2 profile needs its [schema]".into(),
+                ));
+            }
+            (f, _) => {
+                return Err(bad(
+                    "profile.format".into(),
+                    format!("unsupported format {f} (this rollproof reads 1 and 2)"),
+                ));
+            }
+        }
+        if let Some(schema) = &self.schema {
+            validate::against_schema(self, schema).map_err(|(l, p)| bad(l, p))?;
         }
         for (table, t) in &self.tables {
             for (col, c) in &t.columns {
                 let loc = format!("tables.{table}.columns.{col}");
+                validate::column_v2(c).map_err(|(field, p)| bad(format!("{loc}.{field}"), p))?;
                 if let Some(f) = c.null_fraction
                     && !(0.0..=1.0).contains(&f)
                 {
@@ -219,6 +311,15 @@ impl Profile {
     /// Serialise as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()
+    }
+
+    /// The fan-out entries of `table`, by the foreign key's columns.
+    pub fn fanout(&self, table: &str, columns: &[String]) -> Option<&FanOut> {
+        self.tables
+            .get(table)?
+            .fanout
+            .iter()
+            .find(|f| f.columns == columns)
     }
 }
 

@@ -5,10 +5,13 @@ use crate::profile::Profile;
 use crate::profile::fidelity::FidelityReport;
 use std::path::PathBuf;
 
-/// Compare a database with a profile: per table (rows) and per profiled
-/// column (type, null fraction, length and numeric range overlap, category
-/// mix, foreign key), each scored 0..1, and one overall score 0..100
-/// (formula: docs/FIDELITY.md).
+/// Compare a database with a profile: per table (rows), per profiled
+/// column (type, null fraction, distinct ratio, length, numeric and date
+/// range overlap, category mix), per foreign key (children per parent) and
+/// per unique key (uniqueness), each scored 0..1, and one overall score
+/// 0..100 (formula: docs/FIDELITY.md). A database with none of the
+/// profile's tables, or a profile with no tables, is an error (exit 2):
+/// there is nothing to compare.
 ///
 /// A measurement: exits 0 whatever the score, unless --min-score is given
 /// and the score is below it (exit 1).
@@ -24,8 +27,9 @@ pub struct Args {
     /// Profile (TOML) to compare against.
     #[arg(long, value_name = "PROFILE")]
     pub profile: PathBuf,
-    /// Compare with the profile's growing tables scaled like `generate
-    /// --scale` (users, objects, births, revisions, activity).
+    /// Compare with the profile's row counts scaled like `generate
+    /// --scale`: every table of a format-2 profile; the growing tables
+    /// (users, objects, births, revisions, activity) of a format-1 one.
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
     /// Exit 1 when the overall score is below this (0..100).
@@ -48,8 +52,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let mut profile = Profile::load(&args.profile)?;
     if args.scale != 1.0 {
         // The same rounding as `generate`, so a scaled surrogate matches.
+        let all = profile.schema.is_some();
         for (name, t) in profile.tables.iter_mut() {
-            if crate::generate::SCALED_TABLES.contains(&name.as_str()) {
+            if all || crate::generate::SCALED_TABLES.contains(&name.as_str()) {
                 t.rows = (t.rows as f64 * args.scale).round() as u64;
             }
         }
@@ -82,6 +87,28 @@ fn print_text(r: &FidelityReport) {
             "{:<24} rows {:>9} / {:<9} rows {:.3}  table {:.3}",
             t.table, actual, t.expected_rows, t.rows_score, t.score
         );
+        for k in &t.keys {
+            let bad: Vec<String> = k
+                .items
+                .iter()
+                .filter(|i| i.score < 1.0)
+                .map(|i| {
+                    format!(
+                        "{} {:.3} (want {}, have {})",
+                        i.check, i.score, i.expected, i.actual
+                    )
+                })
+                .collect();
+            if !bad.is_empty() {
+                println!(
+                    "  {} ({}) {:.3}  {}",
+                    k.kind,
+                    k.columns.join(", "),
+                    k.score,
+                    bad.join("; ")
+                );
+            }
+        }
         for c in &t.columns {
             let items: Vec<String> = c
                 .items

@@ -77,8 +77,9 @@ impl FillStats {
 /// Rows to write per table (unqualified name); tables absent get none.
 pub type RowCounts = BTreeMap<String, u64>;
 
-/// Format-1 profiles carry per-column shapes too: turn them into
-/// statistics so the generic engine can follow them.
+/// Turn a profile's per-column shapes (both formats) and, in format 2,
+/// its distinct ratios, date ranges and fan-outs into statistics the
+/// generic engine follows.
 impl From<&crate::profile::Profile> for FillStats {
     fn from(p: &crate::profile::Profile) -> FillStats {
         let tables = p
@@ -93,9 +94,11 @@ impl From<&crate::profile::Profile> for FillStats {
                             c.clone(),
                             ColumnStats {
                                 null_fraction: cp.null_fraction,
-                                distinct_ratio: None,
+                                distinct_ratio: cp.distinct_ratio,
                                 length: cp.length,
-                                range: cp.range,
+                                range: cp.range.or_else(|| {
+                                    cp.date_range.as_ref().and_then(date_range_seconds)
+                                }),
                                 categories: cp.categories.clone(),
                             },
                         )
@@ -106,11 +109,57 @@ impl From<&crate::profile::Profile> for FillStats {
                     TableStats {
                         rows: t.rows,
                         columns,
-                        fanout: BTreeMap::new(),
+                        fanout: t
+                            .fanout
+                            .iter()
+                            .map(|f| (f.columns.join(","), fanout_buckets(f)))
+                            .collect(),
                     },
                 )
             })
             .collect();
         FillStats { tables }
     }
+}
+
+/// A profile's `[first, last]` days as seconds since 1970 (the last day
+/// through its final second).
+fn date_range_seconds(r: &[String; 2]) -> Option<[f64; 2]> {
+    let day = |s: &str| crate::util::timefmt::parse_day(s).map(|d| (d * 86_400) as f64);
+    Some([day(&r[0])?, day(&r[1])? + 86_399.0])
+}
+
+/// A profile's children-per-parent summary as a histogram: the childless
+/// share at 0, and each quantile band of the parents at the middle of its
+/// band (median, 90th, 99th percentile, maximum). Without quantiles (a
+/// profile from PostgreSQL statistics) the parents with children share
+/// the mean among them.
+fn fanout_buckets(f: &crate::profile::FanOut) -> FanOut {
+    let childless = f.childless.clamp(0.0, 1.0);
+    let mut buckets = vec![(0, childless)];
+    match (f.p50, f.p90, f.p99, f.max) {
+        (Some(p50), Some(p90), Some(p99), Some(max)) => {
+            let mid = |a: u64, b: u64| a.midpoint(b).max(1);
+            // Quantile bands over all parents, minus the childless share.
+            let bands = [
+                (0.5, p50.max(1)),
+                (0.9, mid(p50, p90)),
+                (0.99, mid(p90, p99)),
+                (1.0, mid(p99, max)),
+            ];
+            let mut from = childless;
+            for (to, children) in bands {
+                if to > from {
+                    buckets.push((children, to - from));
+                    from = to;
+                }
+            }
+        }
+        _ if childless < 1.0 => {
+            let per = (f.mean / (1.0 - childless)).round().max(1.0) as u64;
+            buckets.push((per, 1.0 - childless));
+        }
+        _ => {}
+    }
+    FanOut { buckets }
 }

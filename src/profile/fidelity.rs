@@ -1,14 +1,19 @@
 //! Fidelity: how closely a database matches a profile. Every profiled fact
-//! (row count, column type, null fraction, length range, numeric range,
-//! category mix, foreign key) becomes one item scored 0..1; items roll up
-//! into table scores and one overall score 0..100. The formula is in
-//! docs/FIDELITY.md; keep the two in step.
+//! becomes one item scored 0..1 — per table its row count, per column its
+//! type, null fraction, distinct ratio, lengths, ranges and category mix,
+//! per foreign key its fan-out, per unique key its uniqueness — and items
+//! roll up into table scores and one overall score 0..100. The formula is
+//! in docs/FIDELITY.md; keep the two in step.
 //!
 //! A measurement, not a verdict: the caller decides what score is enough.
 //! Statistics come from [`crate::profile::stats`] (SQL aggregates, read-only).
 
-use crate::profile::stats::{Db, StatsError, TableStats};
+mod columns;
+mod keys;
+
+use crate::profile::stats::{ColumnInfo, Db, StatsError};
 use crate::profile::{ColumnProfile, Profile};
+use crate::schema::{Dialect, Schema};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -20,8 +25,13 @@ pub enum FidelityError {
     #[error(transparent)]
     Stats(#[from] StatsError),
     /// The database has no tables the profile describes.
-    #[error("{path} has none of the profile's tables")]
+    #[error(
+        "{path} has none of the profile's tables, so there is nothing to compare (is it the surrogate of this profile?)"
+    )]
     NothingInCommon { path: PathBuf },
+    /// The profile describes no table.
+    #[error("profile '{name}' describes no table, so there is nothing to compare")]
+    EmptyProfile { name: String },
 }
 
 /// The comparison of one database with one profile.
@@ -48,11 +58,31 @@ pub struct TableFidelity {
     pub actual_rows: Option<u64>,
     /// min(expected, actual) / max(expected, actual); 1 when both are 0.
     pub rows_score: f64,
-    /// Table score 0..1: rows_score alone without column items, else the
-    /// mean of rows_score and the mean of the column scores.
+    /// Table score 0..1: the mean of rows_score and, where there are any,
+    /// the mean of the column scores and the mean of the key scores.
     pub score: f64,
     /// One entry per profiled column, in name order.
     pub columns: Vec<ColumnFidelity>,
+    /// One entry per profiled foreign key (fan-out) and unique key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<KeyFidelity>,
+}
+
+/// One key's comparison: a foreign key's fan-out or a unique key's
+/// uniqueness.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyFidelity {
+    /// "fanout" or "unique".
+    pub kind: String,
+    /// The key's columns.
+    pub columns: Vec<String>,
+    /// The parent table of a foreign key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub references: Option<String>,
+    /// Mean of the item scores, 0..1.
+    pub score: f64,
+    /// The facts compared.
+    pub items: Vec<Item>,
 }
 
 /// One column's comparison.
@@ -71,8 +101,9 @@ pub struct ColumnFidelity {
 /// One profiled fact compared with the database.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
-    /// Which fact: "type", "null_fraction", "length", "range",
-    /// "categories" or "references".
+    /// Which fact: "type", "null_fraction", "distinct_ratio", "length",
+    /// "mean_length", "range", "date_range", "categories", "references";
+    /// for keys "childless", "mean", "p50", "p90", "p99", "max", "unique".
     pub check: String,
     /// What the profile says.
     pub expected: Value,
@@ -80,6 +111,17 @@ pub struct Item {
     pub actual: Value,
     /// 0..1, 1 = identical.
     pub score: f64,
+}
+
+impl Item {
+    fn new(check: &str, expected: Value, actual: Value, score: f64) -> Item {
+        Item {
+            check: check.to_string(),
+            expected,
+            actual,
+            score: round(score, 4),
+        }
+    }
 }
 
 fn round(x: f64, places: i32) -> f64 {
@@ -119,8 +161,17 @@ pub fn category_score(expected: &BTreeMap<String, f64>, counts: &[u64], total: u
 }
 
 fn ratio(expected: u64, actual: u64) -> f64 {
-    let (lo, hi) = (expected.min(actual), expected.max(actual));
-    if hi == 0 { 1.0 } else { lo as f64 / hi as f64 }
+    ratio_f(expected as f64, actual as f64)
+}
+
+/// min / max of two non-negative numbers; 1 when both are 0.
+fn ratio_f(a: f64, b: f64) -> f64 {
+    let (lo, hi) = (a.min(b), a.max(b));
+    if hi <= 0.0 {
+        1.0
+    } else {
+        (lo / hi).clamp(0.0, 1.0)
+    }
 }
 
 fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
@@ -130,64 +181,71 @@ fn mean(xs: impl Iterator<Item = f64>) -> Option<f64> {
 
 /// Score the database at `db` against `profile` (read-only).
 pub fn score(db: &Path, profile: &Profile) -> Result<FidelityReport, FidelityError> {
+    if profile.tables.is_empty() {
+        return Err(FidelityError::EmptyProfile {
+            name: profile.profile.name.clone(),
+        });
+    }
     let db = Db::open(db)?;
-    let present = db.tables()?;
+    let have = db.schema()?;
+    let want = profile.schema.as_ref();
+    let mut rows: BTreeMap<String, u64> = BTreeMap::new();
+    for key in profile.tables.keys() {
+        if let Some(t) = have.table(key) {
+            rows.insert(key.clone(), db.table_stats(&t.name, &[])?.rows);
+        }
+    }
     let mut tables = Vec::new();
-    for (name, tp) in &profile.tables {
-        if !present.contains(name) {
+    for (key, tp) in &profile.tables {
+        let Some(t) = have.table(key) else {
             tables.push(TableFidelity {
-                table: name.clone(),
+                table: key.clone(),
                 expected_rows: tp.rows,
                 actual_rows: None,
                 rows_score: 0.0,
                 score: 0.0,
                 columns: Vec::new(),
+                keys: Vec::new(),
             });
             continue;
-        }
-        let stats = db.table_stats(name)?;
-        let infos = db.columns(name)?;
-        let mut columns = Vec::new();
-        for (col, cp) in &tp.columns {
-            let info = infos.iter().find(|i| i.name.eq_ignore_ascii_case(col));
-            let items = match info {
-                Some(info) => column_items(&db, name, info, &stats, cp)?,
-                None => missing_items(cp),
-            };
-            if items.is_empty() {
-                continue;
-            }
-            let score = mean(items.iter().map(|i| i.score)).unwrap_or(0.0);
-            columns.push(ColumnFidelity {
-                column: col.clone(),
-                present: info.is_some(),
-                score: round(score, 4),
-                items,
-            });
-        }
-        let rows_score = ratio(tp.rows, stats.rows);
-        let score = match mean(columns.iter().map(|c| c.score)) {
-            Some(c) => (rows_score + c) / 2.0,
-            None => rows_score,
         };
+        let columns = table_columns(&db, profile, key, t)?;
+        let count = |k: &str| rows.get(k).copied();
+        let mut keys = keys::fanouts(&db, profile, key, t, &have, &count)?;
+        if let Some(want_t) = want.and_then(|s| s.tables.iter().find(|x| x.key() == *key)) {
+            keys.extend(keys::uniques(&db, want.unwrap_or(&have), want_t, t)?);
+        }
+        let actual = rows.get(key).copied().unwrap_or(0);
+        let rows_score = ratio(tp.rows, actual);
+        let parts: Vec<f64> = [
+            Some(rows_score),
+            mean(columns.iter().map(|c| c.score)),
+            mean(keys.iter().map(|k| k.score)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         tables.push(TableFidelity {
-            table: name.clone(),
+            table: key.clone(),
             expected_rows: tp.rows,
-            actual_rows: Some(stats.rows),
+            actual_rows: Some(actual),
             rows_score: round(rows_score, 4),
-            score: round(score, 4),
+            score: round(mean(parts.into_iter()).unwrap_or(0.0), 4),
             columns,
+            keys,
         });
     }
-    if !tables.is_empty() && tables.iter().all(|t| t.actual_rows.is_none()) {
+    if tables.iter().all(|t| t.actual_rows.is_none()) {
         return Err(FidelityError::NothingInCommon {
             path: db.path().to_path_buf(),
         });
     }
     let overall = mean(tables.iter().map(|t| t.score)).unwrap_or(0.0) * 100.0;
-    let unprofiled_tables = present
-        .into_iter()
-        .filter(|t| !profile.tables.contains_key(t))
+    let unprofiled_tables = have
+        .tables
+        .iter()
+        .map(|t| t.key())
+        .filter(|k| !profile.tables.contains_key(k))
         .collect();
     Ok(FidelityReport {
         score: round(overall, 2),
@@ -197,140 +255,78 @@ pub fn score(db: &Path, profile: &Profile) -> Result<FidelityReport, FidelityErr
     })
 }
 
-/// Every profiled fact of a column the database lacks scores 0.
-fn missing_items(cp: &ColumnProfile) -> Vec<Item> {
-    expected_facts(cp)
-        .into_iter()
-        .map(|(check, expected)| Item {
-            check: check.to_string(),
-            expected,
-            actual: Value::Null,
-            score: 0.0,
-        })
-        .collect()
-}
-
-fn expected_facts(cp: &ColumnProfile) -> Vec<(&'static str, Value)> {
-    let mut v = Vec::new();
-    if let Some(t) = &cp.sql_type {
-        v.push(("type", json!(t)));
-    }
-    if let Some(f) = cp.null_fraction {
-        v.push(("null_fraction", json!(f)));
-    }
-    if let Some(l) = cp.length {
-        v.push(("length", json!(l)));
-    }
-    if let Some(r) = cp.range {
-        v.push(("range", json!(r)));
-    }
-    if let Some(c) = &cp.categories {
-        v.push(("categories", json!(c)));
-    }
-    if let Some(r) = &cp.references {
-        v.push(("references", json!(r)));
-    }
-    v
-}
-
-fn column_items(
+/// The profiled columns of one table, with the schema's type as an item
+/// for format-2 profiles (whose columns do not repeat it).
+fn table_columns(
     db: &Db,
-    table: &str,
-    info: &crate::profile::stats::ColumnInfo,
-    stats: &TableStats,
-    cp: &ColumnProfile,
-) -> Result<Vec<Item>, FidelityError> {
-    let empty = crate::profile::stats::ColumnStats::default();
-    let cs = stats.column(&info.name).unwrap_or(&empty);
-    let mut items = Vec::new();
-    let mut push = |check: &str, expected: Value, actual: Value, score: f64| {
-        items.push(Item {
-            check: check.to_string(),
-            expected,
-            actual,
-            score: round(score, 4),
-        })
-    };
-    if let Some(t) = &cp.sql_type {
-        let same = t.trim().eq_ignore_ascii_case(info.decl_type.trim());
-        push(
-            "type",
-            json!(t),
-            json!(info.decl_type),
-            f64::from(u8::from(same)),
-        );
+    profile: &Profile,
+    key: &str,
+    t: &crate::schema::Table,
+) -> Result<Vec<ColumnFidelity>, FidelityError> {
+    let tp = &profile.tables[key];
+    let want_table = profile
+        .schema
+        .as_ref()
+        .and_then(|s| s.tables.iter().find(|x| x.key() == key));
+    let infos = ColumnInfo::of(t);
+    let names: Vec<String> = tp
+        .columns
+        .keys()
+        .filter(|c| t.column(c).is_some())
+        .cloned()
+        .collect();
+    let stats = db.table_stats(&t.name, &names)?;
+    let mut out = Vec::new();
+    let mut names: Vec<&String> = tp.columns.keys().collect();
+    if let Some(w) = want_table {
+        names = w.columns.iter().map(|c| &c.name).collect();
+        names.sort();
     }
-    if let Some(f) = cp.null_fraction {
-        let actual = if stats.rows == 0 {
-            0.0
-        } else {
-            cs.nulls as f64 / stats.rows as f64
+    let empty = ColumnProfile::default();
+    for col in names {
+        let cp = tp.columns.get(col).unwrap_or(&empty);
+        let info = infos.iter().find(|i| i.name == *col);
+        let mut items = match (info, stats.column(col)) {
+            (Some(info), Some(cs)) => columns::present(db, &t.name, info, stats.rows, cs, cp)?,
+            (Some(info), None) => {
+                columns::present(db, &t.name, info, stats.rows, &Default::default(), cp)?
+            }
+            (None, _) => columns::missing(cp),
         };
-        let s = 1.0 - (f - actual).abs();
-        push("null_fraction", json!(f), json!(round(actual, 4)), s);
-    }
-    if let Some([lo, hi]) = cp.length {
-        match cs.length {
-            Some([a, z]) => {
-                let s = overlap([lo as f64, hi as f64], [a as f64, z as f64], 1.0);
-                push("length", json!([lo, hi]), json!([a, z]), s);
-            }
-            None => push("length", json!([lo, hi]), Value::Null, 0.0),
-        }
-    }
-    if let Some([lo, hi]) = cp.range {
-        match cs.range {
-            Some([a, z]) => {
-                let unit = if cs.reals == 0 && lo.fract() == 0.0 && hi.fract() == 0.0 {
-                    1.0
-                } else {
-                    0.0
-                };
-                let s = if unit == 0.0 && lo == hi && a == z {
-                    f64::from(u8::from(lo == a))
-                } else {
-                    overlap([lo, hi], [a, z], unit)
-                };
-                push("range", json!([lo, hi]), json!([a, z]), s);
-            }
-            None => push("range", json!([lo, hi]), Value::Null, 0.0),
-        }
-    }
-    if let Some(cats) = &cp.categories {
-        let keys: Vec<String> = cats.keys().cloned().collect();
-        let (total, counts) = db.value_counts(table, &info.name, &keys)?;
-        let mut actual = serde_json::Map::new();
-        for (k, c) in keys.iter().zip(&counts) {
-            let share = if total == 0 {
-                0.0
-            } else {
-                *c as f64 / total as f64
-            };
-            actual.insert(k.clone(), json!(round(share, 4)));
-        }
-        let other = total.saturating_sub(counts.iter().sum());
-        if other > 0 {
-            actual.insert(
-                "(other)".into(),
-                json!(round(other as f64 / total as f64, 4)),
+        if let (Some(w), Some(schema)) = (want_table.and_then(|w| w.column(col)), &profile.schema) {
+            let have = info.map(|i| i.decl_type.clone());
+            let same = have
+                .as_deref()
+                .is_some_and(|h| columns::same_type(&w.sql_type, h, schema.dialect, schema));
+            items.insert(
+                0,
+                Item::new(
+                    "type",
+                    json!(w.sql_type),
+                    json!(have),
+                    f64::from(u8::from(same)),
+                ),
             );
         }
-        let s = category_score(cats, &counts, total);
-        push("categories", json!(cats), Value::Object(actual), s);
+        if items.is_empty() {
+            continue;
+        }
+        let score = mean(items.iter().map(|i| i.score)).unwrap_or(0.0);
+        out.push(ColumnFidelity {
+            column: col.clone(),
+            present: info.is_some(),
+            score: round(score, 4),
+            items,
+        });
     }
-    if let Some(target) = &cp.references {
-        let actual = info.references.clone();
-        let same = actual
-            .as_deref()
-            .is_some_and(|a| a.eq_ignore_ascii_case(target));
-        push(
-            "references",
-            json!(target),
-            json!(actual),
-            f64::from(u8::from(same)),
-        );
-    }
-    Ok(items)
+    Ok(out)
+}
+
+/// The dialect a profile's statistics were taken in.
+pub fn profile_dialect(p: &Profile) -> Dialect {
+    p.schema
+        .as_ref()
+        .map_or(Dialect::Sqlite, |s: &Schema| s.dialect)
 }
 
 #[cfg(test)]

@@ -1,12 +1,15 @@
 //! Per-table, per-column statistics of a SQLite database, computed with SQL
 //! aggregates in one streaming scan per table (plus one bounded scan per
-//! category column), so memory stays flat whatever the database's size.
-//! Shared by profile extraction (`profile_extract`) and `fidelity`.
+//! category column and one grouped scan per foreign key), so memory stays
+//! flat whatever the database's size: SQLite's DISTINCT and GROUP BY keep
+//! their working sets in temporary b-trees that spill to disk. Shared by
+//! profile extraction and `fidelity`.
 //!
 //! The database is opened read-only (`SQLITE_OPEN_READ_ONLY`) after a header
 //! check that names the file and the problem for empty, foreign and
 //! truncated files; nothing here ever writes to it.
 
+use crate::schema::{Schema, Table};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params_from_iter};
 use std::path::{Path, PathBuf};
@@ -14,6 +17,8 @@ use std::path::{Path, PathBuf};
 /// Columns aggregated per query: keeps result rows far below SQLite's
 /// 2,000-column limit for very wide tables (wider tables take more scans).
 const COLUMNS_PER_SCAN: usize = 48;
+/// Aggregates selected per column in [`Db::table_stats`].
+const PER_COLUMN: usize = 11;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
@@ -52,6 +57,28 @@ pub struct ColumnInfo {
     pub references: Option<String>,
 }
 
+impl ColumnInfo {
+    /// The columns of a table of the schema model, in declaration order;
+    /// `references` is the target of the first foreign key the column is
+    /// part of.
+    pub fn of(table: &Table) -> Vec<ColumnInfo> {
+        table
+            .columns
+            .iter()
+            .map(|c| ColumnInfo {
+                name: c.name.clone(),
+                decl_type: c.sql_type.clone(),
+                primary_key: table.primary_key.contains(&c.name),
+                references: table
+                    .foreign_keys
+                    .iter()
+                    .find(|fk| fk.columns.contains(&c.name))
+                    .map(|fk| fk.ref_key()),
+            })
+            .collect()
+    }
+}
+
 /// Aggregates of one column.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ColumnStats {
@@ -71,6 +98,10 @@ pub struct ColumnStats {
     pub length: Option<[u64; 2]>,
     /// Smallest and largest integer or real value.
     pub range: Option<[f64; 2]>,
+    /// Distinct non-NULL values.
+    pub distinct: u64,
+    /// Mean length in bytes of text and blob values.
+    pub mean_length: Option<f64>,
 }
 
 impl ColumnStats {
@@ -165,68 +196,24 @@ impl Db {
         }
     }
 
-    /// Data tables by name: not views, not SQLite's internal tables, not
-    /// rollproof's own provenance record (bookkeeping, never data).
-    pub fn tables(&self) -> Result<Vec<String>, StatsError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' \
-                 AND name NOT IN {} AND name <> ?1 ORDER BY name",
-                crate::engine::sqlite::logical::internal_tables_sql()
-            ))
-            .map_err(self.err())?;
-        stmt.query_map([crate::guard::provenance::TABLE], |r| r.get::<_, String>(0))
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(self.err())
-    }
-
-    /// Declared columns of `table` with their keys and foreign keys.
-    pub fn columns(&self, table: &str) -> Result<Vec<ColumnInfo>, StatsError> {
-        let mut fks = self
-            .conn
-            .prepare("SELECT \"from\", \"table\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq")
-            .map_err(self.err())?;
-        let fks: Vec<(String, String)> = fks
-            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(self.err())?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(self.err())?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, type, pk FROM pragma_table_info(?1) ORDER BY cid")
-            .map_err(self.err())?;
-        stmt.query_map([table], |r| {
-            let name: String = r.get(0)?;
-            let references = fks
-                .iter()
-                .find(|(from, _)| from.eq_ignore_ascii_case(&name))
-                .map(|(_, to)| to.clone());
-            Ok(ColumnInfo {
-                decl_type: r.get(1)?,
-                primary_key: r.get::<_, i64>(2)? > 0,
-                references,
-                name,
-            })
-        })
-        .map_err(self.err())?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .map_err(self.err())
+    /// The database's schema ([`crate::schema::sqlite::read`]: every
+    /// table but SQLite's and rollproof's own bookkeeping, by exact name).
+    pub fn schema(&self) -> Result<Schema, StatsError> {
+        crate::schema::sqlite::read(&self.conn).map_err(self.err())
     }
 
     /// Row count and aggregates of every column of `table`: one streaming
     /// scan (per 48 columns), no values kept.
-    pub fn table_stats(&self, table: &str) -> Result<TableStats, StatsError> {
-        let columns = self.columns(table)?;
+    pub fn table_stats(&self, table: &str, columns: &[String]) -> Result<TableStats, StatsError> {
         let mut out = TableStats::default();
         if columns.is_empty() {
+            out.rows = self.row_count(table)?;
             return Ok(out);
         }
         for chunk in columns.chunks(COLUMNS_PER_SCAN) {
             let mut select = vec!["count(*)".to_string()];
             for c in chunk {
-                let q = ident(&c.name);
+                let q = ident(c);
                 let text = format!("typeof({q}) IN ('text','blob')");
                 let num = format!("typeof({q}) IN ('integer','real')");
                 select.push(format!("coalesce(sum({q} IS NULL),0)"));
@@ -239,6 +226,8 @@ impl Db {
                 select.push(format!("max(CASE WHEN {text} THEN octet_length({q}) END)"));
                 select.push(format!("min(CASE WHEN {num} THEN {q} END)"));
                 select.push(format!("max(CASE WHEN {num} THEN {q} END)"));
+                select.push(format!("count(DISTINCT {q})"));
+                select.push(format!("avg(CASE WHEN {text} THEN octet_length({q}) END)"));
             }
             let sql = format!("SELECT {} FROM {}", select.join(", "), ident(table));
             let stats = self
@@ -247,14 +236,14 @@ impl Db {
                     let rows = r.get::<_, i64>(0)?.max(0) as u64;
                     let mut cols = Vec::with_capacity(chunk.len());
                     for (i, c) in chunk.iter().enumerate() {
-                        let b = 1 + i * 9;
+                        let b = 1 + i * PER_COLUMN;
                         let n = |j: usize| r.get::<_, i64>(b + j).map(|v| v.max(0) as u64);
                         let minlen = r.get::<_, Option<i64>>(b + 5)?;
                         let maxlen = r.get::<_, Option<i64>>(b + 6)?;
                         let lo = number(r.get_ref(b + 7)?);
                         let hi = number(r.get_ref(b + 8)?);
                         cols.push(ColumnStats {
-                            name: c.name.clone(),
+                            name: c.clone(),
                             nulls: n(0)?,
                             texts: n(1)?,
                             blobs: n(2)?,
@@ -264,6 +253,8 @@ impl Db {
                                 .zip(maxlen)
                                 .map(|(a, z)| [a.max(0) as u64, z.max(0) as u64]),
                             range: lo.zip(hi).map(|(a, z)| [a, z]),
+                            distinct: n(9)?,
+                            mean_length: r.get::<_, Option<f64>>(b + 10)?,
                         });
                     }
                     Ok((rows, cols))
@@ -339,6 +330,99 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Children per parent through the foreign key `columns` of `child`:
+    /// `(children, parents with that many)`, ascending, the childless
+    /// parents of `parent_rows` included as 0. One grouped scan of the
+    /// child; only the histogram is kept (at most √(2·children) buckets).
+    pub fn fanout(
+        &self,
+        child: &str,
+        columns: &[String],
+        parent_rows: u64,
+    ) -> Result<Vec<(u64, u64)>, StatsError> {
+        let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+        let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+        let sql = format!(
+            "SELECT n, count(*) FROM (SELECT count(*) AS n FROM {} WHERE {} GROUP BY {}) \
+             GROUP BY n ORDER BY n",
+            ident(child),
+            not_null.join(" AND "),
+            cols.join(", ")
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let hist: Vec<(u64, u64)> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    r.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            })
+            .map_err(self.err())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.err())?;
+        // Children whose parent is missing (foreign keys off) would count
+        // as parents here; never let them make "childless" negative.
+        let with_children: u64 = hist.iter().map(|(_, p)| p).sum();
+        let childless = parent_rows.saturating_sub(with_children);
+        let mut out = Vec::with_capacity(hist.len() + 1);
+        if childless > 0 {
+            out.push((0, childless));
+        }
+        out.extend(hist);
+        Ok(out)
+    }
+
+    /// Rows whose key columns are all non-NULL, and how many distinct keys
+    /// they hold (one scan; DISTINCT spills to disk, not to memory).
+    pub fn distinct_tuples(
+        &self,
+        table: &str,
+        columns: &[String],
+    ) -> Result<(u64, u64), StatsError> {
+        let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+        let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+        let t = ident(table);
+        let w = not_null.join(" AND ");
+        let sql = format!(
+            "SELECT (SELECT count(*) FROM {t} WHERE {w}), \
+                    (SELECT count(*) FROM (SELECT DISTINCT {} FROM {t} WHERE {w}))",
+            cols.join(", ")
+        );
+        self.conn
+            .query_row(&sql, [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?.max(0) as u64,
+                    r.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            })
+            .map_err(self.err())
+    }
+
+    /// Smallest and largest text value of a column (for date ranges,
+    /// asked only when ranges are allowed).
+    pub fn text_bounds(
+        &self,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<(String, String)>, StatsError> {
+        let q = ident(column);
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT min({q}), max({q}) FROM {} WHERE typeof({q}) = 'text'",
+                    ident(table)
+                ),
+                [],
+                |r| {
+                    Ok(r.get::<_, Option<String>>(0)?
+                        .zip(r.get::<_, Option<String>>(1)?))
+                },
+            )
+            .map_err(self.err())
+    }
+}
+
 fn number(v: ValueRef<'_>) -> Option<f64> {
     match v {
         ValueRef::Integer(i) => Some(i as f64),
@@ -367,14 +451,18 @@ mod tests {
     fn aggregates_lengths_ranges_nulls_and_keys() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&fixture(dir.path())).unwrap();
-        assert_eq!(db.tables().unwrap(), vec!["p", "t"]);
-        let cols = db.columns("t").unwrap();
+        let schema = db.schema().unwrap();
+        let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["p", "t"]);
+        let cols = ColumnInfo::of(schema.table("t").unwrap());
         assert!(cols[0].primary_key);
         assert_eq!(cols[3].references.as_deref(), Some("p"));
-        let s = db.table_stats("t").unwrap();
+        let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+        let s = db.table_stats("t", &names).unwrap();
         assert_eq!(s.rows, 4);
         let g = s.column("group").unwrap();
         assert_eq!((g.nulls, g.texts, g.length), (1, 3, Some([2, 2])));
+        assert_eq!((g.distinct, g.mean_length), (2, Some(2.0)));
         let n = s.column("n").unwrap();
         assert_eq!(n.range, Some([-2.0, 7.0]));
         assert_eq!(n.numeric(), 3);
@@ -387,6 +475,28 @@ mod tests {
             .value_counts("t", "group", &["ab".into(), "zz".into()])
             .unwrap();
         assert_eq!((total, counts), (3, vec![2, 0]));
+    }
+
+    #[test]
+    fn fanout_counts_childless_parents_and_ignores_null_keys() {
+        let c = Connection::open_in_memory().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.db");
+        drop(c);
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(
+            "CREATE TABLE p(id INTEGER PRIMARY KEY);
+             INSERT INTO p VALUES (1),(2),(3),(4);
+             CREATE TABLE k(id INTEGER PRIMARY KEY, p INT REFERENCES p(id));
+             INSERT INTO k(p) VALUES (1),(1),(1),(2),(NULL),(NULL);",
+        )
+        .unwrap();
+        drop(c);
+        let db = Db::open(&p).unwrap();
+        assert_eq!(
+            db.fanout("k", &["p".to_string()], 4).unwrap(),
+            vec![(0, 2), (1, 1), (3, 1)]
+        );
     }
 
     #[test]

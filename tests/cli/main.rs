@@ -13,6 +13,7 @@ mod inputs;
 mod intake;
 mod intake_pg;
 mod logical;
+mod open_profile;
 mod postgres;
 mod postgres_guard;
 mod profile;
