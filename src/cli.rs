@@ -63,6 +63,8 @@ pub enum Command {
     Guard(commands::guard::Args),
     /// Take in an operator's sanitized dump as an isolated, scanned clone.
     Intake(commands::intake::Args),
+    /// Rehearse a migrations folder step by step and prove every down.
+    Migrations(commands::migrations::Args),
     /// Internal: the apply worker process a rehearsal starts (kill and
     /// io-error faults, benchmark SQL).
     #[command(hide = true)]
@@ -153,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Promote(a) => commands::promote::run(a),
         Command::Guard(a) => commands::guard::run(a),
         Command::Intake(a) => commands::intake::run(a),
+        Command::Migrations(a) => commands::migrations::run(a),
         Command::ApplyWorker(a) => commands::apply_worker::run(a),
     }
 }

@@ -18,6 +18,7 @@ pub mod generate;
 pub mod guard;
 pub mod hash;
 pub mod intake;
+pub mod migrations;
 pub mod profile;
 pub mod proof;
 pub mod rehearse;

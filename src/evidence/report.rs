@@ -365,6 +365,43 @@ pub struct TableDiff {
     pub differing_rows: u64,
     /// The first differing rows in primary-key order (bounded).
     pub rows: Vec<RowDiff>,
+    /// Every differing row counted by `change` (`missing`, `extra`,
+    /// `changed`), so a reader need not infer the split from the bounded
+    /// `rows`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u64>,
+    /// Every `changed` row counted per column that differs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub changed_columns: BTreeMap<String, u64>,
+}
+
+impl TableDiff {
+    /// An empty diff of `table`.
+    pub fn new(table: &str) -> TableDiff {
+        TableDiff {
+            table: table.to_string(),
+            before_rows: 0,
+            after_rows: 0,
+            differing_rows: 0,
+            rows: Vec::new(),
+            counts: BTreeMap::new(),
+            changed_columns: BTreeMap::new(),
+        }
+    }
+
+    /// Count one differing row, keeping it when fewer than `limit` are kept.
+    pub fn record(&mut self, d: RowDiff, limit: usize) {
+        self.differing_rows += 1;
+        *self.counts.entry(d.change.clone()).or_default() += 1;
+        if d.change == "changed" {
+            for col in d.before.iter().flat_map(|m| m.keys()) {
+                *self.changed_columns.entry(col.clone()).or_default() += 1;
+            }
+        }
+        if self.rows.len() < limit {
+            self.rows.push(d);
+        }
+    }
 }
 
 /// One schema or catalog object that differs, as `sqldiff --schema` shows

@@ -45,3 +45,12 @@ pub fn rows_bar(total: u64, message: &str) -> ProgressBar {
         message,
     )
 }
+
+/// A bar counting steps (a migrations folder).
+pub fn steps_bar(total: u64, message: &str) -> ProgressBar {
+    bar(
+        total,
+        "rollproof: {msg} [{bar:30}] {pos}/{len} steps eta {eta}",
+        message,
+    )
+}

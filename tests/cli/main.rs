@@ -13,6 +13,8 @@ mod inputs;
 mod intake;
 mod intake_pg;
 mod logical;
+mod migrations;
+mod migrations_pg;
 mod open_profile;
 mod postgres;
 mod postgres_guard;

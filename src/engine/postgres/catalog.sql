@@ -6,7 +6,10 @@
 -- none is stored), ordered bytewise. {system} is replaced by the condition
 -- that names the system's own schemas on alias n. The database's own
 -- properties (owner, privileges, settings, comment) live in shared catalogs
--- and are captured with the cluster's roles (roles.sql).
+-- and are captured with the cluster's roles (roles.sql). A column's
+-- position is its ordinal among the table's live columns, not its attnum: a
+-- dropped column leaves a gap in attnum, so a table whose last column was
+-- dropped and added back would otherwise never hash as the same again.
 WITH rel AS (
   SELECT c.oid, c.relname::text AS rel, n.nspname::text AS nsp, c.relkind,
          quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname
@@ -55,7 +58,7 @@ SELECT kind, obj, sub, def FROM (
   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S', 'c')
   UNION ALL
   SELECT 'column', nsp || '.' || rel,
-         lpad(a.attnum::text, 5, '0') || ' ' || a.attname AS sub,
+         lpad((row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum))::text, 5, '0') || ' ' || a.attname AS sub,
          concat_ws(' ', format_type(a.atttypid, a.atttypmod),
                    CASE WHEN a.attnotnull THEN 'NOT NULL' END,
                    'DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid),

@@ -180,8 +180,7 @@ fn table(
             .collect()
     };
     let q = quote_ident;
-    let mut rows = Vec::new();
-    let mut differing = 0u64;
+    let mut td = TableDiff::new(display);
     let (mut rb, mut ra) = (
         b.next(names.len(), &what, db)?,
         a.next(names.len(), &what, db)?,
@@ -252,10 +251,7 @@ fn table(
             },
         };
         if let Some(d) = diff {
-            differing += 1;
-            if rows.len() < limit {
-                rows.push(d);
-            }
+            td.record(d, limit);
         }
         if order != Ordering::Greater {
             rb = b.next(names.len(), &what, db)?;
@@ -264,13 +260,9 @@ fn table(
             ra = a.next(names.len(), &what, db)?;
         }
     }
-    Ok(Some(TableDiff {
-        table: display.to_string(),
-        before_rows: b.rows,
-        after_rows: a.rows,
-        differing_rows: differing,
-        rows,
-    }))
+    td.before_rows = b.rows;
+    td.after_rows = a.rows;
+    Ok(Some(td))
 }
 
 /// The sequence segment, row by row.
@@ -288,20 +280,15 @@ fn sequences(
             .collect())
     };
     let (b, a) = (get(before)?, get(after)?);
-    let mut rows = Vec::new();
-    let mut differing = 0u64;
+    let mut td = TableDiff::new(logical::SEQUENCE_SEGMENT);
     let names: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
     for name in names {
         let (x, y) = (b.get(name), a.get(name));
         if x == y {
             continue;
         }
-        differing += 1;
-        if rows.len() >= limit {
-            continue;
-        }
         let one = |v: Option<&i64>| v.map(|v| BTreeMap::from([("seq".to_string(), v.to_string())]));
-        rows.push(RowDiff {
+        let d = RowDiff {
             change: match (x, y) {
                 (Some(_), None) => "missing",
                 (None, Some(_)) => "extra",
@@ -319,15 +306,12 @@ fn sequences(
                     "ALTER SEQUENCE … RESTART; -- the sequence of {name} was never used before"
                 ),
             },
-        });
+        };
+        td.record(d, limit);
     }
-    Ok(TableDiff {
-        table: logical::SEQUENCE_SEGMENT.into(),
-        before_rows: b.len() as u64,
-        after_rows: a.len() as u64,
-        differing_rows: differing,
-        rows,
-    })
+    td.before_rows = b.len() as u64;
+    td.after_rows = a.len() as u64;
+    Ok(td)
 }
 
 /// Differences in `tables` (logical-hash segment names) between the

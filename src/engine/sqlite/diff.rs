@@ -215,13 +215,7 @@ fn diff_table(
 ) -> rusqlite::Result<TableDiff> {
     let sb = table_shape(before, table)?;
     let sa = table_shape(after, table)?;
-    let mut td = TableDiff {
-        table: table.to_string(),
-        before_rows: 0,
-        after_rows: 0,
-        differing_rows: 0,
-        rows: Vec::new(),
-    };
+    let mut td = TableDiff::new(table);
     let empty = || Side {
         cols: Vec::new(),
         key: Vec::new(),
@@ -286,12 +280,7 @@ fn diff_table(
     let (nb, na) = (b_side.cols.len(), a_side.cols.len());
     let mut b = next(&mut brows, nb)?;
     let mut a = next(&mut arows, na)?;
-    let push = |td: &mut TableDiff, d: RowDiff| {
-        td.differing_rows += 1;
-        if td.rows.len() < limit {
-            td.rows.push(d);
-        }
-    };
+    let push = |td: &mut TableDiff, d: RowDiff| td.record(d, limit);
     loop {
         let order = match (&b, &a) {
             (None, None) => break,

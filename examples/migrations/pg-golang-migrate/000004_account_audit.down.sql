@@ -1,0 +1,2 @@
+-- WRONG on purpose: the trigger and its function stay behind.
+DROP TABLE account_audit;

@@ -1,0 +1,1 @@
+INSERT INTO products (sku, name, price_cents) VALUES ('PROMO-1', 'Promotion', 0);

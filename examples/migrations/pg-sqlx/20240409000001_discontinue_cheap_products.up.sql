@@ -1,0 +1,1 @@
+DELETE FROM stock WHERE product_id IN (SELECT id FROM products WHERE price_cents = 0);

@@ -1,0 +1,1 @@
+CREATE INDEX ix_orders_date ON orders (placed_at);

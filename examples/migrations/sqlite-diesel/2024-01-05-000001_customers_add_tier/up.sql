@@ -1,0 +1,1 @@
+ALTER TABLE customers ADD COLUMN tier TEXT NOT NULL DEFAULT 'basic';

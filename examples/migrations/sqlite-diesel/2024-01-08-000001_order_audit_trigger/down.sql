@@ -1,0 +1,2 @@
+-- WRONG on purpose: the trigger belongs to orders and survives.
+DROP TABLE order_audit;

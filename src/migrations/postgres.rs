@@ -1,0 +1,307 @@
+//! The migrations rehearsal on a PostgreSQL server.
+//!
+//! The URL names the server and a `rollproof_` database name; the run
+//! creates its own working database `<name>_m<run id>` there (empty, with
+//! rollproof's provenance record), and per step a snapshot database
+//! `<name>_m<run id>s` cloned from it with `CREATE DATABASE … TEMPLATE`.
+//! A restore drops the working database and clones it back from the
+//! snapshot. Every database created, written or dropped passes the
+//! PostgreSQL guard (loopback or an allowed host, `rollproof_` names,
+//! provenance that names the database); nothing else on the server is
+//! touched. Both databases are dropped at the end unless the run is kept.
+
+use super::engine::{EngineError, ObjectKey, ScriptError, ScriptMode, State, StepEngine};
+use super::layout::Script;
+use super::tool::Bookkeeping;
+use crate::engine::postgres::catalog::CatalogRow;
+use crate::engine::postgres::guard::{self, Target};
+use crate::engine::postgres::{catalog, diff, load, logical, snapshot};
+use crate::evidence::report::TableDiff;
+use postgres::Client;
+use std::collections::BTreeMap;
+
+/// A PostgreSQL migrations rehearsal database.
+pub struct PgEngine {
+    server: Target,
+    work: Target,
+    snap: String,
+    has_snap: bool,
+    client: Option<Client>,
+    keep: bool,
+}
+
+fn derived(base: &str, suffix: &str) -> String {
+    let keep = 63usize.saturating_sub(suffix.len()).min(base.len());
+    format!("{}{suffix}", &base[..keep])
+}
+
+impl PgEngine {
+    /// Check `url` with the guard and create the working database.
+    pub fn create(
+        url: &str,
+        allow_hosts: &[String],
+        run_id: &str,
+        keep: bool,
+        folder: &str,
+    ) -> Result<PgEngine, EngineError> {
+        let allow = guard::allowed_hosts(allow_hosts);
+        let server = guard::authorize_url(url, &allow)?;
+        let id = run_id.to_ascii_lowercase();
+        let work = server.with_db(&derived(&server.dbname, &format!("_m{id}")));
+        let snap = derived(&server.dbname, &format!("_m{id}s"));
+        let client = load::create_database(&work, false, "migrations rehearsal", folder)?;
+        Ok(PgEngine {
+            server,
+            work,
+            snap,
+            has_snap: false,
+            client: Some(client),
+            keep,
+        })
+    }
+
+    fn client(&mut self) -> Result<&mut Client, EngineError> {
+        if self.client.is_none() {
+            let mut c = self.work.connect()?;
+            guard::authorize_existing(&mut c, &self.work.dbname)?;
+            self.client = Some(c);
+        }
+        self.client.as_mut().ok_or_else(|| EngineError::Db {
+            what: "connect".into(),
+            message: "no connection".into(),
+        })
+    }
+
+    fn drop_snapshot(&mut self) -> Result<(), EngineError> {
+        if self.has_snap {
+            snapshot::drop_database(&self.server, &self.snap)?;
+            self.has_snap = false;
+        }
+        Ok(())
+    }
+}
+
+fn pg(what: &str, db: &str) -> impl Fn(postgres::Error) -> EngineError {
+    let f = crate::engine::postgres::sql_err(what, db);
+    move |e| EngineError::Pg(f(e))
+}
+
+/// Catalog items as objects: columns as `table.column` with their position,
+/// indexes, constraints and triggers by name (qualified by their table),
+/// views, sequences, functions; each table named once more as a `table`
+/// object whose definition is its column list.
+fn objects(items: Vec<CatalogRow>) -> BTreeMap<ObjectKey, String> {
+    let strip = |q: &str| q.strip_prefix("public.").unwrap_or(q).to_string();
+    let mut out = BTreeMap::new();
+    let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut relations: BTreeMap<String, String> = BTreeMap::new();
+    for r in items {
+        let (kind, obj, sub, def) = (r.kind, strip(&r.obj), r.sub, r.def.unwrap_or_default());
+        let (name, def) = match kind.as_str() {
+            "column" => {
+                let (pos, col) = sub.split_once(' ').unwrap_or(("", sub.as_str()));
+                tables.entry(obj.clone()).or_default().push(col.to_string());
+                (
+                    format!("{obj}.{col}"),
+                    format!("#{} {def}", pos.trim_start_matches('0')),
+                )
+            }
+            // Kept with the table, view or sequence it describes (below).
+            "relation" => {
+                relations.insert(obj, def);
+                continue;
+            }
+            "function" => (format!("{obj}({sub})"), def),
+            _ if sub.is_empty() => (obj, def),
+            _ => (format!("{sub} on {obj}"), def),
+        };
+        out.insert(ObjectKey { kind, name }, def);
+    }
+    for (name, rel) in relations {
+        let owner = ["view", "sequence"]
+            .into_iter()
+            .map(|kind| ObjectKey {
+                kind: kind.into(),
+                name: name.clone(),
+            })
+            .find(|k| out.contains_key(k));
+        match (owner, tables.get(&name)) {
+            (Some(k), _) => {
+                let d = out.entry(k).or_default();
+                d.push_str(&format!(" ({rel})"));
+            }
+            (None, Some(cols)) => {
+                out.insert(
+                    ObjectKey {
+                        kind: "table".into(),
+                        name,
+                    },
+                    format!("({}) {rel}", cols.join(", ")),
+                );
+            }
+            (None, None) => {
+                out.insert(
+                    ObjectKey {
+                        kind: "relation".into(),
+                        name,
+                    },
+                    rel,
+                );
+            }
+        }
+    }
+    out
+}
+
+impl StepEngine for PgEngine {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn setup(&mut self, sql: &[String]) -> Result<(), EngineError> {
+        let db = self.work.dbname.clone();
+        let c = self.client()?;
+        for s in sql {
+            c.batch_execute(s)
+                .map_err(pg("create the bookkeeping table", &db))?;
+        }
+        Ok(())
+    }
+
+    fn run(
+        &mut self,
+        script: &Script,
+        mode: ScriptMode,
+        book: &Bookkeeping,
+    ) -> Result<Result<(), ScriptError>, EngineError> {
+        let c = self.client()?;
+        Ok(run_on(c, script, mode, book))
+    }
+
+    fn measure(&mut self) -> Result<State, EngineError> {
+        let db = self.work.dbname.clone();
+        let c = self.client()?;
+        let digested = logical::digest(c, &db)?;
+        let items = catalog::describe(c, &db)?;
+        Ok(State {
+            logical: digested.digest,
+            settings: BTreeMap::new(),
+            objects: objects(items),
+        })
+    }
+
+    fn snapshot(&mut self) -> Result<(), EngineError> {
+        self.client = None;
+        self.drop_snapshot()?;
+        snapshot::clone_template(
+            &self.server,
+            &self.work.dbname,
+            &self.snap,
+            "migrations snapshot",
+        )?;
+        self.has_snap = true;
+        Ok(())
+    }
+
+    fn restore(&mut self) -> Result<(), EngineError> {
+        self.client = None;
+        if !self.has_snap {
+            return Err(EngineError::Db {
+                what: "restore".into(),
+                message: "no snapshot was taken".into(),
+            });
+        }
+        snapshot::drop_database(&self.server, &self.work.dbname)?;
+        snapshot::clone_template(
+            &self.server,
+            &self.snap,
+            &self.work.dbname,
+            "migrations rehearsal",
+        )?;
+        Ok(())
+    }
+
+    fn diff(&mut self, tables: &[String], limit: usize) -> Result<Vec<TableDiff>, EngineError> {
+        let mut before = self.server.with_db(&self.snap).connect()?;
+        guard::authorize_existing(&mut before, &self.snap)?;
+        let db = self.work.dbname.clone();
+        let after = self.client()?;
+        Ok(diff::diff(&mut before, after, &db, tables, limit)?)
+    }
+
+    fn location(&self) -> String {
+        self.work.display.clone()
+    }
+
+    fn finish(&mut self) -> Result<(), EngineError> {
+        self.client = None;
+        if self.keep {
+            return Ok(());
+        }
+        self.drop_snapshot()?;
+        snapshot::drop_database(&self.server, &self.work.dbname).map_err(EngineError::from)
+    }
+}
+
+fn bookkeeping_error(sql: &str, e: &postgres::Error) -> ScriptError {
+    ScriptError {
+        statement_index: 0,
+        line: 0,
+        sql: super::engine::short_sql(sql),
+        message: format!(
+            "the tool's own bookkeeping failed: {}",
+            crate::engine::postgres::message(e)
+        ),
+    }
+}
+
+fn ours(c: &mut Client, sql: &[String], own_tx: bool) -> Result<(), ScriptError> {
+    if sql.is_empty() {
+        return Ok(());
+    }
+    let mut batch = sql.join(";\n");
+    if own_tx {
+        batch = format!("BEGIN;\n{batch};\nCOMMIT;");
+    }
+    c.batch_execute(&batch).map_err(|e| {
+        if own_tx {
+            let _ = c.batch_execute("ROLLBACK");
+        }
+        bookkeeping_error(&batch, &e)
+    })
+}
+
+/// The tool's run of one script: as on SQLite (`super::sqlite`), each
+/// statement its own simple-query message.
+fn run_on(
+    c: &mut Client,
+    script: &Script,
+    mode: ScriptMode,
+    book: &Bookkeeping,
+) -> Result<(), ScriptError> {
+    ours(c, &book.before, true)?;
+    if mode.transaction {
+        c.batch_execute("BEGIN")
+            .map_err(|e| bookkeeping_error("BEGIN", &e))?;
+    }
+    let body = super::runner::run_postgres(c, &script.sql, script.first_line)
+        .and_then(|()| ours(c, &book.inside, false))
+        .and_then(|()| {
+            if mode.transaction {
+                c.batch_execute("COMMIT").map_err(|e| ScriptError {
+                    statement_index: 0,
+                    line: 0,
+                    sql: "COMMIT".into(),
+                    message: crate::engine::postgres::message(&e),
+                })
+            } else {
+                Ok(())
+            }
+        });
+    if let Err(e) = body {
+        // An aborted transaction (ours or one the script opened) must end.
+        let _ = c.batch_execute("ROLLBACK");
+        return Err(e);
+    }
+    ours(c, &book.after, true)
+}

@@ -1,0 +1,97 @@
+//! The statement runner boundary: one function per backend that runs a
+//! user script's statements one by one (split by the shared lexer,
+//! `schema::tokens::statements`) and names the statement and file line
+//! that failed. Transactions and bookkeeping are the caller's (the tool's)
+//! business; this only runs statements.
+//!
+//! These two functions are the only place user SQL reaches a database in
+//! the migrations rehearsal, so the sandboxed runner of issue #12 §3
+//! (authorizer on SQLite, an unprivileged per-run role on PostgreSQL)
+//! replaces exactly them.
+
+use super::engine::{ScriptError, short_sql};
+use crate::schema::Dialect;
+use crate::schema::tokens::statements;
+
+/// Split `sql` (whose first line is line `first_line` of its file).
+fn split(
+    sql: &str,
+    dialect: Dialect,
+    first_line: usize,
+) -> Result<Vec<(usize, usize, String)>, ScriptError> {
+    let st = statements(sql, dialect).map_err(|e| ScriptError {
+        statement_index: 0,
+        line: e.line + first_line - 1,
+        sql: String::new(),
+        message: format!("cannot split the script: unterminated {}", e.what),
+    })?;
+    Ok(st
+        .into_iter()
+        .map(|s| (s.index, s.line + first_line - 1, s.text.to_string()))
+        .collect())
+}
+
+/// SQLite's message without the statement text rusqlite appends to
+/// parse errors (the statement is reported on its own).
+pub fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqlInputError { msg, .. } => msg.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Run every statement of `sql` on a SQLite connection.
+pub fn run_sqlite(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    first_line: usize,
+) -> Result<(), ScriptError> {
+    for (index, line, text) in split(sql, Dialect::Sqlite, first_line)? {
+        conn.execute_batch(&text).map_err(|e| ScriptError {
+            statement_index: index,
+            line,
+            sql: short_sql(&text),
+            message: sqlite_message(&e),
+        })?;
+    }
+    Ok(())
+}
+
+/// Run every statement of `sql` on a PostgreSQL connection (each its own
+/// simple-query message, so the caller decides about transactions).
+pub fn run_postgres(
+    client: &mut postgres::Client,
+    sql: &str,
+    first_line: usize,
+) -> Result<(), ScriptError> {
+    for (index, line, text) in split(sql, Dialect::Postgres, first_line)? {
+        client.batch_execute(&text).map_err(|e| ScriptError {
+            statement_index: index,
+            line,
+            sql: short_sql(&text),
+            message: crate::engine::postgres::message(&e),
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failing_statement_is_named_by_its_file_line() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let sql = "CREATE TABLE t(x);\n\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (2);\n";
+        let e = run_sqlite(&c, sql, 10).unwrap_err();
+        assert_eq!((e.statement_index, e.line), (3, 13));
+        assert_eq!(e.sql, "INSERT INTO nope VALUES (2);");
+        assert!(e.message.contains("no such table"), "{}", e.message);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "statements before the failing one ran");
+        let e = run_sqlite(&c, "SELECT 1;\nSELECT 'open", 1).unwrap_err();
+        assert_eq!((e.statement_index, e.line), (0, 2));
+    }
+}
