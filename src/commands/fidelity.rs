@@ -88,17 +88,7 @@ fn print_text(r: &FidelityReport) {
             t.table, actual, t.expected_rows, t.rows_score, t.score
         );
         for k in &t.keys {
-            let bad: Vec<String> = k
-                .items
-                .iter()
-                .filter(|i| i.score < 1.0)
-                .map(|i| {
-                    format!(
-                        "{} {:.3} (want {}, have {})",
-                        i.check, i.score, i.expected, i.actual
-                    )
-                })
-                .collect();
+            let bad = below_full(&k.items);
             if !bad.is_empty() {
                 println!(
                     "  {} ({}) {:.3}  {}",
@@ -110,17 +100,7 @@ fn print_text(r: &FidelityReport) {
             }
         }
         for c in &t.columns {
-            let items: Vec<String> = c
-                .items
-                .iter()
-                .filter(|i| i.score < 1.0)
-                .map(|i| {
-                    format!(
-                        "{} {:.3} (want {}, have {})",
-                        i.check, i.score, i.expected, i.actual
-                    )
-                })
-                .collect();
+            let items = below_full(&c.items);
             let detail = if items.is_empty() {
                 String::new()
             } else {
@@ -137,4 +117,19 @@ fn print_text(r: &FidelityReport) {
         "fidelity {:.2} / 100 against profile '{}'",
         r.score, r.profile
     );
+}
+
+/// The items that did not score 1, one "check score (want, have)" each: the
+/// lines a reader acts on, shared by the key and the column rows.
+fn below_full(items: &[crate::profile::fidelity::Item]) -> Vec<String> {
+    items
+        .iter()
+        .filter(|i| i.score < 1.0)
+        .map(|i| {
+            format!(
+                "{} {:.3} (want {}, have {})",
+                i.check, i.score, i.expected, i.actual
+            )
+        })
+        .collect()
 }
