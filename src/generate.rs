@@ -60,8 +60,6 @@ const EVENTS_PER_COMMIT: u64 = 100_000;
 const RECENT_OBJECTS: u64 = 2_000;
 /// Page size of every generated file.
 pub const PAGE_SIZE: u32 = 4096;
-/// The placeholder every surrogate password holds: obviously not a hash.
-pub const PASSWORD_PLACEHOLDER: &str = "rollproof-surrogate-placeholder-not-a-password";
 /// Fields `objects` declares in `directus_fields`.
 const OBJECT_FIELDS: &[(&str, Option<&str>, &str)] = &[
     ("id", Some("uuid"), "input"),
@@ -383,6 +381,7 @@ impl<'a> Generator<'a> {
         self.settings()?;
         self.collections_fields_relations()?;
         self.history()?;
+        self.last_access()?;
         // Secondary indexes are built once at the end: faster than keeping
         // them up to date row by row, same final content.
         c.execute_batch(&indexes)?;
@@ -418,6 +417,128 @@ mod tests {
         assert_eq!(&a[14..15], "4");
         assert_ne!(a, derived_uuid(1, "t", 1));
         assert_ne!(a, derived_uuid(2, "t", 0));
+    }
+
+    /// The default profile at scale 0.05, generated once.
+    fn surrogate() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("surrogates/profiles/default.toml");
+        let p = Profile::load(&path).unwrap();
+        let out = dir.path().join("s.db");
+        generate(&p, "default", 3, 0.05, &out, false).unwrap();
+        let c = Connection::open(&out).unwrap();
+        (dir, c)
+    }
+
+    fn count(c: &Connection, sql: &str) -> i64 {
+        c.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    #[test]
+    fn users_log_in_within_the_seat_limit_and_last_access_follows_logins() {
+        let (_dir, c) = surrogate();
+        let users = count(&c, "SELECT count(*) FROM directus_users");
+        assert!(users > 10, "{users}");
+        let argon = count(
+            &c,
+            &format!(
+                "SELECT count(*) FROM directus_users WHERE password = '{}'",
+                make::TEST_PASSWORD_ARGON2
+            ),
+        );
+        assert_eq!(argon, users, "every password is the published test hash");
+        // Seats as Directus counts them: active users whose role, or an
+        // ancestor of it, reaches a policy with admin or app access.
+        let seats = count(
+            &c,
+            "WITH RECURSIVE up(user, role) AS (
+               SELECT id, role FROM directus_users WHERE status = 'active' AND role IS NOT NULL
+               UNION SELECT up.user, r.parent FROM up JOIN directus_roles r ON r.id = up.role
+               WHERE r.parent IS NOT NULL)
+             SELECT count(DISTINCT up.user) FROM up
+             JOIN directus_access a ON a.role = up.role
+             JOIN directus_policies p ON p.id = a.policy
+             WHERE p.admin_access OR p.app_access",
+        );
+        assert!((1..=system::SEATS as i64).contains(&seats), "{seats} seats");
+        let active = count(
+            &c,
+            "SELECT count(*) FROM directus_users WHERE status = 'active'",
+        );
+        assert!(active > seats, "API-only users stay active: {active}");
+        let wrong = count(
+            &c,
+            "SELECT count(*) FROM directus_users u WHERE u.last_access IS NOT
+               (SELECT max(\"timestamp\") FROM directus_activity a
+                WHERE a.action = 'login' AND a.\"user\" = u.id)",
+        );
+        assert_eq!(wrong, 0, "last_access is the last login");
+        assert!(
+            count(
+                &c,
+                "SELECT count(*) FROM directus_users WHERE last_access IS NOT NULL"
+            ) > 0
+        );
+    }
+
+    #[test]
+    fn activity_follows_the_item_by_a_few_milliseconds() {
+        let (_dir, c) = surrogate();
+        let ms = |sql: &str| -> (i64, i64, i64) {
+            c.query_row(sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+        };
+        let lag =
+            "CAST(round((julianday(a.\"timestamp\") - julianday(o.{col})) * 86400000) AS INTEGER)";
+        // Plain creates (no registry record): 1–7 ms, as Directus writes them.
+        let (n, lo, hi) = ms(&format!(
+            "SELECT count(*), min({l}), max({l}) FROM directus_activity a JOIN objects o ON o.id = a.item
+             WHERE a.action = 'create' AND o.id NOT IN (SELECT item FROM birth_registry)",
+            l = lag.replace("{col}", "date_created")
+        ));
+        assert!(
+            n > 0 && lo >= 1 && hi <= 7,
+            "{n} creates, lag {lo}..{hi} ms"
+        );
+        // Births through fn_birth_register: one moment for both.
+        let (n, lo, hi) = ms(&format!(
+            "SELECT count(*), min({l}), max({l}) FROM directus_activity a JOIN birth_registry b ON b.activity = a.id
+             JOIN objects o ON o.id = b.item",
+            l = lag.replace("{col}", "date_created")
+        ));
+        assert!(n > 0 && lo == 0 && hi == 0, "{n} births, lag {lo}..{hi} ms");
+    }
+
+    #[test]
+    fn no_constraint_directus_does_not_create() {
+        let (_dir, c) = surrogate();
+        let sql = |t: &str| -> String {
+            c.query_row("SELECT sql FROM sqlite_schema WHERE name = ?1", [t], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        assert!(!sql("directus_users").contains("CHECK"));
+        assert!(!sql("objects").contains("CHECK"));
+        assert!(!sql("directus_fields").contains("UNIQUE"));
+        assert!(!sql("directus_fields").contains("REFERENCES"));
+        assert!(
+            sql("birth_registry").contains("CHECK"),
+            "production's own table keeps its check"
+        );
+        for ddl in [
+            crate::engine::postgres::schema::TABLES_SQL,
+            crate::engine::postgres::schema::CONSTRAINTS_SQL,
+        ] {
+            for name in [
+                "directus_fields_collection_field_unique",
+                "directus_fields_collection_foreign",
+                "directus_users_status_check",
+                "objects_status_check",
+            ] {
+                assert!(!ddl.contains(name), "{name}");
+            }
+        }
     }
 
     #[test]

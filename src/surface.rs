@@ -52,8 +52,7 @@ CREATE TABLE directus_users (
   avatar TEXT,
   language VARCHAR(255),
   tfa_secret VARCHAR(255),
-  status VARCHAR(16) NOT NULL DEFAULT 'active'
-    CHECK (status IN ('draft','invited','unverified','active','suspended','archived')),
+  status VARCHAR(16) NOT NULL DEFAULT 'active',
   role TEXT REFERENCES directus_roles(id) ON DELETE SET NULL,
   token VARCHAR(255) CONSTRAINT directus_users_token_unique UNIQUE,
   last_access DATETIME,
@@ -106,7 +105,7 @@ CREATE TABLE directus_collections (
 );
 CREATE TABLE directus_fields (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  collection VARCHAR(64) NOT NULL REFERENCES directus_collections(collection) ON DELETE CASCADE,
+  collection VARCHAR(64) NOT NULL,
   field VARCHAR(64) NOT NULL,
   special VARCHAR(64),
   interface VARCHAR(64),
@@ -124,8 +123,7 @@ CREATE TABLE directus_fields (
   "group" VARCHAR(64),
   validation JSON,
   validation_message TEXT,
-  searchable BOOLEAN NOT NULL DEFAULT 1,
-  UNIQUE (collection, field)
+  searchable BOOLEAN NOT NULL DEFAULT 1
 );
 CREATE TABLE directus_relations (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -165,8 +163,7 @@ CREATE INDEX directus_revisions_activity_index ON directus_revisions (activity);
 CREATE INDEX directus_revisions_parent_index ON directus_revisions (parent);
 CREATE TABLE objects (
   id TEXT NOT NULL PRIMARY KEY,
-  status VARCHAR(20) NOT NULL DEFAULT 'draft'
-    CHECK (status IN ('draft','published','archived')),
+  status VARCHAR(20) NOT NULL DEFAULT 'draft',
   kind VARCHAR(32) NOT NULL,
   key VARCHAR(128) NOT NULL CONSTRAINT objects_key_unique UNIQUE,
   payload JSON,

@@ -1,6 +1,12 @@
 //! The activity timeline: creates (the last `births` of them through
 //! `fn_birth_register`), updates and logins, interleaved in time order.
 //!
+//! Timestamps as Directus writes them: the item's `date_created` (or
+//! `date_updated`) is the request's moment, its `directus_activity` row
+//! follows 1–7 ms later (what real Directus 12.4 measured). A birth
+//! through `fn_birth_register` writes one moment for both, as that
+//! function does.
+//!
 //! Why two threads: every value (fake text, JSON, derived ids) comes from the
 //! seeded RNG streams alone, never from the database, so a planner thread can
 //! produce the events while this thread writes them. The RNG draws happen in
@@ -76,7 +82,10 @@ impl Batch {
 #[derive(Clone, Copy)]
 struct Actor {
     user: Span,
+    /// The item's moment.
     at: Span,
+    /// The activity row's moment, 1–7 ms later.
+    logged: Span,
     ip: Option<Span>,
     agent: Option<Span>,
     origin: Option<Span>,
@@ -186,9 +195,8 @@ impl Plan {
         let mut text_capacity = 1 << 16;
         let mut batch = Batch::with_capacity(text_capacity);
         for event in 0..c.activity {
-            let at = iso_millis(
-                super::HISTORY_START_MS + event as i64 * step + rng.random_range(0..step),
-            );
+            let ms = super::HISTORY_START_MS + event as i64 * step + rng.random_range(0..step);
+            let (at, logged) = (iso_millis(ms), iso_millis(ms + rng.random_range(1..=7)));
             let user = derived_uuid(seed, "directus_users", rng.random_range(0..c.users));
             let ip =
                 (!self.ip.is_null(&mut rng)).then(|| IPv4().fake_with_rng::<String, _>(&mut rng));
@@ -199,6 +207,7 @@ impl Plan {
             let actor = Actor {
                 user: batch.put(&user),
                 at: batch.put(&at),
+                logged: batch.put(&logged),
                 ip: batch.put_opt(ip),
                 agent: batch.put_opt(agent),
                 origin: batch.put_opt(origin),
@@ -291,7 +300,7 @@ impl Actor {
         stmt.execute(params![
             action,
             b.get(self.user),
-            b.get(self.at),
+            b.get(self.logged),
             b.get_opt(self.ip),
             b.get_opt(self.agent),
             collection,

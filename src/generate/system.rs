@@ -1,13 +1,20 @@
 //! The configuration tables: roles, policies, access, users, settings, and
 //! the Directus metadata (collections, fields, relations) of the surface.
+//!
+//! Seats: Directus without a license key serves items only while at most
+//! [`SEATS`] active users hold admin or app access (its `seats`
+//! entitlement counts them through `directus_access`, nested roles
+//! included). So role 0 (Administrator) and role 1 (Editor) are the only
+//! roles that reach an admin or app policy, and only users 0..SEATS hold
+//! them while active; every other user has an API-only role (policies
+//! without admin or app access, parents among those roles) or is not
+//! active. Passwords are the argon2id hash of the published test password
+//! (docs/SURFACE.md): Directus logs in with it.
 
 use super::sample::ascii_lower;
-use super::{
-    Generator, HISTORY_SPAN_MS, HISTORY_START_MS, OBJECT_FIELDS, PASSWORD_PLACEHOLDER,
-    derived_uuid, table_rng,
-};
+use super::{Generator, OBJECT_FIELDS, derived_uuid, table_rng};
+use crate::generate::make::TEST_PASSWORD_ARGON2;
 use crate::surface;
-use crate::util::timefmt::iso_millis;
 use fake::Fake;
 use fake::faker::company::en::{Buzzword, CompanyName};
 use fake::faker::job::en::Title;
@@ -15,6 +22,11 @@ use fake::faker::lorem::en::{Sentence, Word};
 use fake::faker::name::en::{FirstName, LastName};
 use rand::RngExt;
 use rusqlite::params;
+
+/// Active admin/app users Directus allows without a license key.
+pub const SEATS: u64 = 3;
+/// Roles that reach an admin or app policy: Administrator and Editor.
+const SEAT_ROLES: u64 = 2;
 
 impl Generator<'_> {
     pub(super) fn roles_policies_access(&mut self) -> rusqlite::Result<()> {
@@ -34,8 +46,11 @@ impl Generator<'_> {
                 )
             };
             let description = desc.text(&mut rng, |r| Sentence(4..10).fake_with_rng(r));
-            let parent = (i > 1 && rng.random_bool(0.2))
-                .then(|| derived_uuid(self.seed, "directus_roles", rng.random_range(1..i)));
+            // Only API-only roles nest, under API-only parents: a child
+            // inherits its parent's policies, and so its seats.
+            let parent = (i > SEAT_ROLES && rng.random_bool(0.2)).then(|| {
+                derived_uuid(self.seed, "directus_roles", rng.random_range(SEAT_ROLES..i))
+            });
             ins.execute(params![
                 derived_uuid(self.seed, "directus_roles", i),
                 name,
@@ -54,10 +69,11 @@ impl Generator<'_> {
             let (name, admin, app) = match i {
                 0 => ("$t:public_label".to_string(), false, false),
                 1 => ("Administrator".to_string(), true, true),
+                2 => ("Editor".to_string(), false, true),
                 _ => (
-                    format!("{} access", Buzzword().fake_with_rng::<String, _>(&mut rng)),
+                    format!("{} API", Buzzword().fake_with_rng::<String, _>(&mut rng)),
                     false,
-                    rng.random_bool(0.7),
+                    false,
                 ),
             };
             ins.execute(params![
@@ -77,13 +93,21 @@ impl Generator<'_> {
         )?;
         let mut rng = table_rng(self.seed, "directus_access");
         for i in 0..self.counts.access {
+            let (roles, policies) = (self.counts.roles, self.counts.policies);
             let (role, policy) = match i {
                 0 => (None, 0), // the public policy hangs off no role
                 1 => (Some(0), 1),
-                _ => (
-                    Some(rng.random_range(0..self.counts.roles)),
-                    rng.random_range(2..self.counts.policies.max(3)) % self.counts.policies,
+                2 if roles > 1 && policies > 2 => (Some(1), 2),
+                // API-only roles get API-only policies (or the public one).
+                _ if roles > SEAT_ROLES => (
+                    Some(rng.random_range(SEAT_ROLES..roles)),
+                    if policies > 3 {
+                        rng.random_range(3..policies)
+                    } else {
+                        0
+                    },
                 ),
+                _ => (Some(0), 1), // no other role: one more admin link
             };
             let role = role.map(|r| derived_uuid(self.seed, "directus_roles", r));
             ins.execute(params![
@@ -112,7 +136,6 @@ impl Generator<'_> {
         );
         let location = self.col(t, "location", &[]);
         let title = self.col(t, "title", &[]);
-        let last_access = self.col(t, "last_access", &[]);
         let language = self.col(
             t,
             "language",
@@ -125,8 +148,8 @@ impl Generator<'_> {
         );
         let provider = self.col(t, "provider", &[("default", 0.85), ("keycloak", 0.15)]);
         let mut ins = self.conn.prepare(
-            "INSERT INTO directus_users (id, first_name, last_name, email, password, location, title, status, role, last_access, provider, external_identifier, language, email_notifications)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            "INSERT INTO directus_users (id, first_name, last_name, email, password, location, title, status, role, provider, external_identifier, language, email_notifications)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )?;
         let domains = ["example.com", "example.org", "example.net"];
         for i in 0..self.counts.users {
@@ -139,32 +162,22 @@ impl Generator<'_> {
                 i,
                 domains[rng.random_range(0..domains.len())]
             );
-            let (status_v, role) = if i == 0 {
-                ("active".to_string(), 0)
-            } else {
-                (
-                    status.category(&mut rng),
-                    rng.random_range(0..self.counts.roles),
-                )
-            };
+            let (status_v, role) = self.user_status_role(i, status.category(&mut rng), &mut rng);
             let provider_v = provider.category(&mut rng);
             let external = (provider_v != "default")
                 .then(|| format!("ext-{}", derived_uuid(self.seed, "external_identifier", i)));
             let loc = location.text(&mut rng, |r| CompanyName().fake_with_rng(r));
             let title_v = title.text(&mut rng, |r| Title().fake_with_rng(r));
-            let access = (!last_access.is_null(&mut rng))
-                .then(|| iso_millis(HISTORY_START_MS + rng.random_range(0..HISTORY_SPAN_MS)));
             ins.execute(params![
                 self.user_id(i),
                 first,
                 last,
                 email,
-                PASSWORD_PLACEHOLDER,
+                TEST_PASSWORD_ARGON2,
                 loc,
                 title_v,
                 status_v,
                 derived_uuid(self.seed, "directus_roles", role),
-                access,
                 provider_v,
                 external,
                 language.category(&mut rng),
@@ -172,6 +185,46 @@ impl Generator<'_> {
             ])?;
         }
         self.bar.inc(self.counts.users);
+        Ok(())
+    }
+
+    /// User `i`'s status and role under the seat limit (module header):
+    /// user 0 the active Administrator, users below [`SEATS`] Editors (or
+    /// Administrators without an Editor role), the rest API-only roles, or
+    /// not active when the profile has no API-only role.
+    fn user_status_role(
+        &self,
+        i: u64,
+        drawn: String,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> (String, u64) {
+        let roles = self.counts.roles;
+        if i == 0 {
+            ("active".to_string(), 0)
+        } else if i < SEATS {
+            (drawn, u64::from(roles > 1))
+        } else if roles > SEAT_ROLES {
+            (drawn, rng.random_range(SEAT_ROLES..roles))
+        } else {
+            let status = if drawn == "active" {
+                "suspended".to_string()
+            } else {
+                drawn
+            };
+            (status, u64::from(roles > 1))
+        }
+    }
+
+    /// `last_access` is the time of each user's last `login` activity
+    /// (Directus sets it on every login), NULL for users who never logged in.
+    pub(super) fn last_access(&mut self) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "UPDATE directus_users SET last_access = l.at FROM
+               (SELECT \"user\" AS id, max(\"timestamp\") AS at FROM directus_activity
+                WHERE action = 'login' GROUP BY \"user\") AS l
+             WHERE directus_users.id = l.id",
+            [],
+        )?;
         Ok(())
     }
 

@@ -9,6 +9,12 @@
 //! and high-entropy tokens. The entropy rule is tuned so that UUIDs, ISO
 //! timestamps and the surrogate's fake text pass (tests below and
 //! tests/cli/intake.rs prove a generated surrogate scans clean).
+//!
+//! One exception by exact identity: the published test password's hashes
+//! ([`crate::generate::make::TEST_PASSWORD_ARGON2`] and `…_BCRYPT`, of
+//! `rollproof-test-password`, docs/SURFACE.md) that surrogates give their
+//! users so Directus can log them in. Exactly those strings pass; any other
+//! hash — the same password with another salt included — is flagged.
 
 use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
@@ -221,6 +227,9 @@ pub fn has_high_entropy_token(text: &str) -> bool {
 
 /// Every kind of secret `text` holds, found in the column named `column`.
 pub fn scan_value(column: &str, text: &str) -> BTreeSet<SecretKind> {
+    if is_published_test_hash(text) {
+        return BTreeSet::new();
+    }
     let mut kinds: BTreeSet<SecretKind> = PATTERNS
         .matches(text)
         .into_iter()
@@ -238,6 +247,12 @@ pub fn scan_value(column: &str, text: &str) -> BTreeSet<SecretKind> {
         kinds.insert(SecretKind::HighEntropyToken);
     }
     kinds
+}
+
+/// True for exactly the published test password's hashes (module header).
+pub fn is_published_test_hash(text: &str) -> bool {
+    use crate::generate::make::{TEST_PASSWORD_ARGON2, TEST_PASSWORD_BCRYPT};
+    text == TEST_PASSWORD_ARGON2 || text == TEST_PASSWORD_BCRYPT
 }
 
 /// One secret found: where it is and what kind it is — never its value.
@@ -403,6 +418,16 @@ mod tests {
         }
         assert!(kinds("password", "rollproof-surrogate-placeholder-not-a-password").is_empty());
         assert!(kinds("password", "REDACTED").is_empty());
+        // The published test hashes, exactly; the same password under
+        // another salt, or one byte changed, is a hash like any other.
+        let argon = crate::generate::make::TEST_PASSWORD_ARGON2;
+        assert!(kinds("password", argon).is_empty());
+        assert!(kinds("password", crate::generate::make::TEST_PASSWORD_BCRYPT).is_empty());
+        let other_salt = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQxMjM0$v8CHZwbmn93tiVfTnU9H3pALZSUgaW92zAEvrNm92Lg";
+        assert!(kinds("password", other_salt).contains(&SecretKind::PasswordHash));
+        let tweaked = format!("{}A", &argon[..argon.len() - 1]);
+        assert!(kinds("password", &tweaked).contains(&SecretKind::PasswordHash));
+        assert!(kinds("note", &format!(" {argon}")).contains(&SecretKind::PasswordHash));
         assert!(kinds("password", "").is_empty());
         assert!(kinds("url", "https://user@example.com/").is_empty());
     }

@@ -61,9 +61,7 @@ CREATE TABLE directus_users (
   CONSTRAINT directus_users_pkey PRIMARY KEY (id),
   CONSTRAINT directus_users_email_unique UNIQUE (email),
   CONSTRAINT directus_users_token_unique UNIQUE (token),
-  CONSTRAINT directus_users_external_identifier_unique UNIQUE (external_identifier),
-  CONSTRAINT directus_users_status_check
-    CHECK (status::text = ANY (ARRAY['draft'::text, 'invited'::text, 'unverified'::text, 'active'::text, 'suspended'::text, 'archived'::text]))
+  CONSTRAINT directus_users_external_identifier_unique UNIQUE (external_identifier)
 );
 CREATE TABLE directus_access (
   id uuid NOT NULL,
@@ -127,8 +125,7 @@ CREATE TABLE directus_fields (
   validation json,
   validation_message text,
   searchable boolean NOT NULL DEFAULT true,
-  CONSTRAINT directus_fields_pkey PRIMARY KEY (id),
-  CONSTRAINT directus_fields_collection_field_unique UNIQUE (collection, field)
+  CONSTRAINT directus_fields_pkey PRIMARY KEY (id)
 );
 CREATE TABLE directus_relations (
   id serial NOT NULL,
@@ -177,8 +174,7 @@ CREATE TABLE objects (
   user_updated uuid,
   date_updated timestamptz,
   CONSTRAINT objects_pkey PRIMARY KEY (id),
-  CONSTRAINT objects_key_unique UNIQUE (key),
-  CONSTRAINT objects_status_check CHECK (status::text = ANY (ARRAY['draft'::text, 'published'::text, 'archived'::text]))
+  CONSTRAINT objects_key_unique UNIQUE (key)
 );
 CREATE TABLE birth_registry (
   id serial NOT NULL,
@@ -213,8 +209,6 @@ ALTER TABLE directus_access ADD CONSTRAINT directus_access_policy_foreign
   FOREIGN KEY (policy) REFERENCES directus_policies(id) ON DELETE CASCADE;
 ALTER TABLE directus_collections ADD CONSTRAINT directus_collections_group_foreign
   FOREIGN KEY ("group") REFERENCES directus_collections(collection);
-ALTER TABLE directus_fields ADD CONSTRAINT directus_fields_collection_foreign
-  FOREIGN KEY (collection) REFERENCES directus_collections(collection) ON DELETE CASCADE;
 ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_activity_foreign
   FOREIGN KEY (activity) REFERENCES directus_activity(id) ON DELETE CASCADE;
 ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_parent_foreign
