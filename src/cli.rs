@@ -15,10 +15,10 @@ use std::ffi::OsString;
     about,
     after_help = EXIT_CODES_HELP,
     after_long_help = concat!(
-        "Typical session:\n",
+        "Examples (a first session; every command's --help has more):\n",
         "  rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db\n",
         "  rollproof rehearse scenarios/births-copy-restore.toml\n",
-        "  rollproof verify reports/births-copy-restore/<run>.json\n",
+        "  rollproof verify rollproof-work/reports/births-copy-restore/*.json\n",
         "\n",
         "Exit codes:\n",
         "  0  success: the proof passed, the check is clean, the map is valid\n",

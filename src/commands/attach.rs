@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 /// Attach a verified proof report to a blocker entry in a blocker map.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  \
-    rollproof attach reports/births-copy-restore/20260612T010203Z-1a2b3c4d.json \\\n    \
-    --map final-blocker-map.json --blocker FIX7-P0-DRYRUN-PROD-ROLLBACK-1\n\n\
+    rollproof attach reports/births-copy-restore/20261201T152213Z-2dddf538.json \\\n    \
+    --map blockers/final-blocker-map.json --blocker FIX7-P0-DRYRUN-PROD-ROLLBACK-1\n\n\
     Only a report that verifies and is signed by a key the map's trust file lists (namespace\n\
     rollproof-report) is attached: the trust file is --trust FILE, else allowed_signers beside\n\
     the map. Each attach that changes the map appends who, what and which bytes to the\n\

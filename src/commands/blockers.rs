@@ -36,7 +36,7 @@ pub enum Sub {
     /// terminal (and not with --wide); piped output has them whole.
     #[command(
         after_help = "Examples:\n  rollproof blockers show blockers/final-blocker-map.json\n  \
-        rollproof blockers show blockers/final-blocker-map.json --wide | less -S"
+        rollproof blockers show blockers/final-blocker-map.json --wide"
     )]
     Show(ShowArgs),
 }

@@ -17,9 +17,6 @@ use std::path::PathBuf;
 /// duplicate-entry, path-traversal, bad-path, bad-entry, invalid-json,
 /// invalid-manifest, not-regenerable. Exit 2 when there is no manifest.
 /// Format and kinds: docs/SEALS.md.
-///
-/// Example:
-///   rollproof check --regenerate
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = HELP)]
 pub struct Args {
@@ -50,8 +47,9 @@ symlink, symlink-outside, not-regular-file, unreadable, entry-edited,
 manifest-seal-broken, duplicate-entry, path-traversal, bad-path, bad-entry,
 invalid-json, invalid-manifest, not-regenerable (docs/SEALS.md).
 
-Example (what CI runs):
-  rollproof check --regenerate";
+Examples (the first is what CI runs):
+  rollproof check --regenerate
+  rollproof check --quiet --json";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let opts = CheckOptions {

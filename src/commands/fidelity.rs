@@ -15,11 +15,8 @@ use std::path::PathBuf;
 ///
 /// A measurement: exits 0 whatever the score, unless --min-score is given
 /// and the score is below it (exit 1).
-///
-/// Example:
-///   rollproof fidelity work/s.db --profile surrogates/profiles/default.toml --min-score 90
-///   rollproof fidelity work/big.db --profile surrogates/profiles/default.toml --scale 12
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// The SQLite database to score (opened read-only).
     #[arg(value_name = "DB")]
@@ -39,6 +36,16 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+A measurement: exit 0 whatever the score, unless --min-score is given and
+the score is below it (exit 1). Formula: docs/FIDELITY.md.
+
+Examples:
+  rollproof fidelity surrogates/fixtures/tiny-seed7.db --profile surrogates/profiles/tiny.toml
+  rollproof fidelity surrogates/fixtures/tiny-seed7.db \\
+      --profile surrogates/profiles/tiny.toml --min-score 90 --json";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(m) = args.min_score

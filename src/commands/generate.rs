@@ -9,10 +9,8 @@ use std::path::PathBuf;
 ///
 /// The same profile, seed and rollproof version always give a byte-identical
 /// file; a different seed gives a different one.
-///
-/// Example:
-///   rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Profile (TOML) describing production's shape.
     #[arg(long, value_name = "PROFILE")]
@@ -47,6 +45,17 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+The same profile, seed and rollproof version always give a byte-identical
+file. --target-url generates into PostgreSQL instead (docs/POSTGRES.md).
+
+Examples:
+  rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db
+  rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db --json
+  rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db \\
+      --scale 2 --force";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let profile = Profile::load(&args.profile)?;

@@ -16,12 +16,15 @@ use std::path::PathBuf;
 /// is not a URL).
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
-  rollproof guard check REAL_RUN
-  rollproof guard grant REAL_RUN --target-digest <sha256> --granted-by owner@example.org \\
-      --valid-for 4h --sign-key owner_key --out grants/real-run.toml
-  rollproof guard target surrogates/fixtures/tiny-seed7.db
+  rollproof guard check REAL_RUN                              # no grant: HOLD, exit 3
+  rollproof guard target surrogates/fixtures/tiny-seed7.db    # not in the workspace: exit 3
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db
+  rollproof guard target rollproof-work/runs/t.db
   rollproof guard url postgres://localhost/rollproof_rehearsal
-  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db")]
+  ssh-keygen -q -t ed25519 -N '' -C owner@example.org -f owner_key
+  rollproof guard grant REAL_RUN --granted-by owner@example.org --valid-for 4h \\
+      --target-digest 661fce8ba6111939cf6cc2a49e8f599b689ec623f78c5d30d9f8cad10f4d793e \\
+      --sign-key owner_key --out real-run.toml")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Sub,
@@ -36,34 +39,45 @@ pub enum Sub {
     /// HOLD. rollproof never performs the action: automation gates on the
     /// exit code.
     #[command(after_help = "Examples:
-  rollproof guard check REAL_RUN                      # no grant: HOLD, exit 3
-  rollproof guard check cutover --grant g.toml --trust owners_allowed_signers --target-digest <sha256>")]
+  rollproof guard check REAL_RUN                     # no grant: HOLD, exit 3
+  rollproof guard check cutover --json               # no grant: HOLD, exit 3
+
+A grant (docs/GUARD.md) is given with --grant FILE, bound to the target with
+--target-digest SHA256, and counts only when signed by a key that --trust
+ALLOWED_SIGNERS lists for its granted_by (namespace rollproof-grant):
+  rollproof guard check cutover --grant g.toml --trust owners_allowed_signers \\
+      --target-digest SHA256")]
     Check(CheckArgs),
     /// Write an owner's grant for one action on one target, valid from now
     /// for at most 7 days, and sign it (OUT.sig, namespace rollproof-grant)
     /// with the owner's key.
-    #[command(after_help = "Example:
-  rollproof guard grant cutover --target-digest <sha256> --granted-by owner@example.org \\
-      --valid-for 2h --sign-key owner_key --out g.toml")]
+    #[command(after_help = "Examples (the digest is `sha256sum` of the target):
+  ssh-keygen -q -t ed25519 -N '' -C owner@example.org -f owner_key
+  rollproof guard grant cutover --granted-by owner@example.org --valid-for 2h \\
+      --target-digest 661fce8ba6111939cf6cc2a49e8f599b689ec623f78c5d30d9f8cad10f4d793e \\
+      --sign-key owner_key --out g.toml")]
     Grant(GrantArgs),
     /// May rollproof write to this database? Only a surrogate or clone in
     /// the workspace whose provenance record and sidecar prove it. Asking
     /// creates nothing (not even the workspace).
     #[command(after_help = "Examples:
   rollproof guard target surrogates/fixtures/tiny-seed7.db   # outside the workspace: exit 3
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db
   rollproof guard target rollproof-work/runs/t.db --json")]
     Target(TargetArgs),
     /// May rollproof write to this database URL? Only loopback or Unix-socket
     /// PostgreSQL databases named rollproof_*.
     #[command(after_help = "Examples:
   rollproof guard url postgres://localhost/rollproof_x       # allowed, exit 0
-  rollproof guard url postgres://db.prod.internal/directus   # refused, exit 3")]
+  rollproof guard url postgres://db.prod.internal/directus   # refused, exit 3
+  rollproof guard url 'not a url'                            # bad input, exit 2")]
     Url(UrlArgs),
     /// Make a guarded working copy of a surrogate or clone in the workspace
     /// (what a rehearsal does before writing). An existing DEST is replaced
     /// only with --force.
-    #[command(after_help = "Example:
-  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db")]
+    #[command(after_help = "Examples:
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db
+  rollproof guard adopt surrogates/fixtures/tiny-seed7.db rollproof-work/runs/t.db --force")]
     Adopt(AdoptArgs),
 }
 

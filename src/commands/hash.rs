@@ -22,11 +22,8 @@ use std::path::{Path, PathBuf};
 /// (exit 2) with the command that folds it into the file. With
 /// --target-url, any PostgreSQL database on a server rollproof may use
 /// (loopback, or --allow-host), read in a read-only session.
-///
-/// Examples:
-///   rollproof hash work/s.db --json
-///   rollproof hash --target-url postgres://me@localhost:5432/shop
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// SQLite database files to hash.
     #[arg(value_name = "FILE", required_unless_present = "target_url")]
@@ -168,6 +165,17 @@ pub fn hash_file(path: &Path) -> anyhow::Result<FileHashes> {
         free_space,
     })
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+Files are only read. A -wal with content or a hot -journal beside a file is
+refused (exit 2) with the command that folds it in. A PostgreSQL database:
+--target-url postgres://me@localhost:5432/shop (docs/POSTGRES.md).
+
+Examples:
+  rollproof hash surrogates/fixtures/tiny-seed7.db
+  rollproof hash surrogates/fixtures/tiny-seed7.db --json
+  rollproof hash surrogates/fixtures/tiny-seed7.db README.md --json   # not SQLite: exit 2";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(url) = &args.target_url {

@@ -22,12 +22,8 @@ use std::path::PathBuf;
 /// session, taken in as the new `rollproof_` database the URL names. The
 /// dump's SQL runs as an unprivileged role made for the intake, so it can
 /// only touch the new database; the secret scan runs before it counts.
-///
-/// Examples:
-///   rollproof intake operator-dump.sqlite --out op-2026-06 --allow allow.toml
-///   rollproof intake vendor.dump --target-url postgres://localhost/rollproof_vendor
-///   rollproof intake --from-url postgres://localhost/shop --target-url postgres://localhost/rollproof_shop
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// The operator's dump: a SQLite database or a SQL text dump; with
     /// --target-url a pg_dump file (custom or plain format).
@@ -61,6 +57,20 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+The dump is only read; the clone is secret-scanned before anything runs on
+it, and a finding not allowed by --allow refuses the intake (exit 3).
+Allow-list format: docs/INTAKE.md.
+
+Examples:
+  rollproof intake surrogates/fixtures/tiny-seed7.db --out op
+  rollproof guard target rollproof-work/clones/op.db
+
+PostgreSQL (a pg_dump file, or a database read in a read-only session):
+  rollproof intake vendor.dump --target-url postgres://localhost/rollproof_vendor
+  rollproof intake --from-url postgres://localhost/shop --target-url postgres://localhost/rollproof_shop";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(url) = &args.target_url {

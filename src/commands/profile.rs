@@ -16,15 +16,9 @@ use std::path::PathBuf;
 /// ranges are value information: written only when asked for, and only
 /// where the rules of docs/PROFILES.md allow. A source with no tables is
 /// an error (exit 2), never an empty profile.
-///
-/// Examples:
-///   rollproof profile shop.db --out shop.toml
-///   rollproof profile shop.db --out shop.toml --allow-categories --allow-ranges --force
-///   rollproof profile --url postgres://me@localhost/shop --out shop.toml
-///   rollproof profile --stats-query > stats.sql
-///   rollproof profile --schema-dump schema.sql --stats stats.json --out shop.toml
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("source").args(["db", "url", "schema_dump"]))]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// The SQLite database to profile (opened read-only).
     #[arg(value_name = "DB")]
@@ -89,6 +83,19 @@ fn default_name(args: &Args) -> String {
         .or_else(|| args.url.as_ref().and_then(from_url))
         .unwrap_or_else(|| "extracted".into())
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+Examples:
+  rollproof profile surrogates/fixtures/tiny-seed7.db --out work/tiny.toml
+  rollproof profile surrogates/fixtures/tiny-seed7.db --out work/tiny.toml --force \\
+      --allow-categories --allow-ranges --json
+  rollproof profile --stats-query > stats.sql
+
+PostgreSQL (a live database, or a schema-only dump plus the statistics
+--stats-query took on the database):
+  rollproof profile --url postgres://me@localhost/shop --out shop.toml
+  rollproof profile --schema-dump schema.sql --stats stats.json --out shop.toml";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if args.stats_query {

@@ -39,8 +39,9 @@ Exit codes:
   3  refused: a dry run (--profile-override) is never evidence
 
 Examples:
-  rollproof promote rollproof-work/reports/births-copy-restore/<run>.json
-  rollproof promote rollproof-work/reports/*/*.json --to reports/ --json";
+  rollproof rehearse scenarios/births-copy-restore.toml
+  rollproof promote rollproof-work/reports/births-copy-restore/*.json
+  rollproof promote rollproof-work/reports/births-copy-restore/*.json --json   # again: no change";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let root = match &args.root {

@@ -21,9 +21,6 @@ use std::path::PathBuf;
 /// scenario, missing profile or script); 3 refused by the guard. With
 /// several scenarios the highest applicable code wins (3 > 2 > 1 > 0).
 ///
-/// Examples:
-///   rollproof rehearse scenarios/births-copy-restore.toml
-///   rollproof rehearse scenarios/ --keep /tmp/artifacts --json
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct Args {
@@ -87,13 +84,21 @@ Exit codes:
   3  refused by the guard (e.g. the surrogate is not a rollproof database)
   With several scenarios the highest code wins (3 > 2 > 1 > 0).
 
+A folder runs the scenarios in it; its subfolders are named and skipped
+unless --recursive (scenarios/postgres/ needs PostgreSQL: docs/POSTGRES.md).
+
 Examples:
   rollproof rehearse scenarios/births-copy-restore.toml
-  rollproof rehearse scenarios/ --profile-override surrogates/profiles/tiny.toml
-  rollproof rehearse scenarios/ --recursive   # also scenarios/postgres/
-  rollproof rehearse scenarios/fault-kill.toml --keep /tmp/artifacts --json
+  rollproof rehearse scenarios/ --profile-override surrogates/profiles/tiny.toml   # a dry run
+  rollproof rehearse scenarios/fault-kill.toml --keep rollproof-work/keep --json \\
+      --profile-override surrogates/profiles/tiny.toml
+  ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
+  rollproof rehearse scenarios/births-copy-transaction.toml --sign-key ci_key \\
+      --profile-override surrogates/profiles/tiny.toml
 
-Signing (docs/KEYS.md): --sign-key KEY or ROLLPROOF_SIGNING_KEY=KEY writes <report>.json.sig.";
+Signing (docs/KEYS.md): --sign-key KEY or ROLLPROOF_SIGNING_KEY=KEY writes <report>.json.sig.
+With PostgreSQL (docs/POSTGRES.md), --recursive also runs scenarios/postgres/:
+  rollproof rehearse scenarios/ --recursive";
 
 /// One line of the JSON summary.
 #[derive(Debug, Serialize)]
@@ -240,18 +245,37 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }
     }
     let worst = rows.iter().map(|r| r.status).max().unwrap_or(0);
-    if json {
-        let v = serde_json::json!({ "ok": worst == 0, "results": rows });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else if rows.len() > 1 {
-        print_table(&rows);
-    }
-    Ok(match worst {
+    let status = match worst {
         0 => Status::Success,
         1 => Status::Failed,
         3 => Status::Refused,
         _ => Status::BadInput,
-    })
+    };
+    if json {
+        // The same `ok`/`kind`/`error` as every command's JSON (README
+        // "Exit codes"), with every scenario's own result beside them.
+        let mut v = serde_json::json!({ "ok": worst == 0, "results": rows });
+        if worst != 0 {
+            v["kind"] = status.kind().into();
+            v["error"] = summary_error(&rows).into();
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if rows.len() > 1 {
+        print_table(&rows);
+    }
+    Ok(status)
+}
+
+/// One line for the JSON `error`: the first scenario that stopped with an
+/// error (the same text stderr printed), else how many were not as expected.
+fn summary_error(rows: &[Row]) -> String {
+    match rows.iter().find_map(|r| r.error.as_deref()) {
+        Some(e) => e.to_string(),
+        None => {
+            let bad = rows.iter().filter(|r| !r.as_expected).count();
+            format!("{bad} of {} scenarios not as expected", rows.len())
+        }
+    }
 }
 
 fn print_outcome(r: &Report, path: &std::path::Path) {

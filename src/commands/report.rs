@@ -8,12 +8,12 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 
 /// Show, attest or sign a proof report.
-///
-/// Examples:
-///   rollproof report show reports/births-copy-restore/20261201T152213Z-2dddf538.json
-///   rollproof report attest reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key --out proof.intoto.json
-///   rollproof report sign reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --sign-key ci_key
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  rollproof report show reports/births-copy-restore/20261201T152213Z-2dddf538.json
+  ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
+  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
+      --sign-key ci_key --out proof.intoto.json")]
 pub struct Args {
     #[command(subcommand)]
     pub command: ReportCommand,
@@ -24,14 +24,28 @@ pub struct Args {
 pub enum ReportCommand {
     /// Render a report for a human: verdict, phase table, failed checks and
     /// their differences. Exit 1 (with the reasons on top) if it does not verify.
+    #[command(after_help = "Examples:
+  rollproof report show reports/births-copy-restore/20261201T152213Z-2dddf538.json
+  rollproof report show reports/births-copy-restore/20261201T152213Z-2dddf538.json --markdown")]
     Show(ShowArgs),
     /// Write a signed DSSE envelope (payloadType application/vnd.in-toto+json)
     /// around an in-toto Statement v1 whose subjects are the surrogate and
     /// the artifacts and whose predicate is the (verified) report.
+    #[command(after_help = "Examples (the key: docs/KEYS.md):
+  ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
+  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json --sign-key ci_key
+  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
+      --sign-key ci_key --out proof.intoto.json
+  ROLLPROOF_SIGNING_KEY=ci_key rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json --out -")]
     Attest(AttestArgs),
     /// Sign a report that verifies: write `<report>.json.sig` (SSHSIG,
     /// namespace rollproof-report), replacing an older signature (e.g. after
     /// a key rotation, docs/KEYS.md).
+    #[command(after_help = "Examples:
+  ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
+  rollproof rehearse scenarios/births-copy-transaction.toml \\
+      --profile-override surrogates/profiles/tiny.toml
+  rollproof report sign rollproof-work/reports/births-copy-transaction/*.json --sign-key ci_key")]
     Sign(SignArgs),
 }
 

@@ -15,13 +15,6 @@ use std::path::PathBuf;
 /// dropped. Refuses symlinks, special files and paths outside the sealed
 /// folders, and an existing manifest whose seal is broken (see `--force`).
 /// Format: docs/SEALS.md.
-///
-/// Examples:
-///   rollproof seal                          # seal everything as it is now
-///   rollproof seal reports/births           # update one folder's entries
-///   rollproof seal --regenerate-fixtures    # rebuild the fixtures, re-seal all
-///   rollproof seal --fixture surrogates/fixtures/tiny-seed7.db \
-///       --profile surrogates/profiles/tiny.toml --seed 7
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = HELP)]
 pub struct Args {
@@ -71,7 +64,7 @@ pub struct Args {
 const HELP: &str = "\
 Examples:
   rollproof seal                          # seal everything as it is now
-  rollproof seal reports/births           # (re)seal one folder's files
+  rollproof seal reports/births-copy-restore   # (re)seal one folder's files
   rollproof seal --regenerate-fixtures    # rebuild the fixtures, re-seal all
   rollproof seal --fixture surrogates/fixtures/tiny-seed7.db \\
       --profile surrogates/profiles/tiny.toml --seed 7

@@ -25,11 +25,8 @@ use std::path::PathBuf;
 /// Exit codes: 0 every report is consistent (and, with --trust, signed by a
 /// trusted key); 1 a report fails, or with --trust is not evidence; 2 a
 /// report or the trust file cannot be read.
-///
-/// Examples:
-///   rollproof verify reports/births-copy-restore/*.json --trust blockers/allowed_signers
-///   rollproof verify reports/births-restore-copy/20261125T231900Z-1a2b3c4d.json --artifacts work/keep
 #[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// Report JSON files to verify.
     #[arg(value_name = "REPORT", required = true)]
@@ -84,6 +81,18 @@ pub fn artifacts_folder(dir: Option<&std::path::Path>) -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
+
+/// Shown by `--help`; run verbatim by tests/cli/examples.rs.
+const EXAMPLES: &str = "\
+One line per report: `path: OK (…)` or `path: FAILED (reason)` per reason.
+
+Examples:
+  rollproof verify reports/births-copy-restore/20261201T152213Z-2dddf538.json --trust blockers/allowed_signers
+  rollproof verify reports/births-copy-restore/*.json
+  rollproof rehearse scenarios/births-copy-transaction.toml \\
+      --profile-override surrogates/profiles/tiny.toml --keep rollproof-work/keep
+  rollproof verify rollproof-work/keep/births-copy-transaction/*/report.json \\
+      --artifacts rollproof-work/keep";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if args.artifacts.is_some() && args.reports.len() > 1 {

@@ -431,8 +431,9 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
 }
 
 /// The scenario files named by `paths`: files as given; a folder's
-/// `*.toml` files, sorted. Subfolders are skipped, and returned so the
-/// caller can say so, unless `recursive` (then their scenarios follow).
+/// `*.toml` files, sorted. Subfolders holding scenarios are skipped, and
+/// returned so the caller can say so, unless `recursive` (then their
+/// scenarios follow).
 pub fn expand_folders(
     paths: &[PathBuf],
     recursive: bool,
@@ -483,7 +484,9 @@ fn folder(
     for d in subdirs {
         if recursive {
             found += folder(&d, true, out, skipped)?;
-        } else {
+        } else if folder(&d, true, &mut Vec::new(), &mut Vec::new())? > 0 {
+            // Only a subfolder holding scenarios is worth a note (not, say,
+            // the SQL scripts of scenarios/sql/).
             skipped.push(d);
         }
     }

@@ -230,13 +230,89 @@ fn rehearsing_a_folder_says_which_subfolders_it_skips() {
     std::fs::write(w.path("sc/sub/x.toml"), "not even read").unwrap();
     let bad = w.path("sc/a.toml");
     std::fs::write(&bad, "[scenario]\n").unwrap();
+    // A folder of SQL scripts beside the scenarios holds none: no note.
+    std::fs::create_dir_all(w.path("sc/sql")).unwrap();
+    std::fs::write(w.path("sc/sql/up.sql"), "SELECT 1;").unwrap();
     let o = w.run(&["rehearse", "sc"]);
     assert!(
         stderr(&o).contains("skipped the subfolder sc/sub/ (pass --recursive"),
         "{}",
         stderr(&o)
     );
+    assert!(!stderr(&o).contains("sc/sql"), "{}", stderr(&o));
     let o = w.run(&["rehearse", "sc", "--recursive", "--json"]);
     let v = json(&o);
     assert_eq!(v["results"].as_array().unwrap().len(), 2, "{v}");
+}
+
+/// Every command that takes `--json` prints one JSON object on stdout when
+/// it fails on bad input (2), with `ok: false`, the `kind` of the exit
+/// code's row and the same message as stderr's `rollproof: error:` line.
+/// The table must name every such command: a new one with `--json` and no
+/// row fails here.
+#[test]
+fn every_json_command_prints_json_on_bad_input() {
+    let w = Work::new();
+    let tiny = repo_file("surrogates/profiles/tiny.toml");
+    let tiny = tiny.to_str().unwrap();
+    let rows: &[&[&str]] = &[
+        &["generate", "--profile", "missing.toml", "--out", "o.db"],
+        &["profile", "missing.db", "--out", "p.toml"],
+        &["fidelity", "missing.db", "--profile", tiny],
+        &["rehearse", "missing.toml"],
+        &["verify", "missing.json"],
+        &["hash", "missing.db"],
+        &["seal", "--root", "missing"],
+        &["check", "--root", "missing"],
+        &["blockers", "validate", "missing.json"],
+        &["blockers", "show", "missing.json"],
+        &[
+            "attach",
+            "missing.json",
+            "--map",
+            "m.json",
+            "--blocker",
+            "B",
+        ],
+        &["promote", "missing.json"],
+        &["guard", "check", "REAL_RUN", "--grant", "missing.toml"],
+        &["guard", "target", "missing.db"],
+        &["guard", "url", "not a url"],
+        &["intake", "missing.db"],
+    ];
+    let with_json_flag: Vec<String> = crate::examples::command_paths()
+        .into_iter()
+        .filter(|p| crate::examples::help_text(p).contains("--json"))
+        .map(|p| p.join(" "))
+        .collect();
+    let mut covered = std::collections::BTreeSet::new();
+    for args in rows {
+        // The row's command: the longest leading words that name one.
+        let path = (1..=2)
+            .rev()
+            .map(|n| args[..n.min(args.len())].join(" "))
+            .find(|p| with_json_flag.contains(p))
+            .unwrap_or_else(|| panic!("{args:?} is not a command that takes --json"));
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let o = w.run(&with_json);
+        assert_code(&o, 2);
+        let v = json(&o);
+        assert_eq!(v["ok"], false, "{args:?}: {v}");
+        assert_eq!(v["kind"], "bad-input", "{args:?}: {v}");
+        let message = v["error"].as_str().unwrap_or_default();
+        let first = message.lines().next().unwrap_or_default();
+        assert!(
+            !first.is_empty() && stderr(&o).contains(first),
+            "{args:?}: stderr does not say what the JSON says:\n{v}\n{}",
+            stderr(&o)
+        );
+        covered.insert(path);
+    }
+    for path in &with_json_flag {
+        assert!(
+            covered.contains(path),
+            "`rollproof {path} --json` has no row in this test"
+        );
+    }
 }

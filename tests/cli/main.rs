@@ -6,6 +6,7 @@ mod util;
 mod attach;
 mod blockers;
 mod contract;
+mod examples;
 mod generate;
 mod grants;
 mod guard;
