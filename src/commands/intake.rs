@@ -70,7 +70,8 @@ Examples:
 
 PostgreSQL (a pg_dump file, or a database read in a read-only session):
   rollproof intake vendor.dump --target-url postgres://localhost/rollproof_vendor
-  rollproof intake --from-url postgres://localhost/shop --target-url postgres://localhost/rollproof_shop";
+  rollproof intake --from-url postgres://localhost/shop \\
+      --target-url postgres://localhost/rollproof_shop";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     if let Some(url) = &args.target_url {

@@ -92,8 +92,8 @@ Exit codes:
   3  refused by the guard (workspace, server or database not allowed)
 
 Examples:
-  rollproof migrations examples/migrations/sqlite-dbmate
-  rollproof migrations examples/migrations/sqlite-diesel --junit migrations.xml
+  rollproof migrations examples/migrations/sqlite-dbmate   # some downs fail: exit 1
+  rollproof migrations examples/migrations/sqlite-diesel --junit migrations.xml   # exit 1
   rollproof migrations examples/migrations/sqlite-dbmate --only 20240302090000 --json";
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -114,13 +114,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let json = args.json;
     match rehearse(&args) {
         Ok(status) => Ok(status),
-        Err(e) if json => {
-            let status = Status::for_error(&e);
-            let v = serde_json::json!({ "ok": false, "error": crate::exit::describe(&e), "status": status as u8 });
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            eprintln!("rollproof: error: {}", crate::exit::describe(&e));
-            Ok(status)
-        }
+        // The common error contract (`ok`, `error`, `kind`), as every
+        // command with --json prints it.
+        Err(e) if json => Ok(crate::exit::report_error(&e, true)),
         Err(e) => Err(e),
     }
 }

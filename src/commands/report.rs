@@ -33,10 +33,12 @@ pub enum ReportCommand {
     /// the artifacts and whose predicate is the (verified) report.
     #[command(after_help = "Examples (the key: docs/KEYS.md):
   ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
-  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json --sign-key ci_key
+  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
+      --sign-key ci_key
   rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
       --sign-key ci_key --out proof.intoto.json
-  ROLLPROOF_SIGNING_KEY=ci_key rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json --out -")]
+  rollproof report attest reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
+      --sign-key ci_key --out -")]
     Attest(AttestArgs),
     /// Sign a report that verifies: write `<report>.json.sig` (SSHSIG,
     /// namespace rollproof-report), replacing an older signature (e.g. after

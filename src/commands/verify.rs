@@ -87,7 +87,8 @@ const EXAMPLES: &str = "\
 One line per report: `path: OK (…)` or `path: FAILED (reason)` per reason.
 
 Examples:
-  rollproof verify reports/births-copy-restore/20261201T152213Z-2dddf538.json --trust blockers/allowed_signers
+  rollproof verify reports/births-copy-restore/20261201T152213Z-2dddf538.json \\
+      --trust blockers/allowed_signers
   rollproof verify reports/births-copy-restore/*.json
   rollproof rehearse scenarios/births-copy-transaction.toml \\
       --profile-override surrogates/profiles/tiny.toml --keep rollproof-work/keep

@@ -280,6 +280,22 @@ fn every_json_command_prints_json_on_bad_input() {
         &["guard", "url", "not a url"],
         &["guard", "adopt", "missing.db", "rollproof-work/runs/t.db"],
         &["intake", "missing.db"],
+        &["migrations", "missing"],
+        &[
+            "guard",
+            "grant",
+            "cutover",
+            "--granted-by",
+            "owner@example.org",
+            "--valid-for",
+            "2h",
+            "--target-digest",
+            "661fce8ba6111939cf6cc2a49e8f599b689ec623f78c5d30d9f8cad10f4d793e",
+            "--sign-key",
+            "missing_key",
+            "--out",
+            "g.toml",
+        ],
     ];
     let with_json_flag: Vec<String> = crate::examples::command_paths()
         .into_iter()

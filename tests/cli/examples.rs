@@ -26,6 +26,7 @@ const COPIED: &[&str] = &[
     "README.md",
     "blockers",
     "docs",
+    "examples",
     "reports",
     "scenarios",
     "surrogates",
@@ -131,10 +132,17 @@ fn run_all(place: &str, examples: &[Example], failures: &mut Vec<String>) {
     }
 }
 
+/// `rollproof WORDS --help` as clap renders it off a terminal and on one
+/// of 100 columns or more (its widest).
 pub(crate) fn help_text(words: &[String]) -> String {
+    help_text_width(words, 100)
+}
+
+fn help_text_width(words: &[String], columns: u32) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_rollproof"))
         .args(words)
         .arg("--help")
+        .env("COLUMNS", columns.to_string())
         .output()
         .expect("run --help");
     assert!(out.status.success(), "rollproof {words:?} --help failed");
@@ -170,6 +178,13 @@ fn every_subcommand_help_has_examples_that_run_verbatim() {
         if examples.is_empty() {
             failures.push(format!("{place}: no Examples section"));
             continue;
+        }
+        // clap wraps help at 100 columns: an example that does not fit
+        // would be pasted broken (break it with `\` instead).
+        if examples != help_examples(&help_text_width(path, 1000)) {
+            failures.push(format!(
+                "{place}: an example is wider than 100 columns and wraps"
+            ));
         }
         run_all(&place, &examples, &mut failures);
     }
