@@ -29,8 +29,9 @@ use std::path::{Path, PathBuf};
     The previous map is kept as MAP.bak. Attaching the same report again changes nothing.\n\n\
     Exit codes: 0 attached (or already attached); 1 the report fails verification or the map\n\
     is invalid; 2 bad input (also: no trust file); 3 refused (unsigned or untrusted report, a\n\
-    FAIL or dry-run report, a report for another blocker, or --close on a blocker the evidence\n\
-    cannot close). Nothing is written unless the exit code is 0.")]
+    FAIL or dry-run report, a report in the workspace that was not promoted, a report for\n\
+    another blocker, or --close on a blocker the evidence cannot close). Nothing is written\n\
+    unless the exit code is 0.")]
 pub struct Args {
     /// The sealed proof report (JSON) written by `rollproof rehearse`.
     pub report: PathBuf,
@@ -140,16 +141,29 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         ))));
     }
 
+    // Throwaway runs live in the workspace, which git ignores: a map citing
+    // one would point at a file no clone of the repository has, and that
+    // nobody sealed. Evidence is promoted into the sealed reports/ first.
+    let report_real = args
+        .report
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {report_name}"))?;
+    if let Some(ws) = crate::guard::workspace::existing()?
+        && report_real.starts_with(&ws)
+    {
+        return Err(anyhow::Error::new(Refusal::new(format!(
+            "{report_name} is a run in the workspace {}, not promoted evidence; \
+             run `rollproof promote {report_name}` and attach the promoted copy; {map_name} is unchanged",
+            ws.display()
+        ))));
+    }
+
     // Resolve symlinks so the map is replaced where it really lives and the
     // recorded report path is true relative to it.
     let map_real = args
         .map
         .canonicalize()
         .with_context(|| format!("cannot resolve {map_name}"))?;
-    let report_real = args
-        .report
-        .canonicalize()
-        .with_context(|| format!("cannot resolve {report_name}"))?;
     let evidence = Evidence {
         report: relative_to(parent_dir(&map_real), &report_real),
         seal: report.seal.clone(),

@@ -20,9 +20,11 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = HELP)]
 pub struct Args {
-    /// Repository root holding SEALS.json.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub root: PathBuf,
+    /// Repository root holding SEALS.json (default: the nearest folder at
+    /// or above the current one holding .git or SEALS.json, else the
+    /// current folder).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Also regenerate every generated fixture from its profile and seed in a
     /// temporary folder and compare its bytes with the sealed digest.
     #[arg(long)]
@@ -52,15 +54,16 @@ Examples (the first is what CI runs):
   rollproof check --quiet --json";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    let root = super::project_root(args.root.as_deref())?;
     let opts = CheckOptions {
-        root: args.root.clone(),
+        root: root.clone(),
         regenerate: args.regenerate,
         jobs: args.jobs.unwrap_or_else(seal::digest::default_jobs),
     };
     let report = seal::check(&opts).with_context(|| {
         format!(
             "could not check the seals under {}",
-            args.root.join(MANIFEST_FILE).display()
+            root.join(MANIFEST_FILE).display()
         )
     })?;
     if args.json {

@@ -17,3 +17,14 @@ pub mod rehearse;
 pub mod report;
 pub mod seal;
 pub mod verify;
+
+/// The project root a command works on: `--root DIR` when given, else the
+/// one the workspace is resolved from (the nearest folder at or above the
+/// current one holding `.git` or SEALS.json), so `check`, `seal` and
+/// `promote` mean the same tree from any folder of the repository.
+pub fn project_root(flag: Option<&std::path::Path>) -> anyhow::Result<std::path::PathBuf> {
+    match flag {
+        Some(r) => Ok(r.to_path_buf()),
+        None => Ok(crate::guard::workspace::project_root_here()?),
+    }
+}

@@ -44,10 +44,7 @@ Examples:
   rollproof promote rollproof-work/reports/births-copy-restore/*.json --json   # again: no change";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => crate::guard::workspace::project_root_here()?,
-    };
+    let root = super::project_root(args.root.as_deref())?;
     let to = args.to.clone().unwrap_or_else(|| root.join("reports"));
     let out = match promote::promote(&args.reports, &to, &root) {
         Ok(o) => o,

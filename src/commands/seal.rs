@@ -21,9 +21,11 @@ pub struct Args {
     /// Files or folders to (re)seal, relative to the root; default: all.
     #[arg(value_name = "PATHS")]
     pub paths: Vec<String>,
-    /// Repository root, where SEALS.json is written.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub root: PathBuf,
+    /// Repository root where SEALS.json is written (default: the nearest folder at
+    /// or above the current one holding .git or SEALS.json, else the
+    /// current folder).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Regenerate every fixture the manifest records (from its profile, seed
     /// and scale), then re-seal everything: the one command to run after the
     /// generator or a profile changed.
@@ -83,8 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         }),
         _ => None,
     };
+    let root = super::project_root(args.root.as_deref())?;
     let opts = SealOptions {
-        root: args.root.clone(),
+        root: root.clone(),
         paths: args.paths.clone(),
         sealed_dirs: args.sealed_dirs.clone(),
         fixture,
@@ -95,7 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     let out = seal::seal(&opts).with_context(|| {
         format!(
             "could not seal under {}; SEALS.json was not written",
-            args.root.display()
+            root.display()
         )
     })?;
     if args.json {

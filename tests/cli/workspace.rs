@@ -123,6 +123,16 @@ fn a_run_from_a_subfolder_writes_only_to_the_workspace_at_the_project_root() {
     if let Some(status) = git_status(&root) {
         assert_eq!(status, "", "git sees the run");
     }
+
+    // seal and check mean the project root's SEALS.json from docs/ too.
+    std::fs::create_dir_all(root.join("surrogates")).unwrap();
+    std::fs::write(root.join("surrogates/a.txt"), "a").unwrap();
+    assert_success(&run_in(&docs, &["seal"]));
+    assert!(root.join("SEALS.json").is_file());
+    let o = run_in(&docs, &["check", "--json"]);
+    assert_success(&o);
+    assert_eq!(json(&o)["ok"], serde_json::json!(["surrogates/a.txt"]));
+    assert!(entries(&docs).is_empty(), "{:?}", entries(&docs));
 }
 
 #[test]
@@ -287,19 +297,34 @@ fn written_files_follow_the_umask_and_a_replaced_map_keeps_its_mode() {
     ]);
     assert_success(&o);
     assert_eq!(mode(&w.path("rollproof-work/.rollproof/key")), 0o600);
-    let report = w.path(json(&o)["results"][0]["report"].as_str().unwrap());
-    // attach rewrites the map: its mode stays.
+    let run = w.path(json(&o)["results"][0]["report"].as_str().unwrap());
     let map = w.path("map.json");
     std::fs::copy(repo_file("tests/fixtures/final-blocker-map.json"), &map).unwrap();
     std::fs::set_permissions(&map, std::fs::Permissions::from_mode(0o664)).unwrap();
-    let o = w.run(&[
-        "attach",
-        report.to_str().unwrap(),
-        "--map",
-        map.to_str().unwrap(),
-        "--blocker",
-        "FIX7-P0-DRYRUN-PROD-ROLLBACK-1",
-    ]);
+    let attach = |report: &Path| {
+        w.run(&[
+            "attach",
+            report.to_str().unwrap(),
+            "--map",
+            map.to_str().unwrap(),
+            "--blocker",
+            "FIX7-P0-DRYRUN-PROD-ROLLBACK-1",
+        ])
+    };
+    // A run still in the workspace is not evidence until promoted (3).
+    let before = std::fs::read(&map).unwrap();
+    let o = attach(&run);
+    assert_code(&o, 3);
+    assert!(
+        stderr(&o).contains("not promoted evidence; run `rollproof promote "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read(&map).unwrap(), before);
+    assert_success(&w.run(&["promote", run.to_str().unwrap()]));
+    let report = w.path("reports/modes").join(run.file_name().unwrap());
+    // attach rewrites the map: its mode stays.
+    let o = attach(&report);
     assert_success(&o);
     assert_eq!(mode(&map), 0o664);
     // A wrong --blocker id is bad input and lists the map's ids.
