@@ -5,4 +5,5 @@
 pub mod judge;
 pub mod migrations;
 pub mod rules;
+pub mod scripts;
 pub mod verdict;

@@ -10,6 +10,8 @@ mod apply;
 pub mod births;
 pub mod faults;
 mod finish;
+mod inputs;
+mod rollback;
 pub mod scenario;
 mod setup;
 
@@ -19,12 +21,12 @@ use finish::diff_if_needed;
 pub use finish::phase_line;
 
 use crate::engine::sqlite::backend::SqliteBackend;
-use crate::engine::{Backend, BackendError, BirthPlan, RollbackMethod};
+use crate::engine::{Backend, BackendError, RollbackMethod};
 use crate::evidence::report::{
-    self, ApplyRecord, FaultRecord, Methods, Phases, Proof, Report, RollbackRecord, ScenarioRef,
+    self, ApplyRecord, FaultRecord, Methods, Phases, Proof, Report, ScenarioRef, ScriptSettings,
     Verdict,
 };
-use crate::rehearse::scenario::{ApplyKind, FaultKind, Loaded};
+use crate::rehearse::scenario::{FaultKind, Loaded};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -117,33 +119,6 @@ fn short_id(seed: &str) -> String {
         .to_string()
 }
 
-fn read_script(
-    sc: &Loaded,
-    p: &Path,
-    field: &str,
-) -> Result<(String, String, String), RehearseError> {
-    let path = sc.resolve(p);
-    use crate::util::fsutil::{limit, read_bounded};
-    let bytes = read_bounded(&path, limit::SCRIPT, "script").map_err(|e| {
-        RehearseError::Input(format!(
-            "scenario {}: field `{field}`: {e}",
-            sc.path.display(),
-        ))
-    })?;
-    let text = String::from_utf8(bytes.clone()).map_err(|_| {
-        RehearseError::Input(format!(
-            "scenario {}: field `{field}`: {} is not UTF-8",
-            sc.path.display(),
-            path.display()
-        ))
-    })?;
-    Ok((
-        path.display().to_string(),
-        crate::hash::sha256_hex(&bytes),
-        text,
-    ))
-}
-
 /// Keep one artifact (a copy) in the keep folder, with the hot `-journal`
 /// beside it if there is one (`verify --artifacts` needs both).
 fn keep_file(dir: &Option<PathBuf>, name: &str, from: &Path) -> Result<(), RehearseError> {
@@ -198,15 +173,14 @@ pub fn run(
         + "Z";
     let mut timing = BTreeMap::new();
 
-    // Inputs first: a missing script is bad input before anything is made.
-    let up = match (&spec.apply.kind, &spec.apply.up) {
-        (ApplyKind::Sql, Some(p)) => Some(read_script(sc, p, "apply.up")?),
-        _ => None,
-    };
-    let down = match &spec.rollback.down {
-        Some(p) => Some(read_script(sc, p, "rollback.down")?),
-        None => None,
-    };
+    // Inputs first: a missing or unrunnable script is bad input before
+    // anything is made.
+    let pg_url = opts
+        .target_url
+        .clone()
+        .or_else(|| spec.surrogate.url.clone());
+    let on_pg = pg_url.is_some();
+    let scripts = inputs::scripts(sc, on_pg)?;
 
     let prep = setup::prepare(sc, &stamp, &run_id, opts.profile_override.as_deref())?;
     if let Some(g) = prep.generate_ms {
@@ -241,11 +215,6 @@ pub fn run(
         }
         _ => db_leg,
     };
-    let pg_url = opts
-        .target_url
-        .clone()
-        .or_else(|| spec.surrogate.url.clone());
-    let on_pg = pg_url.is_some();
     let mut be: Box<dyn Backend> = match &pg_url {
         Some(url) => Box::new(
             crate::engine::postgres::backend::PostgresBackend::for_rehearsal(
@@ -259,6 +228,18 @@ pub fn run(
     };
     let snap_method = spec.snapshot.method;
     let rb_method = spec.rollback.method;
+    // The sandbox is ready (PostgreSQL: the role owns the target) before
+    // the target is first measured, so every phase sees the same database.
+    let script_settings = if scripts.any() {
+        let mode = scripts.settings.mode(false);
+        Some(ScriptSettings {
+            foreign_keys: mode.foreign_keys,
+            transaction: mode.transaction.as_str().to_string(),
+            sandbox: be.prepare_scripts(&mode)?,
+        })
+    } else {
+        None
+    };
 
     // before, and the snapshot taken while it is measured (neither writes)
     let t = Instant::now();
@@ -292,35 +273,7 @@ pub fn run(
         }
     }
 
-    // the plan
-    let plan = match spec.apply.kind {
-        ApplyKind::Births => {
-            let users = be.users(births::USER_LIMIT)?;
-            if users.is_empty() {
-                return Err(RehearseError::Input(format!(
-                    "scenario {}: the surrogate has no directus_users to register births as",
-                    sc.path.display()
-                )));
-            }
-            let kinds: Vec<(String, f64)> = spec
-                .apply
-                .kinds
-                .clone()
-                .unwrap_or_else(|| {
-                    BTreeMap::from([("meter".to_string(), 1.0), ("sensor".to_string(), 1.0)])
-                })
-                .into_iter()
-                .collect();
-            Some(BirthPlan {
-                seed: spec.apply.seed.unwrap_or(1),
-                count: spec.apply.count.unwrap_or(0),
-                kinds,
-                users,
-                start_ms: births::DEFAULT_START_MS,
-            })
-        }
-        ApplyKind::Sql => None,
-    };
+    let plan = births::plan(&mut *be, sc)?;
     let seq_before = be.sequences()?;
 
     let snapshot_phase = be.measure_snapshot(&snap, &[("before", &before)])?;
@@ -335,12 +288,15 @@ pub fn run(
     if rb_method == RollbackMethod::Transaction {
         be.begin_transaction()?;
     }
-    let applied = apply::apply(
-        &mut *be,
-        plan.as_ref(),
-        up.as_ref().map(|u| u.2.as_str()),
-        fault,
-    )?;
+    let up = scripts.up.as_ref().map(|u| apply::Up {
+        sql: &u.text,
+        statements: u.statements,
+        mode: scripts
+            .settings
+            .mode(rb_method == RollbackMethod::Transaction),
+    });
+    let applied = apply::apply(&mut *be, plan.as_ref(), up.as_ref(), fault)?;
+    let apply_script = applied.script;
     let mut faults = applied.faults;
     let apply_error = applied.error;
     let mut births_done = applied.births_done;
@@ -388,43 +344,19 @@ pub fn run(
     } else {
         Instant::now()
     };
-    let mut rollback = RollbackRecord {
-        sql: down.as_ref().map(|d| d.0.clone()),
-        sql_sha256: down.as_ref().map(|d| d.1.clone()),
-        rewind_sequences: spec.rollback.rewind_sequences,
-        performed: false,
-        refused: false,
-        error: None,
-    };
-    let mut refused_corrupt = false;
-    let result: Result<(), BackendError> = match rb_method {
-        RollbackMethod::Restore => restored.unwrap_or_else(|| be.restore(&snap)),
-        RollbackMethod::Transaction => be.rollback_transaction(),
-        RollbackMethod::Compensate => match (&plan, &down) {
-            (Some(p), _) => be
-                .compensate_births(p, births_done.unwrap_or(0))
-                .and_then(|_| {
-                    if spec.rollback.rewind_sequences {
-                        be.rewind_sequences(&seq_before)
-                    } else {
-                        Ok(())
-                    }
-                }),
-            (None, Some((_, _, sql))) => be.run_sql(sql, "rollback down script"),
-            (None, None) => Err(BackendError::Unsupported(
-                "compensating an sql apply without a down script".into(),
-            )),
+    let (rollback, refused_corrupt) = rollback::roll_back(
+        &mut *be,
+        spec,
+        &scripts,
+        rollback::Undo {
+            snap: &snap,
+            staged: restored,
+            plan: plan.as_ref(),
+            births_done: births_done.unwrap_or(0),
+            seq_before: &seq_before,
         },
-    };
-    match result {
-        Ok(()) => rollback.performed = true,
-        Err(BackendError::Refused(r)) => return Err(r.into()),
-        Err(e) => {
-            refused_corrupt = matches!(e, BackendError::SnapshotCorrupted { .. });
-            say(&format!("rollback failed: {e}"));
-            rollback.error = Some(e.to_string());
-        }
-    }
+        say,
+    )?;
     timing.insert("rollback".into(), ms(t));
     let t = Instant::now();
     let after_rollback = be.measure(&[("before", &before), ("after_apply", &after_apply)])?;
@@ -434,21 +366,17 @@ pub fn run(
         keep_file(&keep_dir, "after-rollback.db", &prep.target)?;
     }
 
-    // the expected deltas as the scenario asked (births: derived again by
-    // the judge from the report), and the observed ones the judge derives
-    let expected: BTreeMap<String, i64> = match (&plan, &spec.apply.expect_rows) {
-        (Some(_), _) | (None, None) => BTreeMap::new(),
-        (None, Some(m)) => m
-            .iter()
-            .filter(|(_, d)| **d != 0)
-            .map(|(t, d)| (t.clone(), *d))
-            .collect(),
+    // the expected deltas as the scenario declared them (births: derived
+    // again by the judge from the report; None: an sql scenario declares
+    // none), and the observed ones the judge derives
+    let expected: Option<BTreeMap<String, i64>> = match (&plan, &spec.apply.expect_rows) {
+        (Some(_), _) => None,
+        (None, m) => m.clone(),
     };
     if births_done.is_none() && plan.is_some() {
         let births = crate::proof::verdict::row_deltas(&before, &after_apply, false);
         births_done = births.get("birth_registry").map(|d| (*d).max(0) as u64);
     }
-    rollback.refused = refused_corrupt;
     let phases = Phases {
         before,
         snapshot: Some(snapshot_phase),
@@ -463,20 +391,7 @@ pub fn run(
         timing.insert("diff".into(), ms(t));
     }
     if let Some(d) = &keep_dir {
-        let mut sums = String::new();
-        for name in [
-            "before.db",
-            "snapshot.db",
-            "after-apply.db",
-            "after-rollback.db",
-        ] {
-            let p = d.join(name);
-            if let Ok(h) = crate::hash::file_sha256(&p) {
-                sums.push_str(&format!("{}  {name}\n", h.sha256));
-            }
-        }
-        crate::util::fsutil::write_atomic(&d.join("SHA256SUMS"), sums.as_bytes(), true)
-            .map_err(|e| RehearseError::Input(e.to_string()))?;
+        finish::write_sums(d)?;
     }
     timing.insert("total".into(), ms(t_total));
 
@@ -508,15 +423,17 @@ pub fn run(
                 .as_ref()
                 .map(|p| p.kinds.iter().cloned().collect())
                 .unwrap_or_default(),
-            sql: up.as_ref().map(|u| u.0.clone()),
-            sql_sha256: up.as_ref().map(|u| u.1.clone()),
+            sql: scripts.up.as_ref().map(|u| u.path.clone()),
+            sql_sha256: scripts.up.as_ref().map(|u| u.sha256.clone()),
             births_done,
             births_reported,
             expected_row_deltas: expected,
             observed_row_deltas: BTreeMap::new(),
             error: apply_error,
+            script: apply_script,
         },
         rollback,
+        scripts: script_settings,
         faults,
         phases,
         checks: Vec::new(),

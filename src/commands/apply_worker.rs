@@ -1,8 +1,11 @@
 //! `rollproof apply-worker` (hidden): the separate process a rehearsal
-//! starts to apply births so that a fault can hit it for real (SIGKILL, or
-//! a file-size limit that fails its writes). It reads the birth plan as
-//! JSON on stdin, commits each birth on its own, and prints `born N` after
-//! every commit. With `--emit-sql` it instead prints the SQL the sqlite3
+//! starts to apply births or a change script so that a fault can hit it for
+//! real (SIGKILL, or a file-size limit that fails its writes). For births it
+//! reads the birth plan as JSON on stdin, commits each birth on its own, and
+//! prints `born N` after every commit; with `--script` it reads a script job
+//! (one JSON line), runs it statement by statement in the sandbox and prints
+//! `done N` after each statement (waiting after `--pause-after N` until it
+//! is killed). With `--emit-sql` it instead prints the SQL the sqlite3
 //! shell runs to make the same births (the benchmark's shell baseline).
 
 use crate::engine::BirthPlan;
@@ -23,6 +26,12 @@ pub struct Args {
     /// Fail writes past this many bytes per file (RLIMIT_FSIZE).
     #[arg(long, value_name = "BYTES")]
     pub fsize_limit: Option<u64>,
+    /// The job on stdin is a change script (one JSON line), not a birth plan.
+    #[arg(long)]
+    pub script: bool,
+    /// With --script: after this many statements, wait until killed.
+    #[arg(long, value_name = "N", requires = "script")]
+    pub pause_after: Option<u64>,
     /// Print the births as sqlite3-shell SQL (one transaction) instead of applying.
     #[arg(long)]
     pub emit_sql: bool,
@@ -45,6 +54,21 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     if args.file_sha256 {
         let d = crate::hash::file_sha256(&args.db)?;
         println!("{}  {}", d.sha256, args.db.display());
+        return Ok(Status::Success);
+    }
+    if args.script {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        crate::engine::sqlite::backend::run_script_worker(
+            &args.db,
+            args.fsize_limit,
+            args.pause_after,
+            &mut input,
+            &mut out,
+        )
+        .with_context(|| format!("apply worker on {}", args.db.display()))?;
         return Ok(Status::Success);
     }
     let mut input = Vec::new();

@@ -8,8 +8,10 @@
 //! [`crate::surface::Birth`] requests produced from a [`BirthPlan`].
 
 pub mod postgres;
+pub mod script;
 pub mod sqlite;
 
+use crate::engine::script::{ScriptError, ScriptMode};
 use crate::evidence::report::{Diff, Phase};
 use crate::surface::Birth;
 use std::collections::BTreeMap;
@@ -148,6 +150,11 @@ pub enum BackendError {
     /// The operation is not available on this backend.
     #[error("{0} is not supported by this backend")]
     Unsupported(String),
+    /// A statement of a user's change script failed or was refused by the
+    /// sandbox: part of the rehearsal's story (a FAIL report), not an error
+    /// of the run.
+    #[error(transparent)]
+    Script(#[from] ScriptError),
 }
 
 /// What a killed apply worker left behind.
@@ -159,6 +166,9 @@ pub struct KilledApply {
     pub killed: bool,
     /// One line on what happened (signal, exit status).
     pub detail: String,
+    /// A change script's statement that failed before the fault could land
+    /// (or because of it: the I/O error of `io-error`).
+    pub failure: Option<ScriptError>,
 }
 
 /// The operations of one rehearsal target. Every write is authorised by the
@@ -244,8 +254,48 @@ pub trait Backend {
         progress: &mut dyn FnMut(u64),
     ) -> (u64, Option<BackendError>);
 
-    /// Run a user's SQL script (up or down).
-    fn run_sql(&mut self, sql: &str, what: &str) -> Result<(), BackendError>;
+    /// Get ready to run user change scripts as `mode` says, before the
+    /// target is first measured: SQLite opens its write connections with
+    /// the requested `foreign_keys`; PostgreSQL creates the per-rehearsal
+    /// sandbox role and hands it the target's objects. Returns one line
+    /// saying what confines the scripts, for the report.
+    fn prepare_scripts(&mut self, mode: &ScriptMode) -> Result<String, BackendError>;
+
+    /// Run a user's change script (up or down) statement by statement in
+    /// the sandbox, as `mode` says (its `inside_transaction` is the
+    /// backend's to know). A statement that fails or is refused is
+    /// [`BackendError::Script`]. Returns the number of statements run.
+    fn run_script(&mut self, sql: &str, mode: &ScriptMode) -> Result<usize, BackendError>;
+
+    /// Fault `kill` on a change script: run it in a separate process (or
+    /// session) that reports each completed statement, and kill that once
+    /// `after` statements completed.
+    fn apply_script_killed(
+        &mut self,
+        sql: &str,
+        mode: &ScriptMode,
+        after: u64,
+    ) -> Result<KilledApply, BackendError> {
+        let _ = (sql, mode, after);
+        Err(BackendError::Unsupported(
+            "the kill fault on a change script".into(),
+        ))
+    }
+
+    /// Fault `io-error` on a change script: run it in a separate process
+    /// whose writes fail with a real I/O error once the file would exceed
+    /// `limit_bytes`.
+    fn apply_script_io_limited(
+        &mut self,
+        sql: &str,
+        mode: &ScriptMode,
+        limit_bytes: u64,
+    ) -> Result<KilledApply, BackendError> {
+        let _ = (sql, mode, limit_bytes);
+        Err(BackendError::Unsupported(
+            "the io-error fault on a change script".into(),
+        ))
+    }
 
     /// The compensating inverse of the plan's births: un-register exactly
     /// the items born (the first `done` births), in one transaction.

@@ -181,13 +181,65 @@ pub struct ApplyRecord {
     /// Births the apply worker said it had committed when a fault stopped
     /// it (kill, disk-full, io-error); None without such a fault.
     pub births_reported: Option<u64>,
-    /// Row-count change per table the scenario asked for.
-    pub expected_row_deltas: BTreeMap<String, i64>,
+    /// Row-count change per table the scenario asked for; null when an sql
+    /// scenario declares none (row counts are then reported, not checked).
+    pub expected_row_deltas: Option<BTreeMap<String, i64>>,
     /// Row-count change per table observed (after_apply − before), only
     /// tables that changed.
     pub observed_row_deltas: BTreeMap<String, i64>,
     /// The error that stopped the apply, if any (e.g. SQLITE_FULL).
     pub error: Option<String>,
+    /// How the up script ran, statement by statement (apply = sql). Absent
+    /// when None (added after the first sealed reports, which stay
+    /// canonical).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptRun>,
+}
+
+/// How a change script ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRun {
+    /// Statements in the script.
+    pub statements: u64,
+    /// Statements that completed (all of them when it ran through; with a
+    /// failure, the ones before the failing statement).
+    pub completed: u64,
+    /// Why the script stopped before its end, if it did.
+    pub failure: Option<ScriptFailure>,
+}
+
+/// The statement a change script stopped at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptFailure {
+    /// 1-based statement number; 0 when what failed was not one of the
+    /// script's statements but rollproof's wrapping (the COMMIT ending the
+    /// script's transaction, e.g. on a deferred foreign-key violation).
+    pub statement: u64,
+    /// 1-based line in the script of the statement's first token (0 with
+    /// statement 0).
+    pub line: u64,
+    /// The statement's text, whitespace collapsed, at most 400 characters.
+    pub sql: String,
+    /// The database's error, or why the sandbox refused the statement.
+    pub message: String,
+    /// Refused by the sandbox rather than failed in the database.
+    pub denied: bool,
+    /// The statements before it were rolled back with the script's own
+    /// transaction (`transaction = "per-script"`); false: they stay applied.
+    pub undone: bool,
+}
+
+/// How change scripts were run (scenarios with an up or down script).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptSettings {
+    /// `PRAGMA foreign_keys` of the script's connection (PostgreSQL always
+    /// enforces foreign keys).
+    pub foreign_keys: bool,
+    /// `per-script` (one transaction around each script) or `none`.
+    pub transaction: String,
+    /// What confined the scripts, in one line (the SQLite authorizer, or
+    /// the PostgreSQL role made for the rehearsal).
+    pub sandbox: String,
 }
 
 /// How the rollback was done.
@@ -207,6 +259,10 @@ pub struct RollbackRecord {
     pub refused: bool,
     /// The error that stopped the rollback, if any.
     pub error: Option<String>,
+    /// How the down script ran (compensate with a down script); absent
+    /// when None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<ScriptRun>,
 }
 
 /// One injected fault and what happened.
@@ -526,6 +582,9 @@ pub struct Report {
     pub apply: ApplyRecord,
     /// The rollback.
     pub rollback: RollbackRecord,
+    /// How change scripts ran, when the scenario has any; absent when None.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scripts: Option<ScriptSettings>,
     /// Injected faults.
     pub faults: Vec<FaultRecord>,
     /// Measurements at every phase.

@@ -23,7 +23,7 @@ use super::secrets::{AllowList, Finding, scan_value};
 use super::{IntakeError, Verdict, bad};
 use crate::engine::postgres::guard::{self as pg_guard, Target};
 use crate::engine::postgres::{
-    PgError, catalog, load, logical, quote_ident, roles, snapshot, sql_err,
+    PgError, catalog, load, logical, quote_ident, roles, sandbox, snapshot, sql_err,
 };
 use crate::guard::Refusal;
 use serde::Serialize;
@@ -171,11 +171,6 @@ fn random_hex<const N: usize>() -> String {
     hex::encode(rand::random::<[u8; N]>())
 }
 
-/// The name every per-run sandbox role starts with: an intake role has
-/// exactly a sandbox role's shape, so a rehearsal running meanwhile on the
-/// same server does not count it as a change of the cluster (roles.rs).
-const ROLE_PREFIX: &str = "rollproof_r_";
-
 /// The role that replays one dump (module docs).
 struct Replayer {
     name: String,
@@ -186,7 +181,11 @@ impl Replayer {
     /// Create the role, allowed into `clone` only, owning its `public`.
     fn create(admin: &mut postgres::Client, clone: &str) -> Result<Replayer, PgError> {
         let r = Replayer {
-            name: format!("{}{}", ROLE_PREFIX, random_hex::<8>()),
+            // Named as a sandbox role (sandbox::role_name): an intake role
+            // has exactly a sandbox role's shape, so a rehearsal running
+            // meanwhile on the same server does not count it as a change of
+            // the cluster (roles.rs).
+            name: sandbox::role_name(&random_hex::<8>())?,
             password: random_hex::<24>(),
         };
         let sql = format!(

@@ -27,8 +27,9 @@ use std::collections::BTreeMap;
 pub struct Judgement {
     /// The proof kind the backend and methods can give.
     pub proof: Proof,
-    /// Row deltas the apply was meant to cause.
-    pub expected: BTreeMap<String, i64>,
+    /// Row deltas the apply was meant to cause; None when an sql scenario
+    /// declares none (then they are reported, not checked).
+    pub expected: Option<BTreeMap<String, i64>>,
     /// Row deltas the before and after-apply phases show.
     pub observed: BTreeMap<String, i64>,
     /// Every check, in the order the rules make them.
@@ -99,22 +100,21 @@ fn check_methods(r: &Report) -> Result<(), String> {
 }
 
 /// The row deltas the apply was meant to cause: +births on each birth
-/// table for a births apply (derived), the scenario's non-zero
-/// `expect_rows` for an SQL apply (as recorded).
-pub fn expected_deltas(r: &Report) -> BTreeMap<String, i64> {
+/// table for a births apply (derived), the scenario's `expect_rows` for an
+/// SQL apply (as recorded, zeros included: a declared 0 is checked as 0),
+/// None when an SQL scenario declares none.
+pub fn expected_deltas(r: &Report) -> Option<BTreeMap<String, i64>> {
     match (r.methods.apply.as_str(), r.apply.births) {
-        ("births", Some(n)) => BIRTH_TABLES
-            .iter()
-            .map(|t| (t.to_string(), n as i64))
-            .collect(),
-        ("births", None) => BTreeMap::new(),
-        _ => r
-            .apply
-            .expected_row_deltas
-            .iter()
-            .filter(|(_, d)| **d != 0)
-            .map(|(t, d)| (t.clone(), *d))
-            .collect(),
+        ("births", Some(n)) => Some(
+            BIRTH_TABLES
+                .iter()
+                .map(|t| (t.to_string(), n as i64))
+                .collect(),
+        ),
+        // A births apply always records its count; without one nothing
+        // can be declared, and nothing may change.
+        ("births", None) => Some(BTreeMap::new()),
+        _ => r.apply.expected_row_deltas.clone(),
     }
 }
 
@@ -132,7 +132,7 @@ pub fn judge(r: &Report) -> Result<Judgement, String> {
     let m = &r.methods;
     let proof = proof_kind(&r.backend, &m.snapshot, &m.rollback);
     let expected = expected_deltas(r);
-    let keep_seq = expected.contains_key("sqlite_sequence");
+    let keep_seq = verdict::keeps_sequence(expected.as_ref());
     let observed = match &r.phases.after_apply {
         Some(a) => verdict::row_deltas(&r.phases.before, a, keep_seq),
         None => BTreeMap::new(),
@@ -142,12 +142,13 @@ pub fn judge(r: &Report) -> Result<Judgement, String> {
         copy_snapshot: m.snapshot == "copy",
         in_transaction: m.rollback == "transaction",
         phases: &r.phases,
-        expected: &expected,
+        expected: expected.as_ref(),
         observed: &observed,
         births_requested: r.apply.births,
         births_reported: r.apply.births_reported,
         apply_error: r.apply.error.as_deref(),
         fault,
+        apply_script: r.apply.script.as_ref(),
         rollback: &r.rollback,
         refused_corrupt: r.rollback.refused,
     });

@@ -29,8 +29,12 @@ pub fn phases(r: &Report) -> Vec<(&'static str, &Phase)> {
 }
 
 /// Compare two delta maps, a missing table counting as 0; describe the
-/// first few differences.
-fn delta_mismatch(left: &BTreeMap<String, i64>, right: &BTreeMap<String, i64>) -> Option<String> {
+/// first few differences (None when they agree). The verdict's
+/// `row_deltas_as_requested` uses the same comparison.
+pub fn delta_mismatch(
+    left: &BTreeMap<String, i64>,
+    right: &BTreeMap<String, i64>,
+) -> Option<String> {
     let tables: BTreeSet<&String> = left.keys().chain(right.keys()).collect();
     let diffs: Vec<String> = tables
         .into_iter()
@@ -127,16 +131,30 @@ pub fn check(r: &Report) -> Vec<Problem> {
             ));
         }
     }
+    // The same function the rehearsal used, with the same sqlite_sequence
+    // rule (decided by the declared deltas), so a report rollproof wrote is
+    // never contradicted by its own rule.
+    let keep_seq = crate::proof::verdict::keeps_sequence(r.apply.expected_row_deltas.as_ref());
     if let Some(after) = &r.phases.after_apply
         && let Some(d) = delta_mismatch(
             &r.apply.observed_row_deltas,
-            &super::verdict::row_deltas(before, after, true),
+            &crate::proof::verdict::row_deltas(before, after, keep_seq),
         )
     {
         out.push(Problem::new(
             "row-deltas",
             format!("observed_row_deltas contradict the row counts of before and after_apply: {d}"),
         ));
+    }
+    for (phase, run) in [("apply", &r.apply.script), ("rollback", &r.rollback.script)] {
+        if let Some(run) = run
+            && let Some(why) = script_inconsistency(run)
+        {
+            out.push(Problem::new(
+                "script-record",
+                format!("{phase}.script: {why}"),
+            ));
+        }
     }
     if r.verdict == Verdict::Pass {
         check_pass(r, &mut out);
@@ -258,8 +276,11 @@ pub fn recompute(r: &Report) -> Vec<Problem> {
             ),
         ));
     }
-    if let Some(d) = delta_mismatch(&r.apply.expected_row_deltas, &j.expected)
-        && r.methods.apply == "births"
+    let none = BTreeMap::new();
+    if let Some(d) = delta_mismatch(
+        r.apply.expected_row_deltas.as_ref().unwrap_or(&none),
+        j.expected.as_ref().unwrap_or(&none),
+    ) && r.methods.apply == "births"
     {
         out.push(Problem::new(
             "expected-deltas",
@@ -286,6 +307,27 @@ pub fn recompute(r: &Report) -> Vec<Problem> {
         ));
     }
     out
+}
+
+/// A script record whose numbers cannot all be true.
+fn script_inconsistency(s: &crate::evidence::report::ScriptRun) -> Option<String> {
+    if s.completed > s.statements {
+        return Some(format!(
+            "{} statements completed of {}",
+            s.completed, s.statements
+        ));
+    }
+    match &s.failure {
+        Some(f) if f.statement > s.statements => Some(format!(
+            "failed at statement {} of {}",
+            f.statement, s.statements
+        )),
+        Some(f) if f.statement > 0 && s.completed + 1 != f.statement => Some(format!(
+            "failed at statement {} but says {} completed before it",
+            f.statement, s.completed
+        )),
+        _ => None,
+    }
 }
 
 /// What a PASS must be borne out by.
@@ -341,12 +383,24 @@ fn check_pass(r: &Report, out: &mut Vec<Problem>) {
     }
     // A fault may cut the apply short on purpose; then the scenario's deltas
     // cannot hold and only the phase-consistency rule above applies.
+    // Undeclared deltas (an sql scenario without expect_rows) are not checked.
     if r.faults.is_empty()
-        && let Some(d) = delta_mismatch(&r.apply.observed_row_deltas, &r.apply.expected_row_deltas)
+        && let Some(expected) = &r.apply.expected_row_deltas
+        && let Some(d) = delta_mismatch(&r.apply.observed_row_deltas, expected)
     {
         out.push(Problem::new(
             "pass-row-deltas",
             format!("verdict PASS but the observed row deltas do not match the scenario's (observed vs expected): {d}"),
+        ));
+    }
+    let failed = |s: &Option<crate::evidence::report::ScriptRun>| {
+        s.as_ref().is_some_and(|s| s.failure.is_some())
+    };
+    // Under an apply fault the up script is meant to stop part-way.
+    if (r.faults.is_empty() && failed(&r.apply.script)) || failed(&r.rollback.script) {
+        out.push(Problem::new(
+            "pass-script-failed",
+            "verdict PASS but a change script stopped at a failed statement",
         ));
     }
     if after.integrity_check != "ok" {
@@ -372,5 +426,28 @@ mod tests {
         assert_eq!(delta_mismatch(&a, &b), None);
         b.insert("objects".into(), 3);
         assert_eq!(delta_mismatch(&a, &b).unwrap(), "objects +2 vs +3");
+    }
+
+    #[test]
+    fn a_script_record_must_add_up() {
+        use crate::evidence::report::{ScriptFailure, ScriptRun};
+        let run = |statements, completed, at: Option<u64>| ScriptRun {
+            statements,
+            completed,
+            failure: at.map(|statement| ScriptFailure {
+                statement,
+                line: 1,
+                sql: "x".into(),
+                message: "m".into(),
+                denied: false,
+                undone: false,
+            }),
+        };
+        assert_eq!(script_inconsistency(&run(3, 3, None)), None);
+        assert_eq!(script_inconsistency(&run(3, 1, Some(2))), None);
+        assert_eq!(script_inconsistency(&run(3, 3, Some(0))), None);
+        assert!(script_inconsistency(&run(3, 4, None)).is_some());
+        assert!(script_inconsistency(&run(3, 2, Some(4))).is_some());
+        assert!(script_inconsistency(&run(3, 0, Some(2))).is_some());
     }
 }

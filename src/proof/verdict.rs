@@ -2,9 +2,16 @@
 //! every check holds:
 //! - integrity and foreign-key checks pass at every measured phase;
 //! - the snapshot holds the before state (byte-identical for `copy`);
-//! - the apply was real: after-apply differs from before and the row deltas
-//!   equal what the scenario asked for (a no-op apply can never pass); under
-//!   an apply fault, the fault really landed part-way and left whole births;
+//! - the apply was real: the after-apply logical state (schema, rows,
+//!   settings) differs from before, so a no-op apply can never pass, and the
+//!   row deltas equal what the scenario declared, where it declared them (a
+//!   schema-only change such as ADD COLUMN, CREATE INDEX or an UPDATE
+//!   declares none or zeros); under an apply fault, the fault really landed
+//!   part-way and left whole births;
+//! - a change script ran all its statements (`script_completed:apply`,
+//!   `script_completed:rollback`); when one fails, the check names the
+//!   statement and line and the state the database was measured in after
+//!   it; under an apply fault, the script stopped part-way;
 //! - the rollback ran, and restored the before state: the file bytes for a
 //!   byte-exact proof, the logical hash for a logical-only one (which is
 //!   never called byte-exact, even when the bytes happen to match);
@@ -13,8 +20,9 @@
 //!   database snapshot holds, are after rollback as before.
 
 use crate::evidence::report::{
-    Check, FaultRecord, Outcome, Phase, Phases, Proof, RollbackRecord, Verdict,
+    Check, FaultRecord, Outcome, Phase, Phases, Proof, RollbackRecord, ScriptRun, Verdict,
 };
+use crate::proof::scripts;
 use crate::rehearse::scenario::FaultKind;
 use std::collections::BTreeMap;
 
@@ -36,8 +44,10 @@ pub struct Inputs<'a> {
     pub in_transaction: bool,
     /// All phases.
     pub phases: &'a Phases,
-    /// Row deltas the scenario asked for (births: +N on the four tables).
-    pub expected: &'a BTreeMap<String, i64>,
+    /// Row deltas the scenario asked for (births: +N on the four tables);
+    /// None when an sql scenario declares none (then row counts are only
+    /// reported, not checked).
+    pub expected: Option<&'a BTreeMap<String, i64>>,
     /// Row deltas observed.
     pub observed: &'a BTreeMap<String, i64>,
     /// Births requested (births apply).
@@ -48,13 +58,15 @@ pub struct Inputs<'a> {
     pub apply_error: Option<&'a str>,
     /// The injected fault.
     pub fault: Option<(FaultKind, &'a FaultRecord)>,
+    /// How the up script ran (sql apply).
+    pub apply_script: Option<&'a ScriptRun>,
     /// The rollback.
     pub rollback: &'a RollbackRecord,
     /// The restore was refused because the snapshot was corrupted.
     pub refused_corrupt: bool,
 }
 
-fn check(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Check {
+pub(crate) fn check(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         outcome: if ok { Outcome::Pass } else { Outcome::Fail },
@@ -80,9 +92,18 @@ fn phase_list(p: &Phases) -> Vec<(&'static str, &Phase)> {
     v
 }
 
+/// Whether the observed row deltas include `sqlite_sequence`: only when the
+/// scenario declares a delta for it. The rehearsal and the verifier both
+/// decide it from the declared deltas, so they compute the same deltas.
+pub fn keeps_sequence(expected: Option<&BTreeMap<String, i64>>) -> bool {
+    expected.is_some_and(|e| e.contains_key("sqlite_sequence"))
+}
+
 /// Row deltas after − before for every table whose row count changed.
 /// `sqlite_sequence` is left out unless `keep_sequence` (its row count moves
-/// only when a table gets its first AUTOINCREMENT row).
+/// only when a table gets its first AUTOINCREMENT row, or the first
+/// AUTOINCREMENT table is created, which is bookkeeping of that table, not
+/// a change a scenario should have to declare); see [`keeps_sequence`].
 pub fn row_deltas(before: &Phase, after: &Phase, keep_sequence: bool) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
     let names: std::collections::BTreeSet<&String> = before
@@ -104,7 +125,35 @@ pub fn row_deltas(before: &Phase, after: &Phase, keep_sequence: bool) -> BTreeMa
     out
 }
 
-fn fmt_deltas(m: &BTreeMap<String, i64>) -> String {
+/// Declared row deltas must equal the observed ones exactly (a table not
+/// declared, or declared 0, must not change count); a scenario that
+/// declares none has its deltas only reported.
+fn row_deltas_check(
+    expected: Option<&BTreeMap<String, i64>>,
+    observed: &BTreeMap<String, i64>,
+) -> Check {
+    match expected {
+        Some(e) => check(
+            "row_deltas_as_requested",
+            crate::proof::rules::delta_mismatch(observed, e).is_none(),
+            format!(
+                "expected {}; observed {}",
+                fmt_deltas(e),
+                fmt_deltas(observed)
+            ),
+        ),
+        None => check(
+            "row_deltas_as_requested",
+            true,
+            format!(
+                "the scenario declares no row deltas, so none are checked; observed {}",
+                fmt_deltas(observed)
+            ),
+        ),
+    }
+}
+
+pub(crate) fn fmt_deltas(m: &BTreeMap<String, i64>) -> String {
     if m.is_empty() {
         return "none".into();
     }
@@ -247,15 +296,10 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
                 detail.push_str(&format!("; apply failed: {e}"));
             }
             c.push(check("apply_was_real", ok, detail));
-            c.push(check(
-                "row_deltas_as_requested",
-                i.observed == i.expected && !i.expected.is_empty(),
-                format!(
-                    "expected {}; observed {}",
-                    fmt_deltas(i.expected),
-                    fmt_deltas(i.observed)
-                ),
-            ));
+            c.push(row_deltas_check(i.expected, i.observed));
+        }
+        (Some(a), Some(_)) if i.births_requested.is_none() => {
+            c.push(scripts::part_way(i.apply_script, before, a));
         }
         (Some(a), Some(_)) => {
             let k = i.observed.get("birth_registry").copied().unwrap_or(0);
@@ -282,7 +326,23 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
             ));
         }
     }
+    if let (Some(s), None) = (i.apply_script, apply_fault) {
+        c.push(scripts::completed(
+            "apply",
+            s,
+            before,
+            p.after_apply.as_ref(),
+        ));
+    }
     let rb = i.rollback;
+    if let Some(s) = &rb.script {
+        c.push(scripts::completed(
+            "rollback",
+            s,
+            before,
+            p.after_rollback.as_ref(),
+        ));
+    }
     c.push(check(
         "rollback_performed",
         rb.performed && rb.error.is_none(),
@@ -364,11 +424,12 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::engine::sqlite::logical::{LogicalDigest, TableDigest};
 
-    fn phase(file: &str, logical: &str, objects: u64) -> Phase {
+    /// A phase with one table `objects` of `objects` rows.
+    pub(crate) fn phase(file: &str, logical: &str, objects: u64) -> Phase {
         Phase {
             file_sha256: Some(file.into()),
             size: Some(4096),
@@ -398,6 +459,16 @@ mod tests {
     }
 
     fn run(proof: Proof, after: Phase, rolled: Phase) -> (Vec<Check>, Verdict) {
+        let expected = BTreeMap::from([("objects".to_string(), 2i64)]);
+        run_expecting(proof, after, rolled, Some(&expected))
+    }
+
+    fn run_expecting(
+        proof: Proof,
+        after: Phase,
+        rolled: Phase,
+        expected: Option<&BTreeMap<String, i64>>,
+    ) -> (Vec<Check>, Verdict) {
         let before = phase("f0", "l0", 10);
         let phases = Phases {
             snapshot: Some(before.clone()),
@@ -405,8 +476,7 @@ mod tests {
             after_rollback: Some(rolled),
             before: before.clone(),
         };
-        let expected = BTreeMap::from([("objects".to_string(), 2i64)]);
-        let observed = row_deltas(&before, &after, false);
+        let observed = row_deltas(&before, &after, keeps_sequence(expected));
         let rb = RollbackRecord {
             sql: None,
             sql_sha256: None,
@@ -414,18 +484,20 @@ mod tests {
             performed: true,
             refused: false,
             error: None,
+            script: None,
         };
         evaluate(&Inputs {
             proof,
             copy_snapshot: true,
             in_transaction: false,
             phases: &phases,
-            expected: &expected,
+            expected,
             observed: &observed,
             births_requested: None,
             births_reported: None,
             apply_error: None,
             fault: None,
+            apply_script: None,
             rollback: &rb,
             refused_corrupt: false,
         })
@@ -488,5 +560,78 @@ mod tests {
         let (c, v) = run(Proof::ByteExact, phase("f1", "l1", 12), rolled);
         assert_eq!(v, Verdict::Fail);
         assert_eq!(outcome(&c, "integrity_check:after_rollback"), Outcome::Fail);
+    }
+
+    #[test]
+    fn a_schema_only_change_passes_without_declared_deltas_but_a_noop_never_does() {
+        // Same row counts, other logical state (ADD COLUMN, CREATE INDEX, an
+        // UPDATE): real, and nothing to declare.
+        let (c, v) = run_expecting(
+            Proof::ByteExact,
+            phase("f1", "l1", 10),
+            phase("f0", "l0", 10),
+            None,
+        );
+        assert_eq!(v, Verdict::Pass, "{c:?}");
+        let d = &c
+            .iter()
+            .find(|x| x.name == "row_deltas_as_requested")
+            .unwrap()
+            .detail;
+        assert!(d.contains("declares no row deltas"), "{d}");
+        // Declared zeros are checked as zeros (missing = 0).
+        let zero = BTreeMap::from([("objects".to_string(), 0i64)]);
+        let (_, v) = run_expecting(
+            Proof::ByteExact,
+            phase("f1", "l1", 10),
+            phase("f0", "l0", 10),
+            Some(&zero),
+        );
+        assert_eq!(v, Verdict::Pass);
+        let (c, v) = run_expecting(
+            Proof::ByteExact,
+            phase("f1", "l1", 11),
+            phase("f0", "l0", 10),
+            Some(&zero),
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "row_deltas_as_requested"), Outcome::Fail);
+        // A no-op apply fails even with nothing declared.
+        let (c, v) = run_expecting(
+            Proof::ByteExact,
+            phase("f0", "l0", 10),
+            phase("f0", "l0", 10),
+            None,
+        );
+        assert_eq!(v, Verdict::Fail);
+        assert_eq!(outcome(&c, "apply_was_real"), Outcome::Fail);
+        // Same bytes rewritten with the same content: not real either.
+        let (c, _) = run_expecting(
+            Proof::ByteExact,
+            phase("f1", "l0", 10),
+            phase("f0", "l0", 10),
+            None,
+        );
+        assert_eq!(outcome(&c, "apply_was_real"), Outcome::Fail);
+    }
+
+    #[test]
+    fn sqlite_sequence_counts_only_when_declared() {
+        let before = phase("f0", "l0", 10);
+        let mut after = phase("f1", "l1", 10);
+        after.logical.tables.insert(
+            "sqlite_sequence".into(),
+            TableDigest {
+                rows: 1,
+                sha256: "q".into(),
+            },
+        );
+        assert!(row_deltas(&before, &after, keeps_sequence(None)).is_empty());
+        let declared = BTreeMap::from([("sqlite_sequence".to_string(), 1i64)]);
+        assert!(keeps_sequence(Some(&declared)));
+        assert_eq!(
+            row_deltas(&before, &after, keeps_sequence(Some(&declared))),
+            declared
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! kill-fault worker process and the benchmark's SQL emitter all produce the
 //! same requests without holding them in memory.
 
-use crate::engine::BirthPlan;
+use super::RehearseError;
+use crate::engine::{Backend, BirthPlan};
 use crate::generate::{derived_uuid, table_rng};
+use crate::rehearse::scenario::{ApplyKind, Loaded};
 use crate::surface::{self, Birth};
 use crate::util::timefmt::iso_millis;
 use fake::Fake;
@@ -12,12 +14,45 @@ use fake::faker::internet::en::{IPv4, UserAgent};
 use fake::faker::lorem::en::{Sentence, Words};
 use rand::RngExt;
 use serde_json::json;
+use std::collections::BTreeMap;
 
 /// First birth's timestamp: the end of the generated history (2026-07-01).
 pub const DEFAULT_START_MS: i64 = 1_782_864_000_000;
 
 /// How many users (ids ascending) births are attributed to, at most.
 pub const USER_LIMIT: usize = 1000;
+
+/// The births plan of a births scenario (None for an sql apply): its
+/// seed, count and kind mix, attributed to the target's first users.
+pub(super) fn plan(be: &mut dyn Backend, sc: &Loaded) -> Result<Option<BirthPlan>, RehearseError> {
+    let spec = &sc.spec;
+    if spec.apply.kind != ApplyKind::Births {
+        return Ok(None);
+    }
+    let users = be.users(USER_LIMIT)?;
+    if users.is_empty() {
+        return Err(RehearseError::Input(format!(
+            "scenario {}: the surrogate has no directus_users to register births as",
+            sc.path.display()
+        )));
+    }
+    let kinds: Vec<(String, f64)> = spec
+        .apply
+        .kinds
+        .clone()
+        .unwrap_or_else(|| {
+            BTreeMap::from([("meter".to_string(), 1.0), ("sensor".to_string(), 1.0)])
+        })
+        .into_iter()
+        .collect();
+    Ok(Some(BirthPlan {
+        seed: spec.apply.seed.unwrap_or(1),
+        count: spec.apply.count.unwrap_or(0),
+        kinds,
+        users,
+        start_ms: DEFAULT_START_MS,
+    }))
+}
 
 /// The item id of birth `i` (cheap: no other value is derived).
 pub fn item_id(plan: &BirthPlan, i: u64) -> String {

@@ -79,6 +79,24 @@ pub(super) fn diff_if_needed(
     Ok(Some(d))
 }
 
+/// `SHA256SUMS` over the kept artifacts (check with `sha256sum -c`).
+pub(super) fn write_sums(dir: &Path) -> Result<(), RehearseError> {
+    let mut sums = String::new();
+    for name in [
+        "before.db",
+        "snapshot.db",
+        "after-apply.db",
+        "after-rollback.db",
+    ] {
+        let p = dir.join(name);
+        if let Ok(h) = crate::hash::file_sha256(&p) {
+            sums.push_str(&format!("{}  {name}\n", h.sha256));
+        }
+    }
+    crate::util::fsutil::write_atomic(&dir.join("SHA256SUMS"), sums.as_bytes(), true)
+        .map_err(|e| RehearseError::Input(e.to_string()))
+}
+
 /// One human line for a measured phase.
 pub fn phase_line(name: &str, p: &Phase) -> String {
     let rows: u64 = p.logical.tables.values().map(|t| t.rows).sum();

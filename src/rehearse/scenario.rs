@@ -3,6 +3,7 @@
 //! inject and the expected verdict (docs/SCENARIOS.md). Unknown keys are
 //! errors; paths are relative to the scenario file.
 
+use crate::engine::script::{ScriptMode, TxMode};
 use crate::engine::{RollbackMethod, SnapshotMethod};
 use crate::evidence::report::Verdict;
 use serde::Deserialize;
@@ -115,7 +116,9 @@ pub struct ApplySpec {
     pub kinds: Option<BTreeMap<String, f64>>,
     /// Up script (sql), relative to the scenario file.
     pub up: Option<PathBuf>,
-    /// Expected row-count change per table (sql; required for sql).
+    /// Expected row-count change per table (sql; optional: declared tables
+    /// are checked, every other table must then keep its count; a
+    /// schema-only change declares none).
     pub expect_rows: Option<BTreeMap<String, i64>>,
 }
 
@@ -139,6 +142,45 @@ pub struct RollbackSpec {
     /// pre-apply values (default false).
     #[serde(default)]
     pub rewind_sequences: bool,
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Switch {
+    /// On.
+    #[default]
+    On,
+    /// Off.
+    Off,
+}
+
+/// `[scripts]`: how the up and down scripts run, as the migration tool
+/// that will run them in production does (docs/SCENARIOS.md).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptsSpec {
+    /// SQLite `PRAGMA foreign_keys` for the scripts: `on` (default, as
+    /// diesel and sqlx connect) or `off` (as many projects run migrations).
+    #[serde(default)]
+    pub foreign_keys: Switch,
+    /// `per-script` (default: one transaction around each script, as
+    /// diesel, sqlx and golang-migrate do) or `none` (statements commit
+    /// one by one; scripts may carry their own BEGIN/COMMIT).
+    #[serde(default)]
+    pub transaction: TxMode,
+}
+
+impl ScriptsSpec {
+    /// The runner's mode; `inside_transaction` for the up script under a
+    /// `transaction` rollback.
+    pub fn mode(&self, inside_transaction: bool) -> ScriptMode {
+        ScriptMode {
+            foreign_keys: self.foreign_keys == Switch::On,
+            transaction: self.transaction,
+            inside_transaction,
+        }
+    }
 }
 
 /// A fault to inject.
@@ -173,7 +215,8 @@ impl FaultKind {
 pub struct FaultSpec {
     /// Which fault.
     pub kind: FaultKind,
-    /// kill: births reported before the SIGKILL (default 5).
+    /// kill: births reported before the SIGKILL (default 5), or statements
+    /// of the up script completed before it (default 1).
     pub after: Option<u64>,
     /// disk-full: pages the file may still grow by (default 2);
     /// io-error: bytes the file may still grow by (default 8192).
@@ -196,6 +239,15 @@ pub struct Scenario {
     pub rollback: RollbackSpec,
     /// Optional fault.
     pub fault: Option<FaultSpec>,
+    /// How change scripts run (sql applies and down scripts).
+    pub scripts: Option<ScriptsSpec>,
+}
+
+impl Scenario {
+    /// The scripts' settings (defaults when the scenario has no `[scripts]`).
+    pub fn scripts(&self) -> ScriptsSpec {
+        self.scripts.clone().unwrap_or_default()
+    }
 }
 
 /// A loaded scenario with its file's path, digest and folder.
@@ -306,6 +358,18 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
             "PostgreSQL scenarios (surrogate.url) use `template` or `pg-dump`",
         );
     }
+    if s.scripts.is_some() && s.apply.kind == ApplyKind::Births {
+        return bad(
+            "scripts",
+            "[scripts] says how change scripts run; this scenario applies births",
+        );
+    }
+    if on_pg && s.scripts().foreign_keys == Switch::Off {
+        return bad(
+            "scripts.foreign_keys",
+            "PostgreSQL always enforces foreign keys; \"off\" is for SQLite scenarios",
+        );
+    }
     if on_pg
         && let Some(f) = &s.fault
         && (matches!(f.kind, FaultKind::DiskFull | FaultKind::IoError)
@@ -352,21 +416,6 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
                     "`count`, `seed` and `kinds` belong to kind = \"births\"",
                 );
             }
-            match &a.expect_rows {
-                None => {
-                    return bad(
-                        "apply.expect_rows",
-                        "kind = \"sql\" must declare the row deltas it causes (a no-op apply can never pass)",
-                    );
-                }
-                Some(m) if m.values().all(|d| *d == 0) => {
-                    return bad(
-                        "apply.expect_rows",
-                        "must declare at least one non-zero row delta (a no-op apply can never pass)",
-                    );
-                }
-                _ => {}
-            }
         }
     }
     let r = &s.rollback;
@@ -397,17 +446,6 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
                 "faults are recovered from the verified snapshot: use rollback.method = \"restore\"",
             );
         }
-        match f.kind {
-            FaultKind::Kill | FaultKind::DiskFull | FaultKind::IoError
-                if a.kind != ApplyKind::Births =>
-            {
-                return bad(
-                    "fault.kind",
-                    "this fault interrupts a births apply: use apply.kind = \"births\"",
-                );
-            }
-            _ => {}
-        }
         if f.after.is_some() && f.kind != FaultKind::Kill {
             return bad("fault.after", "only applies to kind = \"kill\"");
         }
@@ -420,7 +458,10 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
                 "must be at least 1 (kill part-way, not before the start)",
             );
         }
-        if f.kind == FaultKind::Kill && a.count.unwrap_or(0) <= f.after.unwrap_or(5) {
+        if f.kind == FaultKind::Kill
+            && a.kind == ApplyKind::Births
+            && a.count.unwrap_or(0) <= f.after.unwrap_or(5)
+        {
             return bad(
                 "fault.after",
                 "must be below apply.count so the kill lands part-way",
@@ -542,5 +583,45 @@ method = "restore"
         assert!(e.contains("rollback.down"), "{e}");
         let e = parse(&format!("{OK}[fault]\nkind = \"kill\"\nafter = 9\n")).unwrap_err();
         assert!(e.contains("fault.after"), "{e}");
+    }
+
+    #[test]
+    fn scripts_settings_belong_to_sql_scenarios_and_suit_the_backend() {
+        let sql = OK.replace(
+            "kind = \"births\"\ncount = 3",
+            "kind = \"sql\"\nup = \"u.sql\"",
+        );
+        let s = parse(&sql).unwrap();
+        let m = s.scripts().mode(false);
+        assert!(m.foreign_keys && m.transaction == TxMode::PerScript);
+        let s = parse(&format!(
+            "{sql}[scripts]\nforeign_keys = \"off\"\ntransaction = \"none\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.scripts().foreign_keys, s.scripts().transaction),
+            (Switch::Off, TxMode::None)
+        );
+        let e = parse(&format!("{OK}[scripts]\ntransaction = \"none\"\n")).unwrap_err();
+        assert!(e.contains("`scripts`"), "{e}");
+        let e = parse(&format!("{sql}[scripts]\ntransaction = \"sometimes\"\n")).unwrap_err();
+        assert!(e.contains("sometimes"), "{e}");
+        // A fault may interrupt an sql apply now.
+        parse(&format!("{sql}[fault]\nkind = \"kill\"\nafter = 2\n")).unwrap();
+        parse(&format!("{sql}[fault]\nkind = \"disk-full\"\n")).unwrap();
+        // PostgreSQL enforces foreign keys; its kill fault hits scripts too,
+        // disk-full does not exist there.
+        let pg = sql
+            .replace(
+                "profile = \"p.toml\"",
+                "profile = \"p.toml\"\nurl = \"postgres://u@localhost/rollproof_x\"",
+            )
+            .replace("method = \"copy\"", "method = \"template\"");
+        parse(&pg).unwrap();
+        let e = parse(&format!("{pg}[scripts]\nforeign_keys = \"off\"\n")).unwrap_err();
+        assert!(e.contains("scripts.foreign_keys"), "{e}");
+        parse(&format!("{pg}[fault]\nkind = \"kill\"\n")).unwrap();
+        let e = parse(&format!("{pg}[fault]\nkind = \"disk-full\"\n")).unwrap_err();
+        assert!(e.contains("fault.kind"), "{e}");
     }
 }

@@ -22,6 +22,37 @@ pub struct Prepared {
     pub generate_ms: Option<u64>,
 }
 
+/// The source file alone must be the database: a `-wal` beside it holds
+/// committed changes the main file does not, and a hot `-journal` an
+/// interrupted one; rehearsing the main file alone would silently prove
+/// something about another state. Refused, with the command that folds it
+/// in (as `intake` does).
+fn one_file(sc: &Loaded, file: &Path) -> Result<(), RehearseError> {
+    let [wal, _, journal] = crate::engine::sqlite::snapshot::sidecars(file);
+    let wal_len = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let problem = if wal_len > 0 {
+        format!(
+            "{} has a write-ahead log beside it ({}, {wal_len} bytes) with changes the main file does not hold, and a rehearsal of the main file alone would drop them; fold it in first: sqlite3 '{}' 'PRAGMA wal_checkpoint(TRUNCATE);'",
+            file.display(),
+            wal.display(),
+            file.display()
+        )
+    } else if crate::engine::sqlite::snapshot::has_hot_journal(file) {
+        format!(
+            "{} has a hot journal beside it ({}) from an interrupted write; let SQLite roll it back first: sqlite3 '{}' 'PRAGMA quick_check;'",
+            file.display(),
+            journal.display(),
+            file.display()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(RehearseError::Input(format!(
+        "scenario {}: field `surrogate.file`: {problem} (a file bound to this workspace then has new bytes: take it in again with `rollproof intake`)",
+        sc.path.display()
+    )))
+}
+
 /// Make the run folder and the working copy.
 pub fn prepare(
     sc: &Loaded,
@@ -96,6 +127,7 @@ pub fn prepare(
                     sc.path.display()
                 ))
             })?;
+            one_file(sc, &file)?;
             (
                 file.clone(),
                 Surrogate {

@@ -21,23 +21,6 @@ fn rehearse(w: &Work, paths: &[&Path], extra: &[&str]) -> std::process::Output {
     w.run(&refs)
 }
 
-fn json_out(o: &std::process::Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", stdout(o), stderr(o)))
-}
-
-/// The report of the only result of a `--json` run.
-fn only_report(w: &Work, o: &std::process::Output) -> Value {
-    let v = json_out(o);
-    let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 1, "{v}");
-    let path = w
-        .dir
-        .path()
-        .join(results[0]["report"].as_str().expect("report path"));
-    serde_json::from_slice(&std::fs::read(&path).expect("report file")).expect("report JSON")
-}
-
 fn scenario(w: &Work, name: &str, body: &str) -> PathBuf {
     let p = w.path(&format!("{name}.toml"));
     let profile = repo_file("surrogates/profiles/tiny.toml");
@@ -80,15 +63,6 @@ fn seal_of(report: &Value) -> String {
     let mut v = report.clone();
     v.as_object_mut().unwrap().remove("seal");
     hex::encode(Sha256::digest(serde_json::to_vec(&canonical(&v)).unwrap()))
-}
-
-fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap_or_else(|| panic!("no check {name} in {}", report["checks"]))
 }
 
 #[test]

@@ -367,7 +367,7 @@ fn sorted(v: &Value) -> Value {
 
 /// Re-seal an edited report the way a careful forger would, so that the
 /// seal holds and only the rule under test can reject it.
-fn reseal(mut v: Value) -> Vec<u8> {
+pub fn reseal(mut v: Value) -> Vec<u8> {
     v.as_object_mut().unwrap().remove("seal");
     let canon = serde_json::to_vec(&sorted(&v)).unwrap();
     v["seal"] = Value::String(sha256_hex(&canon));

@@ -232,3 +232,31 @@ impl Work {
 pub fn sig_of(file: &Path) -> PathBuf {
     PathBuf::from(format!("{}.sig", file.display()))
 }
+
+/// Stdout parsed as JSON (panics with both streams when it is not).
+pub fn json_out(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", stdout(o), stderr(o)))
+}
+
+/// The report of the only result of a `rehearse --json` run in `w`.
+pub fn only_report(w: &Work, o: &Output) -> serde_json::Value {
+    let v = json_out(o);
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{v}");
+    let path = w
+        .dir
+        .path()
+        .join(results[0]["report"].as_str().expect("report path"));
+    serde_json::from_slice(&std::fs::read(&path).expect("report file")).expect("report JSON")
+}
+
+/// The named check of a report.
+pub fn check<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {}", report["checks"]))
+}

@@ -9,12 +9,18 @@
 //! failed restore leaves the target as it was. Every database created or
 //! dropped passes the PostgreSQL guard; [`PostgresBackend::finish`] drops
 //! the clones it made.
+//!
+//! User change scripts never run on rollproof's (admin) connection: they
+//! run on the sandbox role's own connection (`sandbox`, `scripts`), which
+//! also holds the open transaction of a `transaction` rollback.
 
 mod kill;
+mod scripts;
 mod snap;
 
 use crate::engine::postgres::guard::{self, Target};
 use crate::engine::postgres::{PgError, logical, snapshot};
+use crate::engine::script::ScriptMode;
 use crate::engine::{
     Backend, BackendError, BirthPlan, KilledApply, RollbackMethod, Snapshot, SnapshotMethod,
 };
@@ -35,6 +41,12 @@ pub struct PostgresBackend {
     /// The phase measured when a template snapshot was taken (nothing
     /// writes to a snapshot clone, so it is reused by `measure_snapshot`).
     snap_phase: Option<(String, Phase)>,
+    /// This rehearsal's run id (names the sandbox role).
+    run_id: String,
+    /// The sandbox role user scripts run as, once `prepare_scripts` made it.
+    sandbox: Option<crate::engine::postgres::sandbox::Sandbox>,
+    /// The sandbox role's connection to the target.
+    user: Option<Client>,
 }
 
 fn be_err(e: PgError) -> BackendError {
@@ -79,6 +91,9 @@ impl PostgresBackend {
             in_tx: false,
             made: Vec::new(),
             snap_phase: None,
+            run_id: String::new(),
+            sandbox: None,
+            user: None,
         })
     }
 
@@ -109,6 +124,7 @@ impl PostgresBackend {
             });
         }
         self.client = None;
+        self.user = None;
         Ok(())
     }
 
@@ -181,6 +197,9 @@ impl PostgresBackend {
             in_tx: false,
             made: Vec::new(),
             snap_phase: None,
+            run_id: run_id.to_string(),
+            sandbox: None,
+            user: None,
         })
     }
 }
@@ -200,7 +219,7 @@ impl Backend for PostgresBackend {
         if self.in_tx {
             let started = Instant::now();
             let db = self.target.dbname.clone();
-            let c = self.client()?;
+            let c = self.tx_client()?;
             let digested = logical::digest_on(c, &db).map_err(be_err)?;
             let checks = crate::engine::postgres::checks::run(c, &db).map_err(be_err)?;
             let cluster = crate::engine::postgres::roles::capture(c, &db).map_err(be_err)?;
@@ -230,12 +249,16 @@ impl Backend for PostgresBackend {
     fn restore(&mut self, snap: &Snapshot) -> Result<(), BackendError> {
         self.verify_snapshot(snap)?;
         self.close()?;
-        self.restore_into_target(snap)
+        self.restore_into_target(snap)?;
+        // The restored database is a new one: give it to the sandbox role
+        // again, as the before state had it.
+        let db = self.target.dbname.clone();
+        self.give_to_sandbox(&db)
     }
 
     fn begin_transaction(&mut self) -> Result<(), BackendError> {
         let db = self.target.dbname.clone();
-        self.client()?
+        self.tx_client()?
             .batch_execute("BEGIN")
             .map_err(db_err("begin transaction", &db))?;
         self.in_tx = true;
@@ -244,7 +267,7 @@ impl Backend for PostgresBackend {
 
     fn rollback_transaction(&mut self) -> Result<(), BackendError> {
         let db = self.target.dbname.clone();
-        self.client()?
+        self.tx_client()?
             .batch_execute("ROLLBACK")
             .map_err(db_err("rollback transaction", &db))?;
         self.in_tx = false;
@@ -330,9 +353,21 @@ impl Backend for PostgresBackend {
         (done, failure)
     }
 
-    fn run_sql(&mut self, sql: &str, what: &str) -> Result<(), BackendError> {
-        let db = self.target.dbname.clone();
-        self.client()?.batch_execute(sql).map_err(db_err(what, &db))
+    fn prepare_scripts(&mut self, mode: &ScriptMode) -> Result<String, BackendError> {
+        self.prepare_sandbox(mode)
+    }
+
+    fn run_script(&mut self, sql: &str, mode: &ScriptMode) -> Result<usize, BackendError> {
+        self.script_session(sql, mode)
+    }
+
+    fn apply_script_killed(
+        &mut self,
+        sql: &str,
+        mode: &ScriptMode,
+        after: u64,
+    ) -> Result<KilledApply, BackendError> {
+        self.script_killed(sql, mode, after)
     }
 
     fn compensate_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
@@ -399,6 +434,7 @@ impl Backend for PostgresBackend {
             let _ = self.rollback_transaction();
         }
         self.client = None;
+        self.user = None;
         let mut first_err = None;
         for db in std::mem::take(&mut self.made) {
             if snapshot::exists(&self.target, &db).unwrap_or(false)
@@ -410,6 +446,13 @@ impl Backend for PostgresBackend {
         if !keep_target
             && snapshot::exists(&self.target, &self.target.dbname).unwrap_or(false)
             && let Err(e) = snapshot::drop_database(&self.target, &self.target.dbname)
+        {
+            first_err.get_or_insert(be_err(e));
+        }
+        // After the databases: what the role still holds (a kept target)
+        // is handed back first.
+        if let Some(sb) = self.sandbox.take()
+            && let Err(e) = sb.drop_role(&self.target)
         {
             first_err.get_or_insert(be_err(e));
         }
@@ -441,8 +484,12 @@ impl Drop for PostgresBackend {
         // Best effort: never leave our clones behind (the target itself is
         // the caller's to keep or drop via `finish`).
         self.client = None;
+        self.user = None;
         for db in std::mem::take(&mut self.made) {
             let _ = snapshot::drop_database(&self.target, &db);
+        }
+        if let Some(sb) = self.sandbox.take() {
+            let _ = sb.drop_role(&self.target);
         }
     }
 }

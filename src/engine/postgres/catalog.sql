@@ -197,7 +197,7 @@ SELECT kind, obj, sub, def FROM (
         UNION ALL SELECT 'pg_ts_template'::regclass, oid FROM pg_ts_template
         UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid FROM pg_foreign_data_wrapper
         UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server
-        UNION ALL SELECT 'pg_user_mapping'::regclass, oid FROM pg_user_mapping
+        UNION ALL SELECT 'pg_user_mapping'::regclass, umid FROM pg_user_mappings -- the view: the table is superuser-only
         UNION ALL SELECT 'pg_publication'::regclass, oid FROM pg_publication
         UNION ALL SELECT 'pg_transform'::regclass, oid FROM pg_transform
         UNION ALL SELECT 'pg_largeobject_metadata'::regclass, oid FROM pg_largeobject_metadata) o

@@ -15,7 +15,9 @@ pub mod guard;
 pub mod load;
 pub mod logical;
 pub mod roles;
+pub mod sandbox;
 pub mod schema;
+pub mod script;
 pub mod snapshot;
 
 /// Why a PostgreSQL operation failed.

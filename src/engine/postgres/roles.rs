@@ -10,12 +10,24 @@
 //! (a superuser session) a role's entry carries a short digest of its
 //! stored verifier, so a changed password is seen; otherwise nothing.
 //!
-//! One exclusion, by exact identity: the per-rehearsal sandbox roles
-//! rollproof itself creates for user scripts, `rollproof_r_<hex run id>`
-//! with exactly the sandbox's attributes (LOGIN, NOSUPERUSER, NOINHERIT, no
-//! other attribute, connection limit 8), no membership either way and no
-//! setting. Concurrent rehearsals on one server create and drop theirs;
-//! a role with that name and any other shape is state like any other.
+//! One exclusion, by shape, and why it cannot be by name: the per-run
+//! roles rollproof itself creates (the sandbox role of a rehearsal, the
+//! replay role of an intake), `rollproof_r_<id in letters a-p>`
+//! (`sandbox::role_name`) with exactly the sandbox's attributes (LOGIN,
+//! NOSUPERUSER, NOINHERIT, no other attribute, connection limit 8), no
+//! membership either way and no setting. This run's own role needs no
+//! exclusion: it is created before the first phase is measured and dropped
+//! after the last, so it is in every phase, compared like any role (a
+//! script that gives it a setting changes its shape and fails the proof).
+//! The exclusion is for the roles of *other* rollproof processes that
+//! start or end on the same server while this one runs: their ids are
+//! random and known only to them, so this process cannot name them, and
+//! without it two rehearsals on one server would fail each other. A role
+//! of that shape holds no attribute or membership beyond a fresh LOGIN
+//! role's, and whatever it owns or is granted inside the rehearsed
+//! database is part of that database's logical state. A role with the name and any other shape
+//! is state like any other. Scripts cannot create roles at all
+//! (NOCREATEROLE).
 
 use super::catalog::{CatalogRow, rows_digest};
 use super::{PgError, sql_err};

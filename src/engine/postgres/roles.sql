@@ -21,7 +21,7 @@ SELECT kind, obj, sub, def FROM (
            {password}) AS def
   FROM pg_roles r
   -- rollproof's own sandbox roles, by exact identity (see roles.rs)
-  WHERE NOT (r.rolname ~ '^rollproof_r_[0-9a-f]{1,40}$' AND r.rolcanlogin
+  WHERE NOT (r.rolname ~ '^rollproof_r_[a-p]{1,40}$' AND r.rolcanlogin
              AND NOT (r.rolsuper OR r.rolinherit OR r.rolcreaterole OR r.rolcreatedb
                       OR r.rolreplication OR r.rolbypassrls)
              AND r.rolconnlimit = {sandbox_limit} AND r.rolvaliduntil IS NULL

@@ -1,12 +1,18 @@
 //! The SQLite backend: a rehearsal target file inside the workspace.
 //!
 //! Every write asks the guard first (`guard::authorize_write`) and re-binds
-//! provenance afterwards (`guard::rebind`). The write connection runs with
-//! `PRAGMA foreign_keys = ON`, as production enforces its foreign keys.
+//! provenance afterwards (`guard::rebind`) — after a failed write too, so a
+//! half-applied script is measured and rolled back instead of being refused
+//! as foreign bytes. Write connections are hardened (`sandbox::harden`) and
+//! run with `PRAGMA foreign_keys = ON`, as production enforces its foreign
+//! keys, unless a scenario runs its change scripts with them off. User
+//! scripts run through `scripts` (the sandboxed statement runner).
 
 mod measure;
+mod scripts;
 mod worker;
 
+use crate::engine::script::ScriptMode;
 use crate::engine::sqlite::snapshot::{self, SnapshotError};
 use crate::engine::{
     Backend, BackendError, BirthPlan, KilledApply, RollbackMethod, Snapshot, SnapshotMethod,
@@ -19,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use measure::{content_conn, content_file, open_ro};
-pub use worker::run_worker;
+pub use worker::{ScriptJob, run_script_worker, run_worker};
 
 /// A SQLite rehearsal target.
 pub struct SqliteBackend {
@@ -32,6 +38,11 @@ pub struct SqliteBackend {
     /// then serves the binding too (one read of the file instead of two).
     /// Every guarded step settles it first ([`SqliteBackend::authorize`]).
     rebind_pending: bool,
+    /// `PRAGMA foreign_keys` of the write connections.
+    foreign_keys: bool,
+    /// SQLite itself ended the open transaction (an error that rolls the
+    /// whole transaction back): nothing is left for ROLLBACK to undo.
+    tx_ended: bool,
 }
 
 pub(super) fn db_err(what: &str, target: &Path, e: impl std::fmt::Display) -> BackendError {
@@ -80,6 +91,8 @@ impl SqliteBackend {
             in_tx: false,
             page_limit: None,
             rebind_pending: false,
+            foreign_keys: true,
+            tx_ended: false,
         }
     }
 
@@ -88,12 +101,14 @@ impl SqliteBackend {
         &self.target
     }
 
-    fn conn(&mut self) -> Result<&Connection, BackendError> {
+    fn conn(&mut self) -> Result<&mut Connection, BackendError> {
         if self.conn.is_none() {
             self.authorize()?;
             let c = Connection::open(&self.target).map_err(|e| db_err("open", &self.target, e))?;
-            c.pragma_update(None, "foreign_keys", true)
-                .map_err(|e| db_err("enable foreign keys", &self.target, e))?;
+            crate::engine::sqlite::sandbox::harden(&c)
+                .map_err(|e| db_err("harden the connection", &self.target, e))?;
+            c.pragma_update(None, "foreign_keys", self.foreign_keys)
+                .map_err(|e| db_err("set foreign keys", &self.target, e))?;
             c.busy_timeout(std::time::Duration::from_secs(5))
                 .map_err(|e| db_err("set busy timeout", &self.target, e))?;
             if let Some(limit) = self.page_limit {
@@ -104,7 +119,7 @@ impl SqliteBackend {
         }
         // Just set above when it was missing.
         self.conn
-            .as_ref()
+            .as_mut()
             .ok_or_else(|| db_err("open", &self.target, "no connection"))
     }
 
@@ -191,6 +206,16 @@ impl SqliteBackend {
         let k = worker::recover(&self.target, r?)?;
         self.rebind()?;
         Ok(k)
+    }
+
+    /// End a write session that ran outside a transaction, whatever its
+    /// outcome: close the connection and re-bind provenance to the bytes it
+    /// left, then return the session's own result.
+    fn end_write<T>(&mut self, r: Result<T, BackendError>) -> Result<T, BackendError> {
+        let closed = self.close().and_then(|()| self.rebind());
+        let v = r?;
+        closed?;
+        Ok(v)
     }
 
     fn io(what: &str, path: &Path) -> impl Fn(std::io::Error) -> BackendError {
@@ -360,6 +385,10 @@ impl Backend for SqliteBackend {
     }
 
     fn rollback_transaction(&mut self) -> Result<(), BackendError> {
+        if std::mem::take(&mut self.tx_ended) {
+            // SQLite rolled it back already (see `tx_ended`).
+            return Ok(());
+        }
         let target = self.target.clone();
         self.conn()?
             .execute_batch("ROLLBACK")
@@ -436,30 +465,47 @@ impl Backend for SqliteBackend {
         (done, failure)
     }
 
-    fn run_sql(&mut self, sql: &str, what: &str) -> Result<(), BackendError> {
-        let target = self.target.clone();
-        self.conn()?
-            .execute_batch(sql)
-            .map_err(|e| db_err(what, &target, e))?;
-        if !self.in_tx {
-            self.close()?;
-            self.rebind_pending = true;
-        }
-        Ok(())
+    fn prepare_scripts(&mut self, mode: &ScriptMode) -> Result<String, BackendError> {
+        self.close()?;
+        self.foreign_keys = mode.foreign_keys;
+        Ok(scripts::SANDBOX.to_string())
+    }
+
+    fn run_script(&mut self, sql: &str, mode: &ScriptMode) -> Result<usize, BackendError> {
+        self.script_session(sql, mode)
+    }
+
+    fn apply_script_killed(
+        &mut self,
+        sql: &str,
+        mode: &ScriptMode,
+        after: u64,
+    ) -> Result<KilledApply, BackendError> {
+        self.script_worker(sql, mode, Some(after), None)
+    }
+
+    fn apply_script_io_limited(
+        &mut self,
+        sql: &str,
+        mode: &ScriptMode,
+        limit_bytes: u64,
+    ) -> Result<KilledApply, BackendError> {
+        self.script_worker(sql, mode, None, Some(limit_bytes))
     }
 
     fn compensate_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
         let target = self.target.clone();
         let c = self.conn()?;
-        in_write_transaction(c, |c| {
+        let r = in_write_transaction(c, |c| {
             for i in (0..done).rev() {
                 crate::surface::birth_unregister(c, &crate::rehearse::births::item_id(plan, i))?;
             }
             Ok(())
         })
-        .map_err(|e| db_err("compensate (birth_unregister)", &target, e))?;
-        self.close()?;
-        self.rebind()
+        .map_err(|e| db_err("compensate (birth_unregister)", &target, e));
+        // Closed and re-bound on failure too (the transaction was rolled
+        // back, but the file is still ours to measure).
+        self.end_write(r)
     }
 
     fn sequences(&mut self) -> Result<BTreeMap<String, i64>, BackendError> {
@@ -487,7 +533,7 @@ impl Backend for SqliteBackend {
         let target = self.target.clone();
         let now = self.sequences()?;
         let c = self.conn()?;
-        in_write_transaction(c, |c| {
+        let r = in_write_transaction(c, |c| {
             for name in now.keys() {
                 match seqs.get(name) {
                     Some(v) => c.execute(
@@ -499,9 +545,8 @@ impl Backend for SqliteBackend {
             }
             Ok(())
         })
-        .map_err(|e| db_err("rewind sqlite_sequence", &target, e))?;
-        self.close()?;
-        self.rebind()
+        .map_err(|e| db_err("rewind sqlite_sequence", &target, e));
+        self.end_write(r)
     }
 
     fn limit_growth(&mut self, pages: u64) -> Result<(), BackendError> {

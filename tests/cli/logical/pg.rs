@@ -3,6 +3,16 @@
 //! owner, a comment, storage options, an extension, a setting, an object in
 //! rollproof's own schema, a role — FAILs, and the report names it.
 //!
+//! Scripts run in the sandbox (an unprivileged per-run role that owns the
+//! rehearsal database's objects, docs/GUARD.md), so what a script cannot
+//! do at all (create or change roles, change the database's settings or
+//! privileges, disable system triggers, write into rollproof's own schema,
+//! give a table away) is made here from the admin side instead: the down
+//! script waits (an advisory lock) while the test's superuser connection
+//! makes the change in the middle of the rollback. The point of these tests
+//! is that the logical state notices the leftover, whoever left it;
+//! tests/cli/postgres_sandbox.rs shows the scripts are refused.
+//!
 //! Roles are cluster-wide, so the tests that create or change roles run on
 //! a cluster of their own, one at a time: a role appearing in the middle of
 //! another rehearsal on the same server would (rightly) fail that one.
@@ -78,21 +88,114 @@ fn object<'a>(r: &'a Value, kind: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {kind} {name} named in {objects:#?}"))
 }
 
-/// Rehearse with a down script that drops the new table and then runs
-/// `tail`; the proof must fail on `check` and name `kind name` as `change`
-/// with `contains` in its definition after rollback (or before, if removed).
-#[allow(clippy::too_many_arguments)]
+/// Who leaves the one thing behind during the rollback.
+#[derive(Clone, Copy)]
+enum By<'a> {
+    /// The down script, after dropping the new table.
+    Script(&'a str),
+    /// The test's superuser connection to the rehearsal database, while
+    /// the down script waits; `{db}` is the database's quoted name.
+    Admin(&'a str),
+}
+
+/// The advisory lock key the down script and the admin side meet on.
+const MEET: i64 = 734_001;
+
+/// The down script's wait for the admin side: until the test holds the
+/// lock in this database, then until it lets go (at most ~60 s, so a test
+/// that broke ends in a failed assertion, not a hang).
+fn wait_for_admin() -> String {
+    format!(
+        "DO $$ BEGIN\n\
+           FOR i IN 1..3000 LOOP\n\
+             EXIT WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = {MEET}\n\
+               AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()));\n\
+             PERFORM pg_sleep(0.02);\n\
+           END LOOP;\n\
+           PERFORM pg_advisory_xact_lock({MEET});\n\
+         END $$;\n"
+    )
+}
+
+/// The admin side of [`By::Admin`]: find the rehearsal database whose down
+/// script waits (`rollproof_lg_<name>_…`), take the lock, make the change,
+/// and let the script go once it queues for the lock.
+fn admin_change(c: &'static Cluster, name: &str, sql: &str) -> std::thread::JoinHandle<()> {
+    let (pattern, sql) = (format!("rollproof\\_lg\\_{name}\\_%"), sql.to_string());
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let poll = || {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the down script never waited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut admin = postgres::Client::connect(&c.url("postgres"), postgres::NoTls).unwrap();
+        let db: String = loop {
+            let rows = admin
+                .query(
+                    "SELECT datname::text FROM pg_stat_activity WHERE datname LIKE $1 \
+                     AND query LIKE '%pg_advisory_xact_lock%' AND pid <> pg_backend_pid()",
+                    &[&pattern],
+                )
+                .unwrap();
+            if let Some(r) = rows.first() {
+                break r.get(0);
+            }
+            poll();
+        };
+        let mut on_db = postgres::Client::connect(&c.url(&db), postgres::NoTls).unwrap();
+        on_db
+            .execute("SELECT pg_advisory_lock($1)", &[&MEET])
+            .unwrap();
+        let quoted = format!("\"{}\"", db.replace('"', "\"\""));
+        on_db
+            .batch_execute(&sql.replace("{db}", &quoted))
+            .unwrap_or_else(|e| panic!("admin change {sql}: {e}"));
+        loop {
+            let queued: bool = on_db
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' \
+                     AND objid = $1::bigint::oid AND NOT granted)",
+                    &[&MEET],
+                )
+                .unwrap()
+                .get(0);
+            if queued {
+                break;
+            }
+            poll();
+        }
+        on_db
+            .execute("SELECT pg_advisory_unlock($1)", &[&MEET])
+            .unwrap();
+    })
+}
+
+/// Rehearse on `c` with a down script that drops the new table, while
+/// `by` leaves one thing behind; the proof must fail on `check` and name
+/// `kind name` as `change` with `contains` in its definition after
+/// rollback (or before, if removed).
 fn left_behind(
-    url: &str,
+    c: &'static Cluster,
     name: &str,
     up: &str,
-    tail: &str,
+    by: By<'_>,
     check: &str,
     (kind, object_name, change, contains): (&str, &str, &str, &str),
 ) -> Value {
     let w = Work::new();
-    let s = pg_scenario(&w, name, url, up, &format!("DROP TABLE notes;\n{tail}\n"));
+    let url = c.url(&format!("rollproof_lg_{name}"));
+    let (tail, admin) = match by {
+        By::Script(tail) => (tail.to_string(), None),
+        By::Admin(sql) => (wait_for_admin(), Some(admin_change(c, name, sql))),
+    };
+    let s = pg_scenario(&w, name, &url, up, &format!("DROP TABLE notes;\n{tail}\n"));
     let (o, path, r) = run_pg(&w, &s);
+    if let Some(a) = admin {
+        a.join().expect("the admin side of the test failed");
+    }
     assert_code(&o, 1);
     assert_eq!(r["verdict"], "FAIL", "{tail}");
     assert_eq!(outcome(&r, check), "fail", "{tail}: {}", r["checks"]);
@@ -116,9 +219,8 @@ fn left_behind(
     r
 }
 
-fn shared(name: &str, tail: &str, check: &str, named: (&str, &str, &str, &str)) -> Value {
-    let url = pg().url(&format!("rollproof_lg_{name}"));
-    left_behind(&url, name, PG_UP, tail, check, named)
+fn shared(name: &str, by: By<'_>, check: &str, named: (&str, &str, &str, &str)) -> Value {
+    left_behind(pg(), name, PG_UP, by, check, named)
 }
 
 #[test]
@@ -141,7 +243,7 @@ fn the_exact_inverse_passes_so_the_catalog_description_is_stable() {
 fn a_rule_left_behind_fails() {
     shared(
         "rule",
-        "CREATE RULE keep AS ON DELETE TO objects DO INSTEAD NOTHING;",
+        By::Script("CREATE RULE keep AS ON DELETE TO objects DO INSTEAD NOTHING;"),
         "restored_logically",
         (
             "rule",
@@ -156,7 +258,7 @@ fn a_rule_left_behind_fails() {
 fn disabled_foreign_key_triggers_fail() {
     shared(
         "triggers",
-        "ALTER TABLE birth_registry DISABLE TRIGGER ALL;",
+        By::Admin("ALTER TABLE birth_registry DISABLE TRIGGER ALL;"),
         "restored_logically",
         (
             "constraint trigger",
@@ -171,7 +273,7 @@ fn disabled_foreign_key_triggers_fail() {
 fn row_level_security_switched_on_fails() {
     shared(
         "rls",
-        "ALTER TABLE objects ENABLE ROW LEVEL SECURITY;",
+        By::Script("ALTER TABLE objects ENABLE ROW LEVEL SECURITY;"),
         "restored_logically",
         (
             "relation",
@@ -186,7 +288,7 @@ fn row_level_security_switched_on_fails() {
 fn a_policy_left_behind_fails() {
     shared(
         "policy",
-        "CREATE POLICY hide ON objects USING (false);",
+        By::Script("CREATE POLICY hide ON objects USING (false);"),
         "restored_logically",
         ("policy", "hide on public.objects", "added", "USING (false)"),
     );
@@ -196,7 +298,7 @@ fn a_policy_left_behind_fails() {
 fn a_grant_to_public_fails() {
     shared(
         "grant",
-        "GRANT ALL ON objects TO PUBLIC;",
+        By::Script("GRANT ALL ON objects TO PUBLIC;"),
         "restored_logically",
         ("relation", "public.objects", "changed", "=arwdDxt/"),
     );
@@ -206,7 +308,7 @@ fn a_grant_to_public_fails() {
 fn a_column_privilege_fails() {
     shared(
         "colgrant",
-        "GRANT UPDATE (status) ON objects TO PUBLIC;",
+        By::Script("GRANT UPDATE (status) ON objects TO PUBLIC;"),
         "restored_logically",
         (
             "column",
@@ -221,13 +323,13 @@ fn a_column_privilege_fails() {
 fn a_revoked_function_privilege_fails() {
     shared(
         "fnrevoke",
-        "REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;",
+        By::Script("REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC;"),
         "restored_logically",
         (
             "function",
             "public.fn_birth_register(*",
             "changed",
-            "privileges rollproof=X/",
+            "privileges rollproof_r_",
         ),
     );
 }
@@ -236,7 +338,7 @@ fn a_revoked_function_privilege_fails() {
 fn a_schema_privilege_fails() {
     shared(
         "schemagrant",
-        "GRANT CREATE ON SCHEMA public TO PUBLIC;",
+        By::Script("GRANT CREATE ON SCHEMA public TO PUBLIC;"),
         "restored_logically",
         ("schema", "public", "changed", "=UC/"),
     );
@@ -246,11 +348,11 @@ fn a_schema_privilege_fails() {
 fn default_privileges_fail() {
     shared(
         "defacl",
-        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;",
+        By::Script("ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC;"),
         "restored_logically",
         (
             "default privileges",
-            "(all schemas) r on rollproof",
+            "(all schemas) r on rollproof_r_*",
             "added",
             "=r/",
         ),
@@ -261,7 +363,7 @@ fn default_privileges_fail() {
 fn a_database_privilege_fails() {
     shared(
         "dbgrant",
-        "DO $$ BEGIN EXECUTE format('GRANT CREATE ON DATABASE %I TO PUBLIC', current_database()); END $$;",
+        By::Admin("GRANT CREATE ON DATABASE {db} TO PUBLIC;"),
         "cluster_unchanged",
         ("database", "rollproof_lg_dbgrant_*", "changed", "=CTc/"),
     );
@@ -271,7 +373,7 @@ fn a_database_privilege_fails() {
 fn a_database_setting_fails() {
     shared(
         "dbset",
-        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET work_mem = %L', current_database(), '1MB'); END $$;",
+        By::Admin("ALTER DATABASE {db} SET work_mem = '1MB';"),
         "cluster_unchanged",
         (
             "setting",
@@ -286,7 +388,7 @@ fn a_database_setting_fails() {
 fn a_comment_fails() {
     shared(
         "comment",
-        "COMMENT ON TABLE objects IS 'hello';",
+        By::Script("COMMENT ON TABLE objects IS 'hello';"),
         "restored_logically",
         ("comment", "table public.objects", "added", "hello"),
     );
@@ -296,7 +398,7 @@ fn a_comment_fails() {
 fn storage_options_fail() {
     shared(
         "reloptions",
-        "ALTER TABLE objects SET (fillfactor = 70);",
+        By::Script("ALTER TABLE objects SET (fillfactor = 70);"),
         "restored_logically",
         (
             "relation",
@@ -311,7 +413,7 @@ fn storage_options_fail() {
 fn an_extension_left_behind_fails() {
     shared(
         "extension",
-        "CREATE EXTENSION pg_trgm;",
+        By::Script("CREATE EXTENSION pg_trgm;"),
         "restored_logically",
         ("extension", "pg_trgm", "added", "version"),
     );
@@ -321,7 +423,7 @@ fn an_extension_left_behind_fails() {
 fn an_object_inside_rollproofs_own_schema_is_state() {
     shared(
         "meta",
-        "CREATE TABLE rollproof_meta.extra(x int);",
+        By::Admin("CREATE TABLE rollproof_meta.extra(x int);"),
         "restored_logically",
         ("relation", "rollproof_meta.extra", "added", "kind r"),
     );
@@ -351,31 +453,17 @@ fn with_member(c: &Cluster) {
         .unwrap();
 }
 
-fn on_roles_cluster(
-    name: &str,
-    up: &str,
-    tail: &str,
-    check: &str,
-    named: (&str, &str, &str, &str),
-) -> Value {
+fn on_roles_cluster(name: &str, by: By<'_>, check: &str, named: (&str, &str, &str, &str)) -> Value {
     let (c, _lock) = roles_cluster();
     with_member(c);
-    left_behind(
-        &c.url(&format!("rollproof_lg_{name}")),
-        name,
-        up,
-        tail,
-        check,
-        named,
-    )
+    left_behind(c, name, PG_UP, by, check, named)
 }
 
 #[test]
-fn a_superuser_role_created_by_the_up_script_fails() {
+fn a_superuser_role_created_during_the_rehearsal_fails() {
     let r = on_roles_cluster(
         "superrole",
-        &format!("{PG_UP}CREATE ROLE evil_super SUPERUSER;\n"),
-        "",
+        By::Admin("CREATE ROLE evil_super SUPERUSER;"),
         "cluster_unchanged",
         ("role", "evil_super", "added", "SUPERUSER"),
     );
@@ -395,13 +483,23 @@ fn a_superuser_role_created_by_the_up_script_fails() {
 }
 
 #[test]
-fn a_plain_role_created_by_the_up_script_fails() {
+fn a_plain_role_created_during_the_rehearsal_fails() {
     on_roles_cluster(
         "plainrole",
-        &format!("{PG_UP}CREATE ROLE evil_plain LOGIN;\n"),
-        "",
+        By::Admin("CREATE ROLE evil_plain LOGIN;"),
         "cluster_unchanged",
         ("role", "evil_plain", "added", "NOSUPERUSER"),
+    );
+}
+
+#[test]
+fn a_role_shaped_like_a_sandbox_role_but_privileged_fails() {
+    // The one exclusion is by exact shape: the name alone is not enough.
+    on_roles_cluster(
+        "lookalike",
+        By::Admin("CREATE ROLE rollproof_r_abcdefgh LOGIN CREATEDB NOINHERIT CONNECTION LIMIT 8;"),
+        "cluster_unchanged",
+        ("role", "rollproof_r_abcdefgh", "added", "CREATEDB"),
     );
 }
 
@@ -409,8 +507,7 @@ fn a_plain_role_created_by_the_up_script_fails() {
 fn a_membership_left_behind_fails() {
     on_roles_cluster(
         "membership",
-        PG_UP,
-        "GRANT pg_read_server_files TO rp_member;",
+        By::Admin("GRANT pg_read_server_files TO rp_member;"),
         "cluster_unchanged",
         (
             "membership",
@@ -425,8 +522,7 @@ fn a_membership_left_behind_fails() {
 fn a_role_setting_left_behind_fails() {
     on_roles_cluster(
         "roleset",
-        PG_UP,
-        "ALTER ROLE rp_member SET work_mem = '2MB';",
+        By::Admin("ALTER ROLE rp_member SET work_mem = '2MB';"),
         "cluster_unchanged",
         (
             "setting",
@@ -441,8 +537,7 @@ fn a_role_setting_left_behind_fails() {
 fn an_owner_change_fails() {
     on_roles_cluster(
         "owner",
-        PG_UP,
-        "ALTER TABLE objects OWNER TO rp_member;",
+        By::Admin("ALTER TABLE objects OWNER TO rp_member;"),
         "restored_logically",
         ("relation", "public.objects", "changed", "owner rp_member"),
     );

@@ -40,7 +40,10 @@ impl PostgresBackend {
                     "snapshot check",
                 )
                 .map_err(be_err)?;
-                let phase = self.measure_db(&scratch);
+                // A dump keeps no owners: give the scratch copy to the
+                // sandbox role as the target was, so it can equal before.
+                let given = self.give_to_sandbox(&scratch);
+                let phase = given.and_then(|()| self.measure_db(&scratch));
                 let dropped = snapshot::drop_database(&self.target, &scratch).map_err(be_err);
                 let mut phase = phase?;
                 dropped?;

@@ -1,24 +1,63 @@
-//! The apply worker: a separate `rollproof apply-worker` process that calls
-//! `fn_birth_register` once per birth, each its own transaction (as a client
-//! calling the function repeatedly), and reports `born N` on stdout after
-//! every commit. The kill fault SIGKILLs it part-way; the io-error fault
+//! The apply worker: a separate `rollproof apply-worker` process that
+//! applies births (calling `fn_birth_register` once per birth, each its own
+//! transaction, as a client calling the function repeatedly) or a change
+//! script (statement by statement in the sandbox), and reports `born N` /
+//! `done N` on stdout after every commit or statement. The kill fault
+//! SIGKILLs it part-way (a script worker waits after the statement it is to
+//! be killed after, so the kill lands at a known point); the io-error fault
 //! starts it under a file-size limit (`RLIMIT_FSIZE`, with `SIGXFSZ`
 //! ignored) so the kernel fails its writes with `EFBIG`, a real I/O error.
 
+use crate::engine::script::{ScriptError, ScriptMode, TxMode};
 use crate::engine::{BackendError, BirthPlan, KilledApply};
 use rusqlite::Connection;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// Start the worker on `db` with `plan`; SIGKILL it once it has reported
-/// `kill_after` births, or let it run under `fsize_limit` bytes.
-pub fn spawn(
+/// A change script for the worker, sent as one JSON line on its stdin.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ScriptJob {
+    /// The script.
+    pub sql: String,
+    /// `PRAGMA foreign_keys`.
+    pub foreign_keys: bool,
+    /// Transaction wrapping.
+    pub transaction: TxMode,
+}
+
+/// What a worker process did, as its parent saw it.
+struct Driven {
+    /// Last count it reported (`born N` / `done N`).
+    reported: u64,
+    /// The parent SIGKILLed it.
+    sent_kill: bool,
+    /// Signal that ended it, if any.
+    signal: Option<i32>,
+    /// It exited with status 0.
+    success: bool,
+    /// Its exit status, for messages.
+    status: String,
+    /// Its last `error …` line.
+    error: Option<String>,
+    /// Its stderr.
+    stderr: String,
+    /// Its process id.
+    pid: u32,
+}
+
+/// Start `apply-worker` on `db` with `args`, write `payload` to its stdin
+/// (kept open when `hold_stdin`, so a paused worker waits until killed),
+/// follow its `<count_prefix> N` lines and SIGKILL it once it reported
+/// `kill_after`.
+fn drive(
     db: &Path,
-    plan: &BirthPlan,
+    args: &[String],
+    payload: &[u8],
+    hold_stdin: bool,
+    count_prefix: &str,
     kill_after: Option<u64>,
-    fsize_limit: Option<u64>,
-) -> Result<KilledApply, BackendError> {
+) -> Result<Driven, BackendError> {
     let io = |what: &str| {
         let what = what.to_string();
         move |source| BackendError::Io {
@@ -29,82 +68,175 @@ pub fn spawn(
     };
     let exe =
         std::env::current_exe().map_err(io("cannot find rollproof's own executable to apply"))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("apply-worker").arg("--db").arg(db);
-    if let Some(limit) = fsize_limit {
-        cmd.arg("--fsize-limit").arg(limit.to_string());
-    }
-    let mut child = cmd
+    let mut child = Command::new(exe)
+        .arg("apply-worker")
+        .arg("--db")
+        .arg(db)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(io("cannot start the apply worker for"))?;
-    let plan_json = serde_json::to_vec(plan).map_err(|e| BackendError::Db {
-        what: "encode birth plan".into(),
-        target: db.display().to_string(),
-        message: e.to_string(),
-    })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(&plan_json)
-            .map_err(io("cannot send the plan to the apply worker for"))?;
+    let mut stdin = child.stdin.take();
+    if let Some(w) = stdin.as_mut() {
+        w.write_all(payload)
+            .and_then(|()| w.flush())
+            .map_err(io("cannot send the job to the apply worker for"))?;
+    }
+    if !hold_stdin {
+        drop(stdin.take());
     }
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| BackendError::Unsupported("a worker without stdout".into()))?;
-    let mut reported = 0u64;
-    let mut sent_kill = false;
-    let mut last_error = None;
+    let mut d = Driven {
+        reported: 0,
+        sent_kill: false,
+        signal: None,
+        success: false,
+        status: String::new(),
+        error: None,
+        stderr: String::new(),
+        pid: child.id(),
+    };
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
-        if let Some(n) = line.strip_prefix("born ") {
-            reported = n.trim().parse().unwrap_or(reported);
-            if kill_after.is_some_and(|k| reported >= k) && !sent_kill {
+        if let Some(n) = line.strip_prefix(count_prefix) {
+            d.reported = n.trim().parse().unwrap_or(d.reported);
+            if kill_after.is_some_and(|k| d.reported >= k) && !d.sent_kill {
                 // std's kill() is SIGKILL on Unix: no chance to clean up.
                 child
                     .kill()
                     .map_err(io("cannot SIGKILL the apply worker on"))?;
-                sent_kill = true;
+                d.sent_kill = true;
             }
         } else if let Some(e) = line.strip_prefix("error ") {
-            last_error = Some(e.to_string());
+            d.error = Some(e.to_string());
         }
     }
+    drop(stdin);
     let status = child
         .wait()
         .map_err(io("cannot wait for the apply worker on"))?;
-    let mut stderr = String::new();
     if let Some(mut e) = child.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+        let _ = e.read_to_string(&mut d.stderr);
     }
     use std::os::unix::process::ExitStatusExt;
-    let signal = status.signal();
-    let killed = sent_kill && signal == Some(9);
-    let detail = match (signal, last_error) {
-        (Some(9), _) if sent_kill => format!(
-            "apply worker (pid {}) SIGKILLed after reporting {reported} of {} births",
-            child.id(),
-            plan.count
+    d.signal = status.signal();
+    d.success = status.success();
+    d.status = status.to_string();
+    Ok(d)
+}
+
+fn encode<T: serde::Serialize>(db: &Path, what: &str, v: &T) -> Result<Vec<u8>, BackendError> {
+    serde_json::to_vec(v).map_err(|e| BackendError::Db {
+        what: format!("encode {what}"),
+        target: db.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn limit_args(fsize_limit: Option<u64>) -> Vec<String> {
+    match fsize_limit {
+        Some(limit) => vec!["--fsize-limit".into(), limit.to_string()],
+        None => Vec::new(),
+    }
+}
+
+/// One line on how a worker ended; `unit` is what it counted.
+fn ended(d: &Driven, unit: &str, total: u64, error: Option<String>) -> String {
+    let reported = d.reported;
+    match (d.signal, error) {
+        (Some(9), _) if d.sent_kill => format!(
+            "apply worker (pid {}) SIGKILLed after reporting {reported} of {total} {unit}",
+            d.pid
         ),
-        (Some(s), _) => format!("apply worker died of signal {s} after {reported} births"),
-        (None, Some(e)) => format!(
-            "apply worker stopped after {reported} of {} births: {e}",
-            plan.count
-        ),
-        (None, None) if status.success() => {
-            format!("apply worker finished all {reported} births before the fault could land")
+        (Some(s), _) => format!("apply worker died of signal {s} after {reported} {unit}"),
+        (None, Some(e)) => format!("apply worker stopped after {reported} of {total} {unit}: {e}"),
+        (None, None) if d.success => {
+            format!("apply worker finished all {reported} {unit} before the fault could land")
         }
         (None, None) => format!(
-            "apply worker exited with {status} after {reported} births: {}",
-            stderr.trim()
+            "apply worker exited with {} after {reported} {unit}: {}",
+            d.status,
+            d.stderr.trim()
         ),
-    };
+    }
+}
+
+/// Start the worker on `db` with `plan`; SIGKILL it once it has reported
+/// `kill_after` births, or let it run under `fsize_limit` bytes.
+pub fn spawn(
+    db: &Path,
+    plan: &BirthPlan,
+    kill_after: Option<u64>,
+    fsize_limit: Option<u64>,
+) -> Result<KilledApply, BackendError> {
+    let payload = encode(db, "birth plan", plan)?;
+    let d = drive(
+        db,
+        &limit_args(fsize_limit),
+        &payload,
+        false,
+        "born ",
+        kill_after,
+    )?;
+    let reported = d.reported;
+    let detail = ended(&d, "births", plan.count, d.error.clone());
     Ok(KilledApply {
         reported,
-        killed: killed || (fsize_limit.is_some() && !status.success() && signal.is_none()),
+        killed: (d.sent_kill && d.signal == Some(9))
+            || (fsize_limit.is_some() && !d.success && d.signal.is_none()),
         detail,
+        failure: None,
+    })
+}
+
+/// Start the worker on `db` with a change script; SIGKILL it once it has
+/// completed `kill_after` statements (it waits there), or let it run under
+/// `fsize_limit` bytes.
+pub fn spawn_script(
+    db: &Path,
+    job: &ScriptJob,
+    kill_after: Option<u64>,
+    fsize_limit: Option<u64>,
+) -> Result<KilledApply, BackendError> {
+    let mut payload = encode(db, "script job", job)?;
+    payload.push(b'\n');
+    let mut args = limit_args(fsize_limit);
+    args.push("--script".into());
+    if let Some(k) = kill_after {
+        args.extend(["--pause-after".to_string(), k.to_string()]);
+    }
+    let d = drive(
+        db,
+        &args,
+        &payload,
+        kill_after.is_some(),
+        "done ",
+        kill_after,
+    )?;
+    let failure: Option<ScriptError> = d
+        .error
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok());
+    let total = crate::engine::script::split(&job.sql, crate::engine::script::Dialect::Sqlite)
+        .map_or(0, |s| s.len());
+    let reported = d.reported;
+    let detail = ended(
+        &d,
+        "statements",
+        total as u64,
+        failure.as_ref().map(ToString::to_string),
+    );
+    Ok(KilledApply {
+        reported,
+        killed: (d.sent_kill && d.signal == Some(9))
+            || (fsize_limit.is_some() && failure.is_some() && d.signal.is_none()),
+        detail,
+        failure,
     })
 }
 
@@ -188,6 +320,49 @@ pub fn run_worker(
     Ok(done)
 }
 
+/// The worker's body for a change script: read the job (one JSON line)
+/// from `input`, run it on `db` in the sandbox, write `done N` after each
+/// statement and, after `pause_after` statements, wait until `input` ends
+/// (the parent kills the process there). A failed statement is written as
+/// `error <ScriptError as JSON>`. Returns the statements run.
+pub fn run_script_worker(
+    db: &Path,
+    fsize_limit: Option<u64>,
+    pause_after: Option<u64>,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<usize> {
+    crate::guard::authorize_write(db)?;
+    let mut line = String::new();
+    input.read_line(&mut line)?;
+    let job: ScriptJob = serde_json::from_str(&line)?;
+    if let Some(limit) = fsize_limit {
+        limit_file_size(limit)?;
+    }
+    let mut conn = Connection::open(db)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let mode = ScriptMode {
+        foreign_keys: job.foreign_keys,
+        transaction: job.transaction,
+        inside_transaction: false,
+    };
+    let r = crate::engine::sqlite::script::run_script(&mut conn, &job.sql, &mode, &mut |n| {
+        let _ = writeln!(out, "done {n}").and_then(|()| out.flush());
+        if pause_after == Some(n as u64) {
+            // Wait here to be killed: the parent holds our stdin open.
+            let _ = std::io::copy(input, &mut std::io::sink());
+        }
+    });
+    match r {
+        Ok(n) => Ok(n),
+        Err(e) => {
+            writeln!(out, "error {}", serde_json::to_string(&e)?)?;
+            out.flush()?;
+            anyhow::bail!("{e}")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,6 +398,7 @@ mod tests {
             reported: 1,
             killed: true,
             detail: "killed".into(),
+            failure: None,
         };
         let k = recover(&b, k).unwrap();
         assert!(k.detail.contains("hot journal"), "{}", k.detail);
