@@ -270,6 +270,32 @@ pub fn generate_schema(
     Ok(Generated::new(out, sha256, size, rows, started))
 }
 
+/// A schema in SQLite's dialect: itself, or a PostgreSQL schema rendered
+/// with the nearest SQLite types and read back (table keys stay the same:
+/// a table outside `public` becomes the one SQLite name `namespace.table`).
+/// Also returns what did not cross (functions, triggers, …), to report.
+pub fn sqlite_form(
+    schema: &crate::schema::Schema,
+) -> Result<
+    (
+        std::borrow::Cow<'_, crate::schema::Schema>,
+        Vec<crate::schema::render::Skipped>,
+    ),
+    GenerateError,
+> {
+    use crate::schema::{Dialect, render};
+    if schema.dialect == Dialect::Sqlite {
+        return Ok((std::borrow::Cow::Borrowed(schema), Vec::new()));
+    }
+    let unusable =
+        |e: String| GenerateError::Unusable(format!("rendering the schema for SQLite: {e}"));
+    let conn = Connection::open_in_memory().map_err(|e| unusable(e.to_string()))?;
+    let rendered = render::render(schema, Dialect::Sqlite);
+    let skipped = render::sqlite::load(&conn, &rendered).map_err(|e| unusable(e.to_string()))?;
+    let lite = crate::schema::sqlite::read(&conn).map_err(|e| unusable(e.to_string()))?;
+    Ok((std::borrow::Cow::Owned(lite), skipped))
+}
+
 /// `--force` may replace a plain file or an earlier surrogate, never a
 /// database rollproof did not generate (fail closed: it could be real data).
 fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
@@ -371,11 +397,11 @@ impl<'a> Generator<'a> {
         c.pragma_update(None, "journal_mode", "OFF")?;
         c.pragma_update(None, "synchronous", "OFF")?;
         c.pragma_update(None, "cache_size", -32_768)?; // 32 MiB, whatever the size
-        let (tables, indexes) = split_indexes(surface::SCHEMA_SQL);
-        c.execute_batch(&tables)?;
+        c.execute_batch(&surface::tables_sql())?;
         c.pragma_update(None, "application_id", surface::APPLICATION_ID)?;
         c.pragma_update(None, "user_version", surface::SURFACE_VERSION)?;
         c.execute_batch("BEGIN")?;
+        self.migrations()?;
         self.roles_policies_access()?;
         self.users()?;
         self.settings()?;
@@ -384,26 +410,11 @@ impl<'a> Generator<'a> {
         self.last_access()?;
         // Secondary indexes are built once at the end: faster than keeping
         // them up to date row by row, same final content.
-        c.execute_batch(&indexes)?;
+        c.execute_batch(&surface::indexes_sql())?;
         c.execute_batch("COMMIT")?;
         self.bar.finish_and_clear();
         Ok(())
     }
-}
-
-/// Split the surface DDL into (tables, secondary indexes).
-fn split_indexes(sql: &str) -> (String, String) {
-    let (mut tables, mut indexes) = (String::new(), String::new());
-    for stmt in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-        let dest = if stmt.starts_with("CREATE INDEX") {
-            &mut indexes
-        } else {
-            &mut tables
-        };
-        dest.push_str(stmt);
-        dest.push_str(";\n");
-    }
-    (tables, indexes)
 }
 
 #[cfg(test)]
@@ -527,8 +538,8 @@ mod tests {
             "production's own table keeps its check"
         );
         for ddl in [
-            crate::engine::postgres::schema::TABLES_SQL,
-            crate::engine::postgres::schema::CONSTRAINTS_SQL,
+            crate::engine::postgres::schema::tables_sql(),
+            crate::engine::postgres::schema::constraints_sql(),
         ] {
             for name in [
                 "directus_fields_collection_field_unique",

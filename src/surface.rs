@@ -1,7 +1,10 @@
-//! The modeled birth-register write surface: Directus-shaped system tables
-//! (column names and types from DIRECTUS-SURFACE.md, nearest SQLite types), the
-//! `objects` application collection, `birth_registry`, and the semantics of
-//! `fn_birth_register` — defined once here so every backend reproduces them.
+//! The modeled birth-register write surface: Directus's system tables
+//! (rendered from a real 12.4.1 bootstrap's description, [`directus`]), the
+//! `objects` application collection, production's own `birth_registry`, and
+//! the semantics of `fn_birth_register` — defined once here so every
+//! backend reproduces them.
+
+pub mod directus;
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -18,149 +21,11 @@ pub const SURFACE_VERSION: i64 = 1;
 /// Allowed `birth_registry.status` values.
 pub const BIRTH_STATUSES: &[&str] = &["born", "voided", "superseded"];
 
-/// The whole surface as SQLite DDL, in creation order (parents first).
-/// Serial ids are `INTEGER PRIMARY KEY AUTOINCREMENT`, as Directus itself
-/// creates them on SQLite, so `sqlite_sequence` behaves like PG sequences.
-pub const SCHEMA_SQL: &str = r#"
-CREATE TABLE directus_roles (
-  id TEXT NOT NULL PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  icon VARCHAR(64) NOT NULL DEFAULT 'supervised_user_circle',
-  description TEXT,
-  parent TEXT REFERENCES directus_roles(id)
-);
-CREATE TABLE directus_policies (
-  id TEXT NOT NULL PRIMARY KEY,
-  name VARCHAR(100) NOT NULL,
-  icon VARCHAR(64) NOT NULL DEFAULT 'badge',
-  description TEXT,
-  ip_access TEXT,
-  enforce_tfa BOOLEAN NOT NULL DEFAULT 0,
-  admin_access BOOLEAN NOT NULL DEFAULT 0,
-  app_access BOOLEAN NOT NULL DEFAULT 0
-);
-CREATE TABLE directus_users (
-  id TEXT NOT NULL PRIMARY KEY,
-  first_name VARCHAR(50),
-  last_name VARCHAR(50),
-  email VARCHAR(128) CONSTRAINT directus_users_email_unique UNIQUE,
-  password VARCHAR(255),
-  location VARCHAR(255),
-  title VARCHAR(50),
-  description TEXT,
-  tags JSON,
-  avatar TEXT,
-  language VARCHAR(255),
-  tfa_secret VARCHAR(255),
-  status VARCHAR(16) NOT NULL DEFAULT 'active',
-  role TEXT REFERENCES directus_roles(id) ON DELETE SET NULL,
-  token VARCHAR(255) CONSTRAINT directus_users_token_unique UNIQUE,
-  last_access DATETIME,
-  last_page VARCHAR(255),
-  provider VARCHAR(128) NOT NULL DEFAULT 'default',
-  external_identifier VARCHAR(255) CONSTRAINT directus_users_external_identifier_unique UNIQUE,
-  auth_data JSON,
-  email_notifications BOOLEAN DEFAULT 1,
-  appearance VARCHAR(255),
-  theme_dark VARCHAR(255),
-  theme_light VARCHAR(255)
-);
-CREATE TABLE directus_access (
-  id TEXT NOT NULL PRIMARY KEY,
-  role TEXT REFERENCES directus_roles(id) ON DELETE CASCADE,
-  "user" TEXT REFERENCES directus_users(id) ON DELETE CASCADE,
-  policy TEXT NOT NULL REFERENCES directus_policies(id) ON DELETE CASCADE,
-  sort INTEGER
-);
-CREATE TABLE directus_settings (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  project_name VARCHAR(100) NOT NULL DEFAULT 'Directus',
-  project_url VARCHAR(255),
-  project_color VARCHAR(255) NOT NULL DEFAULT '#6644FF',
-  default_language VARCHAR(255) NOT NULL DEFAULT 'en-US',
-  auth_login_attempts INTEGER DEFAULT 25
-);
-CREATE TABLE directus_collections (
-  collection VARCHAR(64) NOT NULL PRIMARY KEY,
-  icon VARCHAR(64),
-  note TEXT,
-  display_template VARCHAR(255),
-  hidden BOOLEAN NOT NULL DEFAULT 0,
-  singleton BOOLEAN NOT NULL DEFAULT 0,
-  translations JSON,
-  archive_field VARCHAR(64),
-  archive_app_filter BOOLEAN NOT NULL DEFAULT 1,
-  archive_value VARCHAR(255),
-  unarchive_value VARCHAR(255),
-  sort_field VARCHAR(64),
-  accountability VARCHAR(255) DEFAULT 'all',
-  color VARCHAR(255),
-  item_duplication_fields JSON,
-  sort INTEGER,
-  "group" VARCHAR(64) REFERENCES directus_collections(collection),
-  collapse VARCHAR(255) NOT NULL DEFAULT 'open',
-  preview_url VARCHAR(255),
-  versioning BOOLEAN NOT NULL DEFAULT 0,
-  status VARCHAR(16) NOT NULL DEFAULT 'active'
-);
-CREATE TABLE directus_fields (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  collection VARCHAR(64) NOT NULL,
-  field VARCHAR(64) NOT NULL,
-  special VARCHAR(64),
-  interface VARCHAR(64),
-  options JSON,
-  display VARCHAR(64),
-  display_options JSON,
-  readonly BOOLEAN NOT NULL DEFAULT 0,
-  hidden BOOLEAN NOT NULL DEFAULT 0,
-  sort INTEGER,
-  width VARCHAR(30) DEFAULT 'full',
-  translations JSON,
-  note TEXT,
-  conditions JSON,
-  required BOOLEAN DEFAULT 0,
-  "group" VARCHAR(64),
-  validation JSON,
-  validation_message TEXT,
-  searchable BOOLEAN NOT NULL DEFAULT 1
-);
-CREATE TABLE directus_relations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  many_collection VARCHAR(64) NOT NULL,
-  many_field VARCHAR(64) NOT NULL,
-  one_collection VARCHAR(64),
-  one_field VARCHAR(64),
-  one_collection_field VARCHAR(64),
-  one_allowed_collections TEXT,
-  junction_field VARCHAR(64),
-  sort_field VARCHAR(64),
-  one_deselect_action VARCHAR(255) NOT NULL DEFAULT 'nullify'
-);
-CREATE TABLE directus_activity (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  action VARCHAR(45) NOT NULL,
-  "user" TEXT,
-  "timestamp" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  ip VARCHAR(50),
-  user_agent TEXT,
-  collection VARCHAR(64) NOT NULL,
-  item VARCHAR(255) NOT NULL,
-  origin VARCHAR(255)
-);
-CREATE INDEX directus_activity_timestamp_index ON directus_activity ("timestamp");
-CREATE TABLE directus_revisions (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  activity INTEGER NOT NULL REFERENCES directus_activity(id) ON DELETE CASCADE,
-  collection VARCHAR(64) NOT NULL,
-  item VARCHAR(255) NOT NULL,
-  data JSON,
-  delta JSON,
-  parent INTEGER REFERENCES directus_revisions(id),
-  version TEXT
-);
-CREATE INDEX directus_revisions_activity_index ON directus_revisions (activity);
-CREATE INDEX directus_revisions_parent_index ON directus_revisions (parent);
+/// Production's own part of the surface as SQLite DDL (parents first):
+/// the `objects` collection as Directus creates a user collection, and
+/// `birth_registry`, production's own addition. Directus's part is
+/// rendered from its bootstrap's description ([`directus`]).
+pub const APP_TABLES_SQL: &str = r#"
 CREATE TABLE objects (
   id TEXT NOT NULL PRIMARY KEY,
   status VARCHAR(20) NOT NULL DEFAULT 'draft',
@@ -186,12 +51,18 @@ CREATE TABLE birth_registry (
   activity INTEGER NOT NULL REFERENCES directus_activity(id),
   revision INTEGER REFERENCES directus_revisions(id)
 );
+"#;
+
+/// Secondary indexes of production's own tables.
+pub const APP_INDEXES_SQL: &str = r#"
 CREATE INDEX birth_registry_kind_index ON birth_registry (kind);
 CREATE INDEX birth_registry_born_at_index ON birth_registry (born_at);
 "#;
 
-/// Tables of the surface, parents before children.
-pub const TABLES: &[&str] = &[
+/// Tables the surface generator fills from a profile's row counts (every
+/// other Directus table stays empty, as on a fresh bootstrap, except
+/// `directus_migrations`, which always holds Directus's versions).
+pub const FILLED: &[&str] = &[
     "directus_roles",
     "directus_policies",
     "directus_users",
@@ -206,9 +77,42 @@ pub const TABLES: &[&str] = &[
     "birth_registry",
 ];
 
+/// Production's own tables, after Directus's.
+const APP_TABLES: &[&str] = &["objects", "birth_registry"];
+
+/// Every table of the surface: Directus's 33 in their fill order, then
+/// production's own.
+pub fn tables() -> &'static [&'static str] {
+    static T: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        directus::tables()
+            .iter()
+            .map(String::as_str)
+            .chain(APP_TABLES.iter().copied())
+            .collect()
+    })
+}
+
+/// The tables of the surface as SQLite DDL (no secondary indexes).
+pub fn tables_sql() -> String {
+    format!("{}{APP_TABLES_SQL}", directus::sqlite_ddl().tables)
+}
+
+/// The secondary indexes of the surface as SQLite DDL.
+pub fn indexes_sql() -> String {
+    format!("{}{APP_INDEXES_SQL}", directus::sqlite_ddl().after)
+}
+
+/// The whole surface as SQLite DDL, in creation order. Serial ids are
+/// `INTEGER PRIMARY KEY AUTOINCREMENT`, as Directus itself creates them on
+/// SQLite, so `sqlite_sequence` behaves like PG sequences.
+pub fn schema_sql() -> String {
+    format!("{}{}", tables_sql(), indexes_sql())
+}
+
 /// Create the surface in an empty database.
 pub fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(SCHEMA_SQL)?;
+    conn.execute_batch(&schema_sql())?;
     conn.pragma_update(None, "application_id", APPLICATION_ID)?;
     conn.pragma_update(None, "user_version", SURFACE_VERSION)?;
     Ok(())
@@ -218,9 +122,9 @@ pub fn create_schema(conn: &Connection) -> rusqlite::Result<()> {
 /// intake check uses can never drift from the schema).
 pub fn expected_columns() -> rusqlite::Result<Vec<(String, Vec<String>)>> {
     let conn = Connection::open_in_memory()?;
-    conn.execute_batch(SCHEMA_SQL)?;
+    conn.execute_batch(&schema_sql())?;
     let mut out = Vec::new();
-    for table in TABLES {
+    for table in tables() {
         let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
         let cols = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -504,7 +408,7 @@ mod tests {
     #[test]
     fn expected_columns_cover_every_table() {
         let cols = expected_columns().unwrap();
-        assert_eq!(cols.len(), TABLES.len());
+        assert_eq!(cols.len(), tables().len());
         assert!(cols.iter().all(|(_, c)| !c.is_empty()));
     }
 }

@@ -8,7 +8,10 @@ use std::path::PathBuf;
 /// Generate a production-shaped, secret-free surrogate SQLite database.
 ///
 /// The same profile, seed and rollproof version always give a byte-identical
-/// file; a different seed gives a different one.
+/// file; a different seed gives a different one. A format-1 profile is the
+/// birth-register surface (SQLite file or PostgreSQL database); a format-2
+/// profile (what `rollproof profile` writes) is any schema, generated into a
+/// SQLite file by the generic engine.
 #[derive(Debug, clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
@@ -55,11 +58,15 @@ Examples:
   rollproof generate --profile surrogates/profiles/default.toml --seed 7 --out work/s.db
   rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db --json
   rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db \\
-      --scale 2 --force";
+      --scale 2 --force
+  rollproof generate --profile surrogates/directus/directus-12.4.1.toml --out work/dx.db";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let profile = Profile::load(&args.profile)?;
     let label = args.profile.display().to_string();
+    if profile.schema.is_some() {
+        return open_schema(&args, &profile);
+    }
     if let Some(url) = &args.target_url {
         let l = crate::engine::postgres::generate_url(
             url,
@@ -91,8 +98,13 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     check_space(&profile, args.scale, out)?;
     let g = crate::generate::generate(&profile, &label, args.seed, args.scale, out, args.force)
         .with_context(|| format!("could not generate {}", out.display()))?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&g)?);
+    print_generated(&g, args.json)?;
+    Ok(Status::Success)
+}
+
+fn print_generated(g: &crate::generate::Generated, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(g)?);
     } else {
         let rows: u64 = g.rows.values().sum();
         println!(
@@ -104,6 +116,47 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             g.seconds
         );
     }
+    Ok(())
+}
+
+/// A format-2 profile: its own schema, filled by the generic engine into a
+/// SQLite file (every table scaled by `--scale`).
+fn open_schema(args: &Args, profile: &Profile) -> anyhow::Result<Status> {
+    use crate::generate::{FillStats, SchemaJob, generate_schema};
+    if args.target_url.is_some() {
+        anyhow::bail!(
+            "{}: a format-2 profile (any schema) is generated into a SQLite file; use --out FILE (--target-url takes the birth-register surface's format-1 profiles)",
+            args.profile.display()
+        );
+    }
+    let out = args
+        .out
+        .as_deref()
+        .context("--out or --target-url is required")?;
+    crate::util::fsutil::prepare_output(out, args.force)?;
+    let schema = profile.schema.as_ref().context("format 2 has [schema]")?;
+    let (schema, skipped) = crate::generate::sqlite_form(schema)?;
+    for k in &skipped {
+        eprintln!(
+            "rollproof: not in the SQLite surrogate: {} {}: {}",
+            k.kind, k.name, k.reason
+        );
+    }
+    let schema = &*schema;
+    let stats = FillStats::from(profile);
+    let rows = stats.row_counts(args.scale);
+    let sha = crate::guard::provenance::profile_sha256(profile);
+    let job = SchemaJob {
+        schema,
+        stats: &stats,
+        rows: &rows,
+        seed: args.seed,
+        scale: args.scale,
+        profile_sha256: &sha,
+    };
+    let g = generate_schema(&job, out, args.force)
+        .with_context(|| format!("could not generate {}", out.display()))?;
+    print_generated(&g, args.json)?;
     Ok(Status::Success)
 }
 

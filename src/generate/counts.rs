@@ -67,11 +67,11 @@ impl Counts {
         if let Some(unknown) = p
             .tables
             .keys()
-            .find(|t| !surface::TABLES.contains(&t.as_str()))
+            .find(|t| !surface::FILLED.contains(&t.as_str()))
         {
             return Err(format!(
-                "table '{unknown}' is not part of the birth-register surface ({})",
-                surface::TABLES.join(", ")
+                "table '{unknown}' is not one the birth-register surface's generator fills ({})",
+                surface::FILLED.join(", ")
             ));
         }
         need(
@@ -146,6 +146,10 @@ pub(super) fn counts_by_table(c: &Counts) -> BTreeMap<String, u64> {
         ("birth_registry", c.births),
         ("directus_revisions", c.revisions),
         ("directus_activity", c.activity),
+        (
+            "directus_migrations",
+            crate::surface::directus::migrations().count() as u64,
+        ),
     ]
     .into_iter()
     .map(|(t, n)| (t.to_string(), n))

@@ -25,6 +25,8 @@ use rusqlite::params;
 
 /// Active admin/app users Directus allows without a license key.
 pub const SEATS: u64 = 3;
+/// How long before the history starts Directus was installed (7 days).
+const INSTALLED_BEFORE_MS: i64 = 7 * 86_400_000;
 /// Roles that reach an admin or app policy: Administrator and Editor.
 const SEAT_ROLES: u64 = 2;
 
@@ -228,13 +230,30 @@ impl Generator<'_> {
         Ok(())
     }
 
+    /// The settings row. Directus sets `project_id` when it bootstraps.
     pub(super) fn settings(&mut self) -> rusqlite::Result<()> {
         if self.counts.settings == 1 {
             self.conn.execute(
-                "INSERT INTO directus_settings (project_name, project_url) VALUES ('Object Registry', 'https://cms.example.com')",
-                [],
+                "INSERT INTO directus_settings (project_name, project_url, project_id) VALUES ('Object Registry', 'https://cms.example.com', ?1)",
+                [derived_uuid(self.seed, "directus_settings.project_id", 0)],
             )?;
             self.bar.inc(1);
+        }
+        Ok(())
+    }
+
+    /// Every migration Directus checks on start, as its bootstrap records
+    /// them: oldest first, a few milliseconds apart, [`INSTALLED_BEFORE_MS`]
+    /// before the generated history starts.
+    pub(super) fn migrations(&mut self) -> rusqlite::Result<()> {
+        let mut ins = self.conn.prepare(
+            "INSERT INTO directus_migrations (version, name, \"timestamp\") VALUES (?1, ?2, ?3)",
+        )?;
+        let mut rng = table_rng(self.seed, "directus_migrations");
+        let mut at = super::HISTORY_START_MS - INSTALLED_BEFORE_MS;
+        for (version, name) in surface::directus::migrations() {
+            at += rng.random_range(2..40);
+            ins.execute(params![version, name, crate::util::timefmt::iso_millis(at)])?;
         }
         Ok(())
     }

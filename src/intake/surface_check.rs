@@ -1,6 +1,6 @@
 //! Does a clone carry the birth-register surface the rehearsal needs? The
 //! expected tables and columns come from the surface DDL itself
-//! ([`crate::surface::SCHEMA_SQL`]), so this check cannot drift from it.
+//! ([`crate::surface::schema_sql`]), so this check cannot drift from it.
 //!
 //! Blocking: a missing table, a missing column, or an extra NOT NULL column
 //! without a default in a surface table (the rehearsal's inserts would
@@ -67,10 +67,10 @@ pub struct SurfaceCheck {
 /// Compare the database behind `conn` with the birth-register surface.
 pub fn check(conn: &Connection) -> rusqlite::Result<SurfaceCheck> {
     let expected = Connection::open_in_memory()?;
-    expected.execute_batch(crate::surface::SCHEMA_SQL)?;
+    expected.execute_batch(&crate::surface::schema_sql())?;
     let present = table_names(conn)?;
     let mut out = SurfaceCheck::default();
-    for table in crate::surface::TABLES {
+    for table in crate::surface::tables() {
         if !present.iter().any(|t| t == table) {
             out.missing_tables.push(table.to_string());
             continue;
@@ -114,7 +114,7 @@ pub fn check(conn: &Connection) -> rusqlite::Result<SurfaceCheck> {
     out.extra_tables = present
         .into_iter()
         .filter(|t| {
-            !crate::surface::TABLES.contains(&t.as_str()) && t != crate::guard::provenance::TABLE
+            !crate::surface::tables().contains(&t.as_str()) && t != crate::guard::provenance::TABLE
         })
         .collect();
     out.ok = out.missing_tables.is_empty()
@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn full_surface_is_ok_and_gaps_are_named() {
         let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(crate::surface::SCHEMA_SQL).unwrap();
+        c.execute_batch(&crate::surface::schema_sql()).unwrap();
         let r = check(&c).unwrap();
         assert!(r.ok, "{r:?}");
         assert!(r.different.is_empty(), "{r:?}");

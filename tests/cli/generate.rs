@@ -245,3 +245,31 @@ fn output_piped_into_a_closed_pipe_does_not_panic() {
     let out = child.wait_with_output().unwrap();
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_format_2_profile_of_postgres_generates_its_own_schema_into_a_sqlite_file() {
+    let w = Work::new();
+    let p = repo_file("surrogates/directus/directus-12.4.1.toml");
+    let p = p.to_str().unwrap();
+    let o = w.run(&["generate", "--profile", p, "--out", "dx.db", "--seed", "3"]);
+    assert_success(&o);
+    // What does not exist on SQLite is named, not dropped silently.
+    assert!(stderr(&o).contains("extension plpgsql"), "{}", stderr(&o));
+    let c = rusqlite::Connection::open(w.path("dx.db")).unwrap();
+    let n = |sql: &str| -> i64 { c.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        n(
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name LIKE 'directus\\_%' ESCAPE '\\'"
+        ),
+        33
+    );
+    // The bootstrap's row counts, from the profile's statistics.
+    assert_eq!(n("SELECT count(*) FROM directus_migrations"), 109);
+    assert_eq!(n("SELECT count(*) FROM directus_settings"), 1);
+    // Into PostgreSQL only the surface's own profiles go: said before any work.
+    let url = pg().url("rollproof_format2_refused");
+    let o = w.run(&["generate", "--profile", p, "--target-url", &url]);
+    assert_code(&o, 2);
+    assert!(stderr(&o).contains("--out FILE"), "{}", stderr(&o));
+    assert!(!crate::postgres::exists("rollproof_format2_refused"));
+}

@@ -6,6 +6,7 @@ mod util;
 mod attach;
 mod blockers;
 mod contract;
+mod directus_schema;
 mod examples;
 mod generate;
 mod grants;

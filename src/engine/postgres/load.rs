@@ -72,11 +72,11 @@ pub fn load_sqlite(
     let lite_err = |e: rusqlite::Error| PgError::Invalid(format!("reading {}: {e}", src.display()));
     let lite = crate::engine::sqlite::logical::open_read_only(src).map_err(lite_err)?;
     let mut tx = client.transaction().map_err(sql_err("BEGIN", db))?;
-    tx.batch_execute(super::schema::TABLES_SQL)
+    tx.batch_execute(&super::schema::tables_sql())
         .map_err(sql_err("creating the surface tables", db))?;
     let mut rows = BTreeMap::new();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    for table in surface::TABLES {
+    for table in surface::tables() {
         let (cols, _) =
             crate::engine::sqlite::logical::table_order(&lite, table).map_err(lite_err)?;
         let quoted: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
@@ -120,7 +120,7 @@ pub fn load_sqlite(
             .map_err(sql_err(&format!("loading table {table}"), db))?;
         rows.insert(table.to_string(), n);
     }
-    tx.batch_execute(super::schema::CONSTRAINTS_SQL)
+    tx.batch_execute(&super::schema::constraints_sql())
         .map_err(sql_err("adding constraints and indexes", db))?;
     tx.batch_execute(super::schema::FUNCTION_SQL)
         .map_err(sql_err("creating fn_birth_register", db))?;
@@ -141,7 +141,7 @@ pub fn load_sqlite(
             .collect::<rusqlite::Result<_>>()
             .map_err(lite_err)?;
         for (table, seq) in seqs {
-            if !surface::TABLES.contains(&table.as_str()) || seq < 1 {
+            if !surface::tables().contains(&table.as_str()) || seq < 1 {
                 continue;
             }
             tx.execute(

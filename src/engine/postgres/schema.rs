@@ -1,7 +1,9 @@
-//! The birth-register surface in PostgreSQL: the same tables and columns as
-//! [`crate::surface::SCHEMA_SQL`], with the types Directus uses on
-//! PostgreSQL (uuid, timestamptz, json — never jsonb, so stored JSON text is
-//! kept verbatim — and serial ids), constraint names as Directus makes them
+//! The birth-register surface in PostgreSQL: Directus's tables exactly as
+//! its 12.4.1 bootstrap created them (rendered from the description in
+//! [`crate::surface::directus`]), production's own `objects` and
+//! `birth_registry` with the types Directus uses on PostgreSQL (uuid,
+//! timestamptz, json — never jsonb, so stored JSON text is kept verbatim —
+//! and serial ids) and constraint names as Directus makes them
 //! (`<table>_pkey`, `<table>_<col>_foreign`, `<table>_<col>_unique`,
 //! `<table>_<col>_index`), and `fn_birth_register` as a real PL/pgSQL
 //! function with the semantics of [`crate::surface::birth_register`].
@@ -9,160 +11,12 @@
 //! The DDL is split so a bulk load can fill the tables first and add foreign
 //! keys and secondary indexes afterwards (same final schema, much faster).
 
-/// Tables with their primary keys, unique and check constraints. Checks
+/// Production's own tables with their primary keys, unique and check
+/// constraints. Checks
 /// are written as `= ANY (ARRAY[…::text])`, the form PostgreSQL deparses to
 /// itself, so `pg_dump`/`pg_restore` leaves the schema description equal
 /// (an `IN (…)` list on varchar comes back spelled differently).
-pub const TABLES_SQL: &str = r#"
-CREATE TABLE directus_roles (
-  id uuid NOT NULL,
-  name varchar(100) NOT NULL,
-  icon varchar(64) NOT NULL DEFAULT 'supervised_user_circle',
-  description text,
-  parent uuid,
-  CONSTRAINT directus_roles_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_policies (
-  id uuid NOT NULL,
-  name varchar(100) NOT NULL,
-  icon varchar(64) NOT NULL DEFAULT 'badge',
-  description text,
-  ip_access text,
-  enforce_tfa boolean NOT NULL DEFAULT false,
-  admin_access boolean NOT NULL DEFAULT false,
-  app_access boolean NOT NULL DEFAULT false,
-  CONSTRAINT directus_policies_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_users (
-  id uuid NOT NULL,
-  first_name varchar(50),
-  last_name varchar(50),
-  email varchar(128),
-  password varchar(255),
-  location varchar(255),
-  title varchar(50),
-  description text,
-  tags json,
-  avatar uuid,
-  language varchar(255),
-  tfa_secret varchar(255),
-  status varchar(16) NOT NULL DEFAULT 'active',
-  role uuid,
-  token varchar(255),
-  last_access timestamptz,
-  last_page varchar(255),
-  provider varchar(128) NOT NULL DEFAULT 'default',
-  external_identifier varchar(255),
-  auth_data json,
-  email_notifications boolean DEFAULT true,
-  appearance varchar(255),
-  theme_dark varchar(255),
-  theme_light varchar(255),
-  CONSTRAINT directus_users_pkey PRIMARY KEY (id),
-  CONSTRAINT directus_users_email_unique UNIQUE (email),
-  CONSTRAINT directus_users_token_unique UNIQUE (token),
-  CONSTRAINT directus_users_external_identifier_unique UNIQUE (external_identifier)
-);
-CREATE TABLE directus_access (
-  id uuid NOT NULL,
-  role uuid,
-  "user" uuid,
-  policy uuid NOT NULL,
-  sort integer,
-  CONSTRAINT directus_access_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_settings (
-  id serial NOT NULL,
-  project_name varchar(100) NOT NULL DEFAULT 'Directus',
-  project_url varchar(255),
-  project_color varchar(255) NOT NULL DEFAULT '#6644FF',
-  default_language varchar(255) NOT NULL DEFAULT 'en-US',
-  auth_login_attempts integer DEFAULT 25,
-  CONSTRAINT directus_settings_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_collections (
-  collection varchar(64) NOT NULL,
-  icon varchar(64),
-  note text,
-  display_template varchar(255),
-  hidden boolean NOT NULL DEFAULT false,
-  singleton boolean NOT NULL DEFAULT false,
-  translations json,
-  archive_field varchar(64),
-  archive_app_filter boolean NOT NULL DEFAULT true,
-  archive_value varchar(255),
-  unarchive_value varchar(255),
-  sort_field varchar(64),
-  accountability varchar(255) DEFAULT 'all',
-  color varchar(255),
-  item_duplication_fields json,
-  sort integer,
-  "group" varchar(64),
-  collapse varchar(255) NOT NULL DEFAULT 'open',
-  preview_url varchar(255),
-  versioning boolean NOT NULL DEFAULT false,
-  status varchar(16) NOT NULL DEFAULT 'active',
-  CONSTRAINT directus_collections_pkey PRIMARY KEY (collection)
-);
-CREATE TABLE directus_fields (
-  id serial NOT NULL,
-  collection varchar(64) NOT NULL,
-  field varchar(64) NOT NULL,
-  special varchar(64),
-  interface varchar(64),
-  options json,
-  display varchar(64),
-  display_options json,
-  readonly boolean NOT NULL DEFAULT false,
-  hidden boolean NOT NULL DEFAULT false,
-  sort integer,
-  width varchar(30) DEFAULT 'full',
-  translations json,
-  note text,
-  conditions json,
-  required boolean DEFAULT false,
-  "group" varchar(64),
-  validation json,
-  validation_message text,
-  searchable boolean NOT NULL DEFAULT true,
-  CONSTRAINT directus_fields_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_relations (
-  id serial NOT NULL,
-  many_collection varchar(64) NOT NULL,
-  many_field varchar(64) NOT NULL,
-  one_collection varchar(64),
-  one_field varchar(64),
-  one_collection_field varchar(64),
-  one_allowed_collections text,
-  junction_field varchar(64),
-  sort_field varchar(64),
-  one_deselect_action varchar(255) NOT NULL DEFAULT 'nullify',
-  CONSTRAINT directus_relations_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_activity (
-  id serial NOT NULL,
-  action varchar(45) NOT NULL,
-  "user" uuid,
-  "timestamp" timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
-  ip varchar(50),
-  user_agent text,
-  collection varchar(64) NOT NULL,
-  item varchar(255) NOT NULL,
-  origin varchar(255),
-  CONSTRAINT directus_activity_pkey PRIMARY KEY (id)
-);
-CREATE TABLE directus_revisions (
-  id serial NOT NULL,
-  activity integer NOT NULL,
-  collection varchar(64) NOT NULL,
-  item varchar(255) NOT NULL,
-  data json,
-  delta json,
-  parent integer,
-  version uuid,
-  CONSTRAINT directus_revisions_pkey PRIMARY KEY (id)
-);
+pub const APP_TABLES_SQL: &str = r#"
 CREATE TABLE objects (
   id uuid NOT NULL,
   status varchar(20) NOT NULL DEFAULT 'draft',
@@ -195,24 +49,9 @@ CREATE TABLE birth_registry (
 );
 "#;
 
-/// Foreign keys and secondary indexes, added after the rows are loaded.
-pub const CONSTRAINTS_SQL: &str = r#"
-ALTER TABLE directus_roles ADD CONSTRAINT directus_roles_parent_foreign
-  FOREIGN KEY (parent) REFERENCES directus_roles(id);
-ALTER TABLE directus_users ADD CONSTRAINT directus_users_role_foreign
-  FOREIGN KEY (role) REFERENCES directus_roles(id) ON DELETE SET NULL;
-ALTER TABLE directus_access ADD CONSTRAINT directus_access_role_foreign
-  FOREIGN KEY (role) REFERENCES directus_roles(id) ON DELETE CASCADE;
-ALTER TABLE directus_access ADD CONSTRAINT directus_access_user_foreign
-  FOREIGN KEY ("user") REFERENCES directus_users(id) ON DELETE CASCADE;
-ALTER TABLE directus_access ADD CONSTRAINT directus_access_policy_foreign
-  FOREIGN KEY (policy) REFERENCES directus_policies(id) ON DELETE CASCADE;
-ALTER TABLE directus_collections ADD CONSTRAINT directus_collections_group_foreign
-  FOREIGN KEY ("group") REFERENCES directus_collections(collection);
-ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_activity_foreign
-  FOREIGN KEY (activity) REFERENCES directus_activity(id) ON DELETE CASCADE;
-ALTER TABLE directus_revisions ADD CONSTRAINT directus_revisions_parent_foreign
-  FOREIGN KEY (parent) REFERENCES directus_revisions(id);
+/// Foreign keys and secondary indexes of production's own tables, added
+/// after the rows are loaded.
+pub const APP_CONSTRAINTS_SQL: &str = r#"
 ALTER TABLE objects ADD CONSTRAINT objects_user_created_foreign
   FOREIGN KEY (user_created) REFERENCES directus_users(id);
 ALTER TABLE objects ADD CONSTRAINT objects_user_updated_foreign
@@ -225,9 +64,6 @@ ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_activity_foreign
   FOREIGN KEY (activity) REFERENCES directus_activity(id);
 ALTER TABLE birth_registry ADD CONSTRAINT birth_registry_revision_foreign
   FOREIGN KEY (revision) REFERENCES directus_revisions(id);
-CREATE INDEX directus_activity_timestamp_index ON directus_activity ("timestamp");
-CREATE INDEX directus_revisions_activity_index ON directus_revisions (activity);
-CREATE INDEX directus_revisions_parent_index ON directus_revisions (parent);
 CREATE INDEX birth_registry_kind_index ON birth_registry (kind);
 CREATE INDEX birth_registry_born_at_index ON birth_registry (born_at);
 "#;
@@ -342,7 +178,24 @@ pub fn birth_unregister(
     Ok(n)
 }
 
+/// Every table of the surface (Directus's, rendered from its bootstrap's
+/// description, then production's own) with primary and unique keys.
+pub fn tables_sql() -> String {
+    format!(
+        "{}{APP_TABLES_SQL}",
+        crate::surface::directus::pg_ddl().tables
+    )
+}
+
+/// Foreign keys and secondary indexes of the whole surface.
+pub fn constraints_sql() -> String {
+    format!(
+        "{}{APP_CONSTRAINTS_SQL}",
+        crate::surface::directus::pg_ddl().after
+    )
+}
+
 /// Whole-schema DDL in creation order (tables, constraints, function).
 pub fn full_ddl() -> String {
-    format!("{TABLES_SQL}{CONSTRAINTS_SQL}{FUNCTION_SQL}")
+    format!("{}{}{FUNCTION_SQL}", tables_sql(), constraints_sql())
 }

@@ -1,0 +1,208 @@
+//! The surrogate's Directus part equals the description taken from a real
+//! Directus 12.4.1 bootstrap (`surrogates/directus/directus-12.4.1.toml`,
+//! issue #15), on both backends: the surrogate is generated through the CLI
+//! and read back through `rollproof profile`, so what is compared is what a
+//! user gets, not the DDL rollproof meant to write.
+
+use crate::util::*;
+use rollproof::profile::Profile;
+use rollproof::schema::render::types::pg_to_sqlite;
+use rollproof::schema::{AutoFill, Index, Schema, Sequence, Table};
+use std::collections::BTreeSet;
+
+const DESCRIPTION: &str = "surrogates/directus/directus-12.4.1.toml";
+
+/// The description, read from the committed file (not from the copy the
+/// binary compiled in, so the two cannot differ unnoticed).
+fn description() -> Schema {
+    let p = Profile::load(&repo_file(DESCRIPTION)).expect("the Directus description");
+    p.schema.expect("[schema]")
+}
+
+/// `rollproof profile ARGS… --out OUT` and the schema it wrote.
+fn profiled(w: &Work, args: &[&str], out: &str) -> Schema {
+    let mut all = vec!["profile"];
+    all.extend_from_slice(args);
+    all.extend(["--out", out]);
+    let o = w.run(&all);
+    assert_success(&o);
+    Profile::load(&w.path(out))
+        .expect("profile output")
+        .schema
+        .expect("[schema]")
+}
+
+fn is_directus(name: &str) -> bool {
+    name.starts_with("directus_")
+}
+
+fn directus_tables(s: &Schema) -> Vec<&Table> {
+    let mut t: Vec<&Table> = s.tables.iter().filter(|t| is_directus(&t.name)).collect();
+    t.sort_by(|a, b| a.name.cmp(&b.name));
+    t
+}
+
+fn directus_indexes(s: &Schema) -> Vec<&Index> {
+    let mut i: Vec<&Index> = s.indexes.iter().filter(|i| is_directus(&i.table)).collect();
+    i.sort_by(|a, b| a.name.cmp(&b.name));
+    i
+}
+
+fn directus_sequences(s: &Schema) -> Vec<&Sequence> {
+    let mut q: Vec<&Sequence> = s
+        .sequences
+        .iter()
+        .filter(|q| is_directus(&q.name))
+        .collect();
+    q.sort_by(|a, b| a.name.cmp(&b.name));
+    q
+}
+
+#[test]
+fn postgres_surrogate_has_exactly_the_directus_bootstrap_schema() {
+    let w = Work::new();
+    let db = "rollproof_directus_schema";
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let url = pg().url(db);
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--target-url",
+        &url,
+        "--seed",
+        "7",
+    ]);
+    assert_success(&o);
+    let got = profiled(&w, &["--url", &url], "pg.toml");
+    let want = description();
+    assert_eq!(directus_tables(&want).len(), 33);
+    // Tables field for field: columns in Directus's order, types,
+    // defaults, NOT NULL, serial ids, keys and their names, foreign keys
+    // with their actions; and nothing Directus does not create.
+    let (g, e) = (directus_tables(&got), directus_tables(&want));
+    assert_eq!(g.len(), e.len(), "directus tables");
+    for (g, e) in g.iter().zip(&e) {
+        assert_eq!(g, e, "table {}", e.name);
+    }
+    assert_eq!(directus_indexes(&got), directus_indexes(&want));
+    assert_eq!(directus_sequences(&got), directus_sequences(&want));
+    // Directus creates no functions, triggers or views: the only routine
+    // is production's own fn_birth_register.
+    let routines: Vec<&str> = got.routines.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(routines, vec!["fn_birth_register"]);
+    assert!(got.triggers.is_empty() && got.views.is_empty());
+    // Production's own additions are the only other tables.
+    let others: BTreeSet<&str> = got
+        .tables
+        .iter()
+        .map(|t| t.name.as_str())
+        .filter(|n| !is_directus(n))
+        .collect();
+    assert_eq!(others, BTreeSet::from(["birth_registry", "objects"]));
+    // The migrations Directus checks on start.
+    let versions: Vec<String> = connect(db)
+        .query(
+            "SELECT version FROM directus_migrations ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let tsv = std::fs::read_to_string(repo_file(
+        "surrogates/directus/directus-12.4.1-migrations.tsv",
+    ))
+    .unwrap();
+    let expected: Vec<String> = tsv
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect();
+    assert_eq!(versions.len(), 109);
+    assert_eq!(versions, expected);
+}
+
+/// One foreign key as comparable text (SQLite keeps no constraint names).
+fn fk_shape(t: &Table) -> BTreeSet<String> {
+    t.foreign_keys
+        .iter()
+        .map(|f| {
+            format!(
+                "({}) -> {}({}) on delete {} on update {}",
+                f.columns.join(","),
+                f.ref_table,
+                f.ref_columns.join(","),
+                f.on_delete,
+                f.on_update
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn sqlite_surrogate_has_the_directus_bootstrap_schema_in_the_nearest_types() {
+    let w = Work::new();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--out",
+        "s.db",
+        "--seed",
+        "7",
+    ]);
+    assert_success(&o);
+    let db = w.path("s.db");
+    let got = profiled(&w, &[db.to_str().unwrap()], "lite.toml");
+    let want = description();
+    let (g, e) = (directus_tables(&got), directus_tables(&want));
+    let names = |v: &[&Table]| v.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&g), names(&e));
+    for (g, e) in g.iter().zip(&e) {
+        let cols = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+        assert_eq!(cols(g), cols(e), "{}: columns in Directus's order", e.name);
+        for (gc, ec) in g.columns.iter().zip(&e.columns) {
+            let at = format!("{}.{}", e.name, ec.name);
+            let serial_key = ec.auto.is_some() && e.primary_key == [ec.name.clone()];
+            let ty = if serial_key {
+                "INTEGER".to_string()
+            } else {
+                pg_to_sqlite(&want, &ec.sql_type).sql_type
+            };
+            assert_eq!(gc.sql_type, ty, "{at}: type");
+            if serial_key {
+                assert_eq!(gc.auto, Some(AutoFill::Autoincrement), "{at}: serial key");
+            } else {
+                assert_eq!(gc.not_null, ec.not_null, "{at}: NOT NULL");
+            }
+            let has_default = ec
+                .default
+                .as_deref()
+                .is_some_and(|d| !d.starts_with("nextval("));
+            assert_eq!(gc.default.is_some(), has_default, "{at}: default");
+        }
+        assert_eq!(g.primary_key, e.primary_key, "{}: primary key", e.name);
+        let uniques = |t: &Table| {
+            t.uniques
+                .iter()
+                .map(|u| u.columns.join(","))
+                .collect::<BTreeSet<_>>()
+        };
+        assert_eq!(uniques(g), uniques(e), "{}: unique keys", e.name);
+        assert_eq!(fk_shape(g), fk_shape(e), "{}: foreign keys", e.name);
+        assert!(g.checks.is_empty(), "{}: Directus creates no CHECK", e.name);
+    }
+    let idx = |s: &Schema| {
+        directus_indexes(s)
+            .iter()
+            .map(|i| (i.name.clone(), i.table.clone(), i.columns.clone(), i.unique))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(idx(&got), idx(&want));
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM directus_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 109);
+}
