@@ -151,7 +151,7 @@ dx_rows=$(psql -d "$db" -tAc "
 user=$(echo "$dx_rows" | jq -r '.user_created')
 fn_rows=$(psql -d "$db" -tA <<SQL | tail -n 1
 BEGIN;
-SELECT 1 FROM fn_birth_register(gen_random_uuid(), 'OBJ-CHECK-1', 'sensor', '$key-fn', 'published',
+SELECT 1 AS registered FROM fn_birth_register(gen_random_uuid(), 'OBJ-CHECK-1', 'sensor', '$key-fn', 'published',
   '{"rev":2,"tags":["a"]}'::json, '$user'::uuid, now(), 'api', NULL, NULL, NULL,
   json_build_object('status', 'published', 'kind', 'sensor', 'key', '$key-fn',
                     'payload', '{"rev":2,"tags":["a"]}'::json)) f \gset

@@ -103,11 +103,6 @@ fn sqlite_samples_profile_value_free_and_regenerate_above_90() {
         assert!(own >= 99.9, "{name}: its own profile scored {own}");
 
         // A surrogate generated from the profile alone scores ≥ 90.
-        if *name == "trading" {
-            // The generator cannot yet satisfy CHECK (length(customer_code)
-            // = 5) (issue #14 §2, src/generate/check).
-            continue;
-        }
         let s = w.path(&format!("{name}-surrogate.db"));
         generate_from(&p, &s, 7);
         let again = fidelity(&w, s.to_str().unwrap(), &out);

@@ -501,10 +501,11 @@ pub(super) fn finish(
         if char_len(&out[start..]) > max {
             match uniq {
                 // Cutting would cut the row index off: the index alone
-                // (decimal, else base 36) is unique by itself.
+                // (decimal, else base 36) is unique by itself, zero-padded
+                // to the CHECK's minimum length (`length(code) = 5`).
                 Some(i) => {
                     out.truncate(start);
-                    compact(out, i, max);
+                    compact(out, i, max, min);
                 }
                 None => fit_text(out, start, max),
             }
@@ -512,10 +513,13 @@ pub(super) fn finish(
     }
 }
 
-/// The shortest unique form of `i` that fits `max` characters.
-fn compact(out: &mut String, i: u64, max: usize) {
+/// The shortest unique form of `i` that fits `max` characters, padded
+/// with leading zeros to `min` (still one-to-one: every form has the same
+/// digits after the zeros, and a fixed-width form has no shorter twin).
+fn compact(out: &mut String, i: u64, max: usize, min: usize) {
     let dec = i.to_string();
     if dec.len() <= max {
+        zeros(out, min.saturating_sub(dec.len()));
         out.push_str(&dec);
         return;
     }
@@ -528,7 +532,14 @@ fn compact(out: &mut String, i: u64, max: usize) {
             break;
         }
     }
+    zeros(out, min.saturating_sub(b36.len()));
     out.extend(b36.iter().rev().map(|&b| b as char));
+}
+
+fn zeros(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push('0');
+    }
 }
 
 fn char_len(s: &str) -> usize {
@@ -587,4 +598,25 @@ fn pad_email(rng: &mut ChaCha8Rng, out: &mut String, start: usize, min: usize) {
         push_lower(out, word(rng));
     }
     out.push_str(&domain);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unique_code_cut_to_fit_keeps_the_minimum_length() {
+        // CHECK (length(code) = 5) on a unique CHAR(5): every row index
+        // gives five characters, and distinct indexes distinct codes.
+        let mut seen = std::collections::BTreeSet::new();
+        for i in [0, 1, 42, 99_999] {
+            let mut out = String::new();
+            compact(&mut out, i, 5, 5);
+            assert_eq!(out.len(), 5, "{out}");
+            assert!(seen.insert(out));
+        }
+        let mut out = String::from("x");
+        compact(&mut out, 7, 8, 0);
+        assert_eq!(out, "x7");
+    }
 }
