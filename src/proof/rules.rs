@@ -451,3 +451,7 @@ mod tests {
         assert!(script_inconsistency(&run(3, 0, Some(2))).is_some());
     }
 }
+
+#[cfg(test)]
+#[path = "rules_pins.rs"]
+mod pins;

@@ -635,3 +635,7 @@ pub(crate) mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "verdict_pins.rs"]
+mod pins;
