@@ -142,18 +142,7 @@ fn fk_shape(t: &Table) -> BTreeSet<String> {
 #[test]
 fn sqlite_surrogate_has_the_directus_bootstrap_schema_in_the_nearest_types() {
     let w = Work::new();
-    let profile = repo_file("surrogates/profiles/tiny.toml");
-    let o = w.run(&[
-        "generate",
-        "--profile",
-        profile.to_str().unwrap(),
-        "--out",
-        "s.db",
-        "--seed",
-        "7",
-    ]);
-    assert_success(&o);
-    let db = w.path("s.db");
+    let db = w.tiny("s.db", 7);
     let got = profiled(&w, &[db.to_str().unwrap()], "lite.toml");
     let want = description();
     let (g, e) = (directus_tables(&got), directus_tables(&want));
