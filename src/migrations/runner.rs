@@ -5,9 +5,10 @@
 //! business; this only runs statements.
 //!
 //! These two functions are the only place user SQL reaches a database in
-//! the migrations rehearsal, so the sandboxed runner of issue #12 §3
-//! (authorizer on SQLite, an unprivileged per-run role on PostgreSQL)
-//! replaces exactly them.
+//! the migrations rehearsal. On SQLite the statements run under the
+//! rehearsal's sandbox (issue #12 §3, docs/GUARD.md); on PostgreSQL they
+//! run on rollproof's own connection (the per-run role of `rehearse` is not
+//! used here yet).
 
 use super::engine::{ScriptError, short_sql};
 use crate::schema::Dialect;
@@ -40,18 +41,41 @@ pub fn sqlite_message(e: &rusqlite::Error) -> String {
     }
 }
 
-/// Run every statement of `sql` on a SQLite connection.
+/// Run every statement of `sql` on a SQLite connection, under the
+/// rehearsal's sandbox (`engine::sqlite::sandbox`: defensive mode,
+/// `trusted_schema=OFF`, an authorizer that refuses ATTACH, VACUUM INTO,
+/// `load_extension`, writes outside main/temp and the pragmas a migration
+/// has no business with). `own_transactions`: the script may run its own
+/// BEGIN/COMMIT (the tool does not wrap it). A refused statement fails
+/// like any other, its message saying the sandbox refused it and why.
 pub fn run_sqlite(
-    conn: &rusqlite::Connection,
+    conn: &mut rusqlite::Connection,
     sql: &str,
     first_line: usize,
+    own_transactions: bool,
 ) -> Result<(), ScriptError> {
-    for (index, line, text) in split(sql, Dialect::Sqlite, first_line)? {
-        conn.execute_batch(&text).map_err(|e| ScriptError {
+    use crate::engine::sqlite::sandbox::Sandbox;
+    let parts = split(sql, Dialect::Sqlite, first_line)?;
+    let sb = Sandbox::install(conn).map_err(|e| ScriptError {
+        statement_index: 0,
+        line: 0,
+        sql: String::new(),
+        message: format!("cannot install the sandbox: {e}"),
+    })?;
+    sb.set(|st| st.allow_control = own_transactions);
+    for (index, line, text) in parts {
+        sb.set(|st| {
+            st.plain_vacuum = crate::engine::script::is_plain_vacuum(&text);
+            st.denied = None;
+        });
+        sb.conn().execute_batch(&text).map_err(|e| ScriptError {
             statement_index: index,
             line,
             sql: short_sql(&text),
-            message: sqlite_message(&e),
+            message: match sb.take_denial() {
+                Some(reason) => format!("refused by the sandbox: {reason}"),
+                None => sqlite_message(&e),
+            },
         })?;
     }
     Ok(())
@@ -81,9 +105,9 @@ mod tests {
 
     #[test]
     fn the_failing_statement_is_named_by_its_file_line() {
-        let c = rusqlite::Connection::open_in_memory().unwrap();
+        let mut c = rusqlite::Connection::open_in_memory().unwrap();
         let sql = "CREATE TABLE t(x);\n\nINSERT INTO t VALUES (1);\nINSERT INTO nope VALUES (2);\n";
-        let e = run_sqlite(&c, sql, 10).unwrap_err();
+        let e = run_sqlite(&mut c, sql, 10, false).unwrap_err();
         assert_eq!((e.statement_index, e.line), (3, 13));
         assert_eq!(e.sql, "INSERT INTO nope VALUES (2);");
         assert!(e.message.contains("no such table"), "{}", e.message);
@@ -91,7 +115,7 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1, "statements before the failing one ran");
-        let e = run_sqlite(&c, "SELECT 1;\nSELECT 'open", 1).unwrap_err();
+        let e = run_sqlite(&mut c, "SELECT 1;\nSELECT 'open", 1, false).unwrap_err();
         assert_eq!((e.statement_index, e.line), (0, 2));
     }
 }

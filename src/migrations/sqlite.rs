@@ -98,7 +98,7 @@ impl SqliteEngine {
         &self.target
     }
 
-    fn writer(&mut self) -> Result<&Connection, EngineError> {
+    fn writer(&mut self) -> Result<&mut Connection, EngineError> {
         if self.writer.is_none() {
             guard::authorize_write(&self.target)?;
             let c = Connection::open(&self.target).map_err(db("open the working database"))?;
@@ -106,7 +106,7 @@ impl SqliteEngine {
                 .map_err(db("set busy timeout"))?;
             self.writer = Some(c);
         }
-        self.writer.as_ref().ok_or_else(|| EngineError::Db {
+        self.writer.as_mut().ok_or_else(|| EngineError::Db {
             what: "open the working database".into(),
             message: "no connection".into(),
         })
@@ -316,7 +316,7 @@ impl StepEngine for SqliteEngine {
 /// (own transaction), BEGIN when the tool wraps the script, its
 /// statements, the bookkeeping inside, COMMIT, bookkeeping after.
 fn run_on(
-    c: &Connection,
+    c: &mut Connection,
     script: &Script,
     mode: ScriptMode,
     book: &Bookkeeping,
@@ -326,7 +326,7 @@ fn run_on(
         c.execute_batch("BEGIN")
             .map_err(|e| bookkeeping_error("BEGIN", &e.to_string()))?;
     }
-    let body = super::runner::run_sqlite(c, &script.sql, script.first_line)
+    let body = super::runner::run_sqlite(c, &script.sql, script.first_line, !mode.transaction)
         .and_then(|()| ours(c, &book.inside, false))
         .and_then(|()| {
             if mode.transaction {
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn a_failing_script_in_a_transaction_leaves_nothing_and_bookkeeping_is_inside() {
-        let c = Connection::open_in_memory().unwrap();
+        let mut c = Connection::open_in_memory().unwrap();
         c.execute_batch("CREATE TABLE book(v TEXT)").unwrap();
         let book = Bookkeeping {
             inside: vec!["INSERT INTO book VALUES ('1')".into()],
@@ -387,7 +387,7 @@ mod tests {
             1,
             true,
         );
-        let e = run_on(&c, &bad, tx, &book).unwrap_err();
+        let e = run_on(&mut c, &bad, tx, &book).unwrap_err();
         assert_eq!(e.line, 2);
         let n: i64 = c
             .query_row(
@@ -402,7 +402,7 @@ mod tests {
             transaction: false,
             ..tx
         };
-        run_on(&c, &bad, no_tx, &book).unwrap_err();
+        run_on(&mut c, &bad, no_tx, &book).unwrap_err();
         let n: i64 = c
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE name = 'a'",
@@ -412,7 +412,7 @@ mod tests {
             .unwrap();
         assert_eq!(n, 1, "half applied");
         let good = script("u.sql", "CREATE TABLE b(x);".into(), 1, true);
-        run_on(&c, &good, tx, &book).unwrap();
+        run_on(&mut c, &good, tx, &book).unwrap();
         let n: i64 = c
             .query_row("SELECT count(*) FROM book", [], |r| r.get(0))
             .unwrap();

@@ -252,6 +252,42 @@ fn a_failing_up_stops_the_run_and_later_steps_are_not_run() {
 }
 
 #[test]
+fn migration_scripts_run_in_the_sandbox_and_cannot_reach_other_files() {
+    let w = Work::new();
+    // Without the tool's transaction, so VACUUM could run and only the
+    // sandbox stands between the script and other files.
+    let outside = w.path("outside.db");
+    let copy = w.path("copy.db");
+    for (escape, why) in [
+        (
+            format!("ATTACH '{}' AS o;\nCREATE TABLE o.t(x);", outside.display()),
+            "ATTACH",
+        ),
+        (format!("VACUUM INTO '{}';", copy.display()), "VACUUM INTO"),
+        ("SELECT load_extension('x');".to_string(), "load_extension"),
+        (
+            "PRAGMA writable_schema = ON;".to_string(),
+            "writable_schema",
+        ),
+    ] {
+        let mut files = GOOD.to_vec();
+        let up = format!("CREATE INDEX ix_items_v ON items (v);\n{escape}");
+        files[2] = ("2-index.up.sql", up.as_str());
+        let _ = std::fs::remove_dir_all(w.path("mig"));
+        let dir = plain_folder(&w, &files);
+        let (code, v) = migrations_json(&w, &dir, &["--transactions", "off", "--reports", "r"]);
+        assert_eq!(code, 1, "{escape}: {v}");
+        let s = &v["steps"][1];
+        assert_eq!(s["status"], "fail", "{escape}: {s}");
+        let msg = s["errors"]["up"]["message"].as_str().unwrap_or_default();
+        assert!(msg.contains("refused by the sandbox"), "{escape}: {msg}");
+        assert!(msg.contains(why), "{escape}: {msg}");
+        assert_eq!(s["errors"]["up"]["statement_index"], 2, "{s}");
+    }
+    assert!(!outside.exists() && !copy.exists());
+}
+
+#[test]
 fn runner_semantics_follow_the_tool_transactions_and_foreign_keys() {
     let w = Work::new();
     // diesel without a transaction (metadata.toml): the first statement of a
