@@ -11,9 +11,11 @@
 //! - [`engine`]: what the loop needs from a database, implemented by
 //!   [`sqlite`] (file copies) and `postgres` (template clones); user SQL
 //!   reaches a database only through [`runner`];
+//! - [`data`]: data first, every empty table filled before each step;
 //! - [`step`]: the loop; [`report`]: the sealed folder report. The rules
 //!   that judge a step are pure, in `crate::proof::migrations`.
 
+pub mod data;
 pub mod engine;
 pub mod junit;
 pub mod layout;
@@ -25,6 +27,7 @@ pub mod select;
 pub mod sqlite;
 pub mod step;
 pub mod tool;
+pub mod verify;
 pub mod version;
 
 pub use layout::{Down, Folder, Layout, LayoutError, Migration, Script};

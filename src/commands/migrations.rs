@@ -5,6 +5,8 @@
 
 use crate::evidence::report::Verdict;
 use crate::exit::Status;
+use crate::generate::FillStats;
+use crate::migrations::data::{DataPlan, Source};
 use crate::migrations::layout::Layout;
 use crate::migrations::report::{MigrationsReport, StepReport, StepStatus};
 use crate::migrations::run::{Event, Request};
@@ -55,6 +57,22 @@ pub struct Args {
     /// since REV (e.g. origin/main in a pull request).
     #[arg(long, value_name = "REV")]
     pub changed_since: Option<String>,
+    /// Data first: rows generated into every empty table before each step
+    /// (generic generation on the schema at N−1; default 100 on SQLite, 0 on
+    /// PostgreSQL, where only the migrations' own rows are used so far).
+    /// With --profile: rows for the tables the profile does not know.
+    #[arg(long, value_name = "N")]
+    pub rows: Option<u64>,
+    /// Data first from a profile of production (docs/PROFILES.md): its row
+    /// counts and value statistics for the tables it knows.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Multiply the profile's row counts by X.
+    #[arg(long, value_name = "X", default_value_t = 1.0, requires = "profile")]
+    pub scale: f64,
+    /// Seed of the generated rows (same folder + seed → same rows).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
     /// Irreversible migrations (no down, or an empty one) do not fail the run.
     #[arg(long)]
     pub allow_irreversible: bool,
@@ -94,6 +112,7 @@ Exit codes:
 Examples:
   rollproof migrations examples/migrations/sqlite-dbmate   # some downs fail: exit 1
   rollproof migrations examples/migrations/sqlite-diesel --junit migrations.xml   # exit 1
+  rollproof migrations examples/migrations/sqlite-diesel --rows 500 --seed 7   # exit 1
   rollproof migrations examples/migrations/sqlite-dbmate --only 20240302090000 --json";
 
 fn on_off(s: &str) -> Result<bool, String> {
@@ -121,6 +140,33 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
     }
 }
 
+/// The data plan from the options.
+fn data_plan(args: &Args) -> anyhow::Result<DataPlan> {
+    let default_rows = if args.target_url.is_some() { 0 } else { 100 };
+    let rows = args.rows.unwrap_or(default_rows);
+    let source = match &args.profile {
+        Some(p) => {
+            if !args.scale.is_finite() || args.scale <= 0.0 {
+                anyhow::bail!("--scale {} must be a positive number", args.scale);
+            }
+            let profile = crate::profile::Profile::load(p)?;
+            Source::Profile {
+                path: p.display().to_string(),
+                stats: FillStats::from(&profile),
+                scale: args.scale,
+                rows,
+            }
+        }
+        None if rows == 0 => Source::None,
+        None => Source::Generated { rows },
+    };
+    Ok(DataPlan {
+        source,
+        seed: args.seed,
+        exclude: Vec::new(),
+    })
+}
+
 fn rehearse(args: &Args) -> anyhow::Result<Status> {
     let reports = match &args.reports {
         Some(r) => r.clone(),
@@ -143,6 +189,7 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
         reports: Some(reports),
         blocker: args.blocker.clone(),
         keep: args.keep,
+        data: data_plan(args)?,
     };
     let mut bar: Option<indicatif::ProgressBar> = None;
     let quiet = args.json;
@@ -212,6 +259,7 @@ fn print_json(r: &MigrationsReport, path: Option<&std::path::Path>) -> anyhow::R
                 "status": s.status,
                 "findings": s.findings,
                 "errors": s.errors,
+                "data": s.data,
                 "ms": s.ms,
             })
         })

@@ -132,16 +132,23 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
             }
         };
         let r = checked.report.as_ref();
+        let m = checked.migrations.as_ref();
         outcomes.push(Outcome {
             report: shown,
             ok: checked.ok() && (trust.is_none() || checked.evidence()),
             consistent: checked.ok(),
             evidence: checked.evidence(),
             signature: checked.signature.clone(),
-            verdict: r.map(|r| r.verdict.to_string()),
-            proof: r.map(|r| r.proof.to_string()),
-            blocker: r.map(|r| r.blocker.clone()),
-            seal: r.map(|r| r.seal.clone()),
+            verdict: r
+                .map(|r| r.verdict.to_string())
+                .or(m.map(|m| m.verdict.to_string())),
+            proof: r
+                .map(|r| r.proof.to_string())
+                .or(m.map(|_| "migrations".to_string())),
+            blocker: r
+                .map(|r| r.blocker.clone())
+                .or(m.map(|m| m.blocker.clone())),
+            seal: r.map(|r| r.seal.clone()).or(m.map(|m| m.seal.clone())),
             problems: checked.problems,
             error: None,
             kind: None,

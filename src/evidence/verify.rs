@@ -71,6 +71,8 @@ impl std::fmt::Display for Problem {
 pub struct Checked {
     /// The typed report, when the structure was sound enough to read.
     pub report: Option<Report>,
+    /// A migrations folder report (`kind = "migrations"`), when it is one.
+    pub migrations: Option<crate::migrations::report::MigrationsReport>,
     /// Every problem found; empty means the report is accepted.
     pub problems: Vec<Problem>,
     /// Its signature (not checked without a trust file).
@@ -92,6 +94,7 @@ impl Checked {
 fn unread(problems: Vec<Problem>) -> Checked {
     Checked {
         report: None,
+        migrations: None,
         problems,
         signature: Signature::NotChecked,
     }
@@ -300,6 +303,23 @@ fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
             ),
         ));
     }
+    if v.get("kind").and_then(Value::as_str) == Some(crate::migrations::report::KIND) {
+        return match crate::migrations::verify::read(&v) {
+            Ok(m) => {
+                problems.extend(crate::migrations::verify::problems(&m));
+                Checked {
+                    report: None,
+                    migrations: Some(m),
+                    problems,
+                    signature: Signature::NotChecked,
+                }
+            }
+            Err(p) => {
+                problems.push(p);
+                done(problems)
+            }
+        };
+    }
     match v.get("schema_version") {
         Some(sv) if sv.as_u64() != Some(u64::from(report::SCHEMA_VERSION)) => {
             problems.push(Problem::new(
@@ -329,6 +349,7 @@ fn check_value(v: Value, file_bytes: Option<&[u8]>) -> Checked {
     problems.extend(rules::recompute(&report));
     Checked {
         report: Some(report),
+        migrations: None,
         problems,
         signature: Signature::NotChecked,
     }

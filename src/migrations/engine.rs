@@ -81,6 +81,11 @@ pub enum EngineError {
     /// The guard refused a write (exit code 3).
     #[error(transparent)]
     Refused(#[from] crate::guard::Refusal),
+    /// Rows could not be generated before a step.
+    #[error(
+        "data first: {0} (give the table rows in a --profile, or --rows 0 to rehearse on the migrations' own rows only)"
+    )]
+    Data(#[from] super::data::DataError),
     /// A PostgreSQL operation failed.
     #[error(transparent)]
     Pg(#[from] crate::engine::postgres::PgError),
@@ -117,6 +122,13 @@ pub trait StepEngine {
         mode: ScriptMode,
         book: &Bookkeeping,
     ) -> Result<Result<(), ScriptError>, EngineError>;
+
+    /// Data first: fill the empty tables before step `step` (1-based).
+    fn fill(
+        &mut self,
+        plan: &super::data::DataPlan,
+        step: usize,
+    ) -> Result<super::data::Filled, EngineError>;
 
     /// Measure the whole logical state.
     fn measure(&mut self) -> Result<State, EngineError>;

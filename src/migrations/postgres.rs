@@ -229,6 +229,22 @@ impl StepEngine for PgEngine {
         Ok(diff::diff(&mut before, after, &db, tables, limit)?)
     }
 
+    fn fill(
+        &mut self,
+        plan: &super::data::DataPlan,
+        _step: usize,
+    ) -> Result<super::data::Filled, EngineError> {
+        // The run never asks for PostgreSQL rows (run.rs refuses the
+        // options); refusing here too keeps a library caller honest.
+        match plan.source {
+            super::data::Source::None => Ok(super::data::Filled::default()),
+            _ => Err(EngineError::Db {
+                what: "data first".into(),
+                message: "generated rows are written to SQLite only so far".into(),
+            }),
+        }
+    }
+
     fn location(&self) -> String {
         self.work.display.clone()
     }

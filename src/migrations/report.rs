@@ -113,6 +113,9 @@ pub struct FillRecord {
     pub source: String,
     /// Rows added, by table.
     pub rows: BTreeMap<String, u64>,
+    /// Empty tables left empty, with the reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
 }
 
 /// What a step is.

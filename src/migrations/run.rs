@@ -42,6 +42,9 @@ pub struct Request {
     pub blocker: String,
     /// Keep the run folder (working database, snapshot).
     pub keep: bool,
+    /// Data first: how empty tables are filled before each step (the
+    /// bookkeeping table is excluded by the run itself).
+    pub data: super::data::DataPlan,
 }
 
 /// What the run produced.
@@ -161,6 +164,14 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
     let folder = load(&req.dir, req.layout, dialect)?;
     let (plan, resolved) = plan(&folder, &req.selection)?;
     let (files, manifest_sha256) = manifest(&folder)?;
+    if dialect == Dialect::Postgres && req.data.source != super::data::Source::None {
+        return Err(MigrationsError::Input(
+            "--rows and --profile fill SQLite databases only so far; on PostgreSQL give --rows 0 (the rows the migrations insert are the data)".into(),
+        ));
+    }
+    let mut data = req.data.clone();
+    data.exclude
+        .extend(tool::tool_table(folder.layout).map(str::to_string));
     let fk = req
         .foreign_keys
         .unwrap_or_else(|| tool::default_foreign_keys(folder.layout));
@@ -169,6 +180,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
         dialect,
         foreign_keys: fk,
         transactions: req.transactions,
+        data: data.clone(),
     };
     let run_id = short_id();
     let started_at = crate::util::timefmt::iso_millis(crate::util::timefmt::now_millis());
@@ -185,7 +197,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
         None => Box::new(super::sqlite::SqliteEngine::create(
             &run_dir,
             &manifest_sha256,
-            0,
+            data.seed,
         )?),
         Some(url) => Box::new(super::postgres::PgEngine::create(
             url,
@@ -265,7 +277,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
                 .as_ref()
                 .map(|r| format!("{r} ({})", resolved.clone().unwrap_or_default())),
         },
-        data: "none: the rows the migrations themselves insert".into(),
+        data: data.describe(),
         steps,
         summary,
         verdict,

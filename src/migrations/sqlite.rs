@@ -303,6 +303,18 @@ impl StepEngine for SqliteEngine {
         diff::diff_files(&self.snap, &self.target, tables, limit).map_err(db("row diff"))
     }
 
+    fn fill(
+        &mut self,
+        plan: &super::data::DataPlan,
+        step: usize,
+    ) -> Result<super::data::Filled, EngineError> {
+        if plan.source == super::data::Source::None {
+            return Ok(super::data::Filled::default());
+        }
+        let c = self.writer()?;
+        Ok(super::data::fill(c, plan, step)?)
+    }
+
     fn location(&self) -> String {
         self.target.display().to_string()
     }

@@ -1,6 +1,7 @@
 //! The step loop. For every migration N, in the tool's order:
 //!
-//! 1. the database is at N−1 (every earlier up applied);
+//! 1. the database is at N−1 (every earlier up applied), and its empty
+//!    tables are filled with rows (`data`: "data first");
 //! 2. measure it (the before state) and snapshot it;
 //! 3. run the up as the tool would, measure; run the down, measure;
 //! 4. when the down did not restore the before state, diff the rows of
@@ -21,8 +22,8 @@
 use super::engine::{EngineError, ObjectKey, ScriptError, ScriptMode, State, StepEngine};
 use super::layout::{Down, Folder, Layout, Migration, Script};
 use super::report::{
-    ObjectChange, PhaseDelta, PhaseSummary, RedoRecord, ScriptRef, StepReport, StepStatus,
-    TableChange, TableState,
+    FillRecord, ObjectChange, PhaseDelta, PhaseSummary, RedoRecord, ScriptRef, StepReport,
+    StepStatus, TableChange, TableState,
 };
 use super::tool;
 use crate::schema::Dialect;
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub foreign_keys: bool,
     /// Transaction rule.
     pub transactions: Transactions,
+    /// Data first: how empty tables are filled before each step.
+    pub data: super::data::DataPlan,
 }
 
 impl RunOptions {
@@ -313,6 +316,14 @@ pub fn run(
         if let Some(why) = &stopped {
             r.not_run_because = Some(why.clone());
         } else {
+            let filled = e.fill(&opts.data, i + 1)?;
+            if !filled.rows.is_empty() || !filled.skipped.is_empty() {
+                r.data = Some(FillRecord {
+                    source: opts.data.source_word().into(),
+                    rows: filled.rows,
+                    skipped: filled.skipped,
+                });
+            }
             let flow = if rehearse {
                 rehearse_one(e, &c, &mut r)?
             } else {

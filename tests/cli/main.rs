@@ -16,6 +16,7 @@ mod intake;
 mod intake_pg;
 mod logical;
 mod migrations;
+mod migrations_data;
 mod migrations_pg;
 mod open_profile;
 mod postgres;
