@@ -199,7 +199,7 @@ fn write_file(
         .into());
     }
     if overwrite {
-        refuse_to_replace_foreign_database(out)?;
+        refuse_to_replace_foreign_database(out, None)?;
     }
     let tmp = fsutil::temp_beside(out)?;
     let sql_err = |source| GenerateError::Sqlite {
@@ -224,8 +224,12 @@ fn write_file(
         path: out.to_path_buf(),
         source,
     })?;
+    if overwrite {
+        refuse_to_replace_foreign_database(out, Some(&digest.sha256))?;
+    }
     fsutil::commit(tmp, out, overwrite)?;
     crate::hash::memo::renamed(out);
+    crate::guard::provenance::note_generated(out, &digest.sha256);
     Ok((digest.sha256, digest.size))
 }
 
@@ -262,7 +266,7 @@ pub fn generate_schema(
         summary = Some(engine::build_file(
             conn, job.schema, job.stats, job.rows, job.seed,
         )?);
-        crate::guard::provenance::Record::surrogate(job.profile_sha256, job.seed, job.scale)
+        crate::guard::provenance::Record::surrogate_digest(job.profile_sha256, job.seed, job.scale)
             .stamp(conn)
             .map_err(at)
     })?;
@@ -298,7 +302,14 @@ pub fn sqlite_form(
 
 /// `--force` may replace a plain file or an earlier surrogate, never a
 /// database rollproof did not generate (fail closed: it could be real data).
-fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
+/// Before generating (`new_sha256` None) the quick checks; once the new
+/// file's digest is known, the proof: the old file has exactly the new bytes,
+/// or it regenerates from its own record ([`crate::guard::provenance::prove_generated`]),
+/// so a record copied into a foreign database never gets it replaced.
+fn refuse_to_replace_foreign_database(
+    out: &Path,
+    new_sha256: Option<&str>,
+) -> Result<(), GenerateError> {
     let mut file = match fsutil::open_regular(out, "output file") {
         Ok(f) => f,
         Err(e) if e.is_not_found() => return Ok(()),
@@ -310,17 +321,28 @@ fn refuse_to_replace_foreign_database(out: &Path) -> Result<(), GenerateError> {
     if !is_sqlite {
         return Ok(());
     }
-    match crate::guard::provenance::read_record(out) {
-        Ok(r) if r.kind == crate::guard::provenance::Kind::Surrogate => Ok(()),
-        _ => Err(GenerateError::Refused {
-            path: out.to_path_buf(),
-            source: crate::guard::Refusal::new(format!(
+    let refused = |source| GenerateError::Refused {
+        path: out.to_path_buf(),
+        source,
+    };
+    let record = match crate::guard::provenance::read_record(out) {
+        Ok(r) if r.kind == crate::guard::provenance::Kind::Surrogate => r,
+        _ => {
+            return Err(refused(crate::guard::Refusal::new(format!(
                 "{} is a SQLite database without a valid rollproof surrogate record; \
                  --force only replaces surrogates rollproof generated",
                 out.display()
-            )),
-        }),
+            ))));
+        }
+    };
+    let Some(new_sha256) = new_sha256 else {
+        return Ok(());
+    };
+    let old = crate::hash::file_sha256(out)?;
+    if old.sha256 == new_sha256 {
+        return Ok(());
     }
+    crate::guard::provenance::prove_generated(out, &record, &old.sha256).map_err(refused)
 }
 
 /// SHA-256(seed ‖ label ‖ index): the root of every derived value.

@@ -69,6 +69,14 @@ fn workspace_key(root: &Path) -> Result<Vec<u8>, Refusal> {
         .map_err(|e| Refusal::new(format!("cannot use the workspace key: {e}")))
 }
 
+/// The workspace root and its key (created on first use): what MACs on
+/// rollproof's own records are made and checked with.
+pub fn workspace_and_key() -> Result<(PathBuf, Vec<u8>), Refusal> {
+    let root = workspace()?;
+    let key = workspace_key(&root)?;
+    Ok((root, key))
+}
+
 /// What the guard proved about a write target.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Bound {
@@ -116,6 +124,12 @@ fn checked_sidecar(key: &[u8], real: &Path, record: &Record) -> Result<Sidecar, 
     if side.record_id != record.record_id || side.kind != record.kind {
         return Err(Refusal::new(format!(
             "{}: the record inside the database does not match its sidecar (copied or replaced database)",
+            real.display()
+        )));
+    }
+    if record.kind == Kind::Clone && !record.mac_ok(key) {
+        return Err(Refusal::new(format!(
+            "{}: its clone record was not written by this workspace's intake (its MAC does not verify)",
             real.display()
         )));
     }
@@ -291,6 +305,11 @@ pub fn adopt_copy(src: &Path, dest: &Path) -> Result<(), Refusal> {
         }
         (digest.sha256, digest.size)
     };
+    // Without a sidecar, a surrogate proves itself by regenerating from its
+    // record (a copied record does not regenerate to a foreign database).
+    if src_side.is_none() {
+        provenance::prove_generated(&real_src, &record, &sha256)?;
+    }
     if let Some(side) = &src_side
         && side.sha256 != sha256
     {

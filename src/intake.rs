@@ -294,7 +294,9 @@ pub fn intake(opts: &Options) -> Result<IntakeReport, IntakeError> {
         drop(tmp);
         return Ok(report);
     }
-    Record::clone_of(&before, allow_sha.as_deref())
+    let key = crate::guard::provenance::workspace_key(&root)
+        .map_err(|e| IntakeError::Workspace(format!("cannot use the workspace key: {e}")))?;
+    Record::clone_of(&before, allow_sha.as_deref(), &key)
         .stamp(&conn)
         .map_err(|e| IntakeError::Workspace(format!("cannot stamp the clone: {e}")))?;
     conn.close()

@@ -22,16 +22,19 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
+mod prove;
 mod sidecar;
 
+pub use prove::{note_generated, prove_generated};
 pub use sidecar::{
-    IntakeNote, Sidecar, existing_workspace_key, mac_hex, sidecar_path, workspace_key,
+    IntakeNote, Sidecar, existing_workspace_key, mac_hex, mac_verify, sidecar_path, workspace_key,
 };
 
 /// Name of the provenance table inside a surrogate or clone.
 pub const TABLE: &str = "rollproof_provenance";
-/// Version of the record and sidecar formats.
-pub const FORMAT: i64 = 1;
+/// Version of the record and sidecar formats (2: the record carries its
+/// profile, so a surrogate can be regenerated from it; clones carry a MAC).
+pub const FORMAT: i64 = 2;
 /// Suffix appended to a database's file name to name its sidecar.
 pub const SIDECAR_SUFFIX: &str = ".provenance.json";
 /// Leg name a rehearsal report gives a surrogate.
@@ -49,7 +52,9 @@ const DDL: &str = "CREATE TABLE rollproof_provenance (
   seed TEXT,
   scale TEXT,
   source_sha256 TEXT,
-  allowlist_sha256 TEXT
+  allowlist_sha256 TEXT,
+  profile_json TEXT,
+  mac TEXT
 )";
 
 /// Why provenance could not be read, written or proven.
@@ -131,6 +136,14 @@ pub struct Record {
     pub source_sha256: Option<String>,
     /// Clones: SHA-256 of the allow-list file used, if any.
     pub allowlist_sha256: Option<String>,
+    /// Surrogates: the profile itself, canonical JSON (value-free: shapes
+    /// and statistics), so the surrogate can be regenerated from its record
+    /// and compared byte for byte (`prove`). Its SHA-256 is `profile_sha256`.
+    pub profile_json: Option<String>,
+    /// Clones: HMAC-SHA256 over `record_id` under the workspace key that
+    /// took the clone in (not part of the id; surrogates have none, their
+    /// bytes must stay the same in every workspace).
+    pub mac: Option<String>,
 }
 
 fn put(h: &mut Sha256, field: Option<&str>) {
@@ -145,8 +158,21 @@ fn put(h: &mut Sha256, field: Option<&str>) {
 }
 
 impl Record {
-    /// The record of a generated surrogate: deterministic from its inputs.
-    pub fn surrogate(profile_sha256: &str, seed: u64, scale: f64) -> Record {
+    /// The record of a generated surrogate: deterministic from its inputs
+    /// (`profile_json` is the profile's canonical JSON, [`profile_json`]).
+    pub fn surrogate(profile_json: &str, seed: u64, scale: f64) -> Record {
+        Record::build(Kind::Surrogate, |r| {
+            r.profile_sha256 = Some(crate::hash::sha256_hex(profile_json.as_bytes()));
+            r.seed = Some(seed.to_string());
+            r.scale = Some(format!("{scale}"));
+            r.profile_json = Some(profile_json.to_string());
+        })
+    }
+
+    /// The record of a surrogate of the generic engine, which names its
+    /// profile by digest only: provable by the process that generated it or
+    /// by a sidecar, never by regeneration (fail closed).
+    pub fn surrogate_digest(profile_sha256: &str, seed: u64, scale: f64) -> Record {
         Record::build(Kind::Surrogate, |r| {
             r.profile_sha256 = Some(profile_sha256.to_string());
             r.seed = Some(seed.to_string());
@@ -154,12 +180,33 @@ impl Record {
         })
     }
 
-    /// The record of an intake clone of the source with digest `source_sha256`.
-    pub fn clone_of(source_sha256: &str, allowlist_sha256: Option<&str>) -> Record {
-        Record::build(Kind::Clone, |r| {
+    /// The record of an intake clone of the source with digest
+    /// `source_sha256`, MAC'd under the workspace `key` that takes it in.
+    pub fn clone_of(source_sha256: &str, allowlist_sha256: Option<&str>, key: &[u8]) -> Record {
+        let mut r = Record::build(Kind::Clone, |r| {
             r.source_sha256 = Some(source_sha256.to_string());
             r.allowlist_sha256 = allowlist_sha256.map(str::to_string);
-        })
+        });
+        r.mac = Some(r.expected_mac(key));
+        r
+    }
+
+    fn mac_input(&self) -> String {
+        format!("rollproof-clone-record-v2\n{}", self.record_id)
+    }
+
+    fn expected_mac(&self, key: &[u8]) -> String {
+        mac_hex(key, self.mac_input().as_bytes())
+    }
+
+    /// Clones: true when the record's MAC verifies under `key` (it was
+    /// taken in by this workspace). Always false for surrogates.
+    pub fn mac_ok(&self, key: &[u8]) -> bool {
+        self.kind == Kind::Clone
+            && self
+                .mac
+                .as_deref()
+                .is_some_and(|m| mac_verify(key, self.mac_input().as_bytes(), m))
     }
 
     fn build(kind: Kind, fill: impl FnOnce(&mut Record)) -> Record {
@@ -174,6 +221,8 @@ impl Record {
             scale: None,
             source_sha256: None,
             allowlist_sha256: None,
+            profile_json: None,
+            mac: None,
         };
         fill(&mut r);
         r.record_id = r.compute_id();
@@ -183,7 +232,7 @@ impl Record {
     /// SHA-256 over the length-prefixed fields, in declaration order.
     pub fn compute_id(&self) -> String {
         let mut h = Sha256::new();
-        put(&mut h, Some("rollproof-provenance-v1"));
+        put(&mut h, Some("rollproof-provenance-v2"));
         put(&mut h, Some(self.kind.as_str()));
         put(&mut h, Some(&self.format.to_string()));
         put(&mut h, Some(&self.rollproof_version));
@@ -194,6 +243,7 @@ impl Record {
             &self.scale,
             &self.source_sha256,
             &self.allowlist_sha256,
+            &self.profile_json,
         ] {
             put(&mut h, f.as_deref());
         }
@@ -204,7 +254,9 @@ impl Record {
     pub fn stamp(&self, conn: &Connection) -> rusqlite::Result<()> {
         conn.execute_batch(&format!("DROP TABLE IF EXISTS {TABLE}; {DDL};"))?;
         conn.execute(
-            &format!("INSERT INTO {TABLE} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!(
+                "INSERT INTO {TABLE} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            ),
             params![
                 self.record_id,
                 self.kind.as_str(),
@@ -216,17 +268,23 @@ impl Record {
                 self.scale,
                 self.source_sha256,
                 self.allowlist_sha256,
+                self.profile_json,
+                self.mac,
             ],
         )?;
         Ok(())
     }
 }
 
-/// SHA-256 of a profile's canonical form (its JSON serialisation: sorted
-/// maps, fixed field order), so the record names the shape, not the file.
+/// A profile's canonical form: its JSON serialisation (sorted maps, fixed
+/// field order), so the record names the shape, not the file.
+pub fn profile_json(profile: &crate::profile::Profile) -> String {
+    serde_json::to_string(profile).unwrap_or_default()
+}
+
+/// SHA-256 of a profile's canonical form ([`profile_json`]).
 pub fn profile_sha256(profile: &crate::profile::Profile) -> String {
-    let bytes = serde_json::to_vec(profile).unwrap_or_default();
-    crate::hash::sha256_hex(&bytes)
+    crate::hash::sha256_hex(profile_json(profile).as_bytes())
 }
 
 /// Stamp a surrogate's record; `generate` calls this before its last COMMIT.
@@ -236,7 +294,7 @@ pub fn stamp_surrogate(
     seed: u64,
     scale: f64,
 ) -> rusqlite::Result<()> {
-    Record::surrogate(&profile_sha256(profile), seed, scale).stamp(conn)
+    Record::surrogate(&profile_json(profile), seed, scale).stamp(conn)
 }
 
 /// Read and check the record inside an open database: exactly one row, a
@@ -262,7 +320,7 @@ pub fn read_record_conn(conn: &Connection, path: &Path) -> Result<Record, Proven
     }
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT record_id, kind, format, rollproof_version, surface_version, profile_sha256, seed, scale, source_sha256, allowlist_sha256 FROM {TABLE}"
+            "SELECT record_id, kind, format, rollproof_version, surface_version, profile_sha256, seed, scale, source_sha256, allowlist_sha256, profile_json, mac FROM {TABLE}"
         ))
         .map_err(|e| invalid(path, format!("provenance record is malformed ({e})")))?;
     let rows = stmt
@@ -279,6 +337,8 @@ pub fn read_record_conn(conn: &Connection, path: &Path) -> Result<Record, Proven
                     r.get::<_, Option<String>>(7)?,
                     r.get::<_, Option<String>>(8)?,
                     r.get::<_, Option<String>>(9)?,
+                    r.get::<_, Option<String>>(10)?,
+                    r.get::<_, Option<String>>(11)?,
                 ],
             ))
         })
@@ -299,7 +359,15 @@ pub fn read_record_conn(conn: &Connection, path: &Path) -> Result<Record, Proven
         "clone" => Kind::Clone,
         other => return Err(invalid(path, format!("unknown provenance kind '{other}'"))),
     };
-    let [profile_sha256, seed, scale, source_sha256, allowlist_sha256] = opt;
+    let [
+        profile_sha256,
+        seed,
+        scale,
+        source_sha256,
+        allowlist_sha256,
+        profile_json,
+        mac,
+    ] = opt;
     let record = Record {
         record_id,
         kind,
@@ -311,6 +379,8 @@ pub fn read_record_conn(conn: &Connection, path: &Path) -> Result<Record, Proven
         scale,
         source_sha256,
         allowlist_sha256,
+        profile_json,
+        mac,
     };
     if record.compute_id() != record.record_id {
         return Err(invalid(
@@ -359,10 +429,11 @@ mod tests {
 
     #[test]
     fn surrogate_record_is_deterministic_and_edits_show() {
-        let a = Record::surrogate("ab", 7, 1.0);
-        let b = Record::surrogate("ab", 7, 1.0);
+        let a = Record::surrogate("{}", 7, 1.0);
+        let b = Record::surrogate("{}", 7, 1.0);
         assert_eq!(a, b);
-        assert_ne!(a.record_id, Record::surrogate("ab", 8, 1.0).record_id);
+        assert_ne!(a.record_id, Record::surrogate("{}", 8, 1.0).record_id);
+        assert_ne!(a.record_id, Record::surrogate("{ }", 7, 1.0).record_id);
         let conn = Connection::open_in_memory().unwrap();
         a.stamp(&conn).unwrap();
         let p = Path::new("mem.db");

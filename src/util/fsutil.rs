@@ -143,7 +143,10 @@ pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
         });
     }
     let mut b = tempfile::Builder::new();
-    b.prefix(".rollproof-tmp-");
+    // Named with its owner, so a dead run's leftover is told from a live
+    // one's (util::cleanup), and removed if this process is interrupted.
+    let prefix = crate::util::cleanup::temp_prefix();
+    b.prefix(&prefix);
     #[cfg(unix)]
     b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
     let tmp = b.tempfile_in(dir).map_err(io_err(dest))?;
@@ -154,11 +157,13 @@ pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
             .set_permissions(meta.permissions())
             .map_err(io_err(dest))?;
     }
+    crate::util::cleanup::register(tmp.path());
     Ok(tmp)
 }
 
 /// Move a finished temp file into place, atomically.
 pub fn commit(tmp: NamedTempFile, dest: &Path, overwrite: bool) -> Result<(), WriteError> {
+    crate::util::cleanup::unregister(tmp.path());
     tmp.as_file().sync_all().map_err(io_err(dest))?;
     if dest.is_dir() {
         return Err(WriteError::Directory {

@@ -285,3 +285,109 @@ fn guard_url_decides_on_the_host_the_client_would_connect_to() {
         assert_code(&w.run(&["guard", "url", u]), 3);
     }
 }
+
+/// A foreign database (with what looks like a secret) given a genuine
+/// surrogate's record and rollproof's application_id.
+fn forged_surrogate(w: &Work, name: &str) -> PathBuf {
+    let genuine = w.tiny("genuine.db", 7);
+    let foreign = w.path(name);
+    let conn = Connection::open(&foreign).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE customers(id INTEGER PRIMARY KEY, email TEXT, password TEXT);
+         INSERT INTO customers VALUES (1, 'ceo@corp.example', 'Sup3rS3cret!hunter2');",
+    )
+    .unwrap();
+    conn.execute(&format!("ATTACH '{}' AS g", genuine.display()), [])
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE rollproof_provenance AS SELECT * FROM g.rollproof_provenance; DETACH g;",
+    )
+    .unwrap();
+    let app: i64 = Connection::open(&genuine)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    conn.execute_batch(&format!("PRAGMA application_id = {app};"))
+        .unwrap();
+    drop(conn);
+    foreign
+}
+
+/// Issue #13: a copied `rollproof_provenance` row plus the application_id
+/// made any database adoptable as a surrogate, skipping intake's secret
+/// scan. A surrogate without a sidecar now proves itself by regenerating
+/// from its record; the foreign one does not.
+#[test]
+fn a_copied_surrogate_record_does_not_make_a_foreign_database_adoptable() {
+    let w = Work::new();
+    let foreign = forged_surrogate(&w, "foreign.db");
+    let o = w.run(&["guard", "adopt", "foreign.db", "rollproof-work/runs/f.db"]);
+    refused(&o, "regenerat");
+    assert!(!w.path("rollproof-work/runs/f.db").exists());
+    // Through a scenario: refused before anything is read into a report.
+    std::fs::write(
+        w.path("s.toml"),
+        "[scenario]\nname = \"s\"\nexpect = \"PASS\"\n[surrogate]\nfile = \"foreign.db\"\n\
+         [apply]\nkind = \"births\"\ncount = 1\n[snapshot]\nmethod = \"copy\"\n\
+         [rollback]\nmethod = \"restore\"\n",
+    )
+    .unwrap();
+    let o = w.run(&["rehearse", "s.toml"]);
+    assert_code(&o, 3);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("intake"), "{all}");
+    // generate --force does not replace it either, and it is unchanged.
+    let before = sha256_file(&foreign);
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--seed",
+        "7",
+        "--out",
+        "foreign.db",
+        "--force",
+    ]);
+    assert_code(&o, 3);
+    assert_eq!(sha256_file(&foreign), before);
+    // A genuine surrogate without a sidecar still adopts (it regenerates),
+    // and --force still replaces a genuine surrogate of another seed.
+    assert_success(&w.run(&["guard", "adopt", "genuine.db", "rollproof-work/runs/g.db"]));
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile.to_str().unwrap(),
+        "--seed",
+        "8",
+        "--out",
+        "genuine.db",
+        "--force",
+    ]);
+    assert_success(&o);
+    // An edited genuine surrogate (one row changed) no longer proves itself.
+    let edited = w.tiny("edited.db", 3);
+    Connection::open(&edited)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
+    refused(
+        &w.run(&["guard", "adopt", "edited.db", "rollproof-work/runs/e.db"]),
+        "other bytes",
+    );
+}
+
+/// A clone's record is MAC'd by the workspace that took it in: a clone
+/// record written by hand (with a sidecar the same workspace sealed for
+/// another file) is refused.
+#[test]
+fn a_clone_record_written_by_hand_is_refused() {
+    let w = Work::new();
+    let c = clone(&w);
+    let conn = Connection::open(&c).unwrap();
+    conn.execute("UPDATE rollproof_provenance SET mac = NULL", [])
+        .unwrap();
+    drop(conn);
+    refused(&target(&w, &c), "MAC");
+}

@@ -75,3 +75,80 @@ fn a_local_name_is_pinned_and_passwords_never_appear() {
     }
     assert!(!exists("rollproof_d1"));
 }
+
+/// Issue #13: one hand-made INSERT into `rollproof_meta.provenance` made
+/// `generate --force` drop a database rollproof never created. The record
+/// is now MAC'd under the workspace key and bound to the server's system
+/// identifier and the database's OID and name; dropping also needs the
+/// workspace's ledger entry.
+#[test]
+fn a_forged_or_copied_provenance_row_never_gets_a_foreign_database_dropped() {
+    let w = Work::new();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let p = profile.to_str().unwrap();
+    // One of ours, to copy a genuine row from.
+    let ours = pg().url("rollproof_forge_ours");
+    assert_success(&w.run(&["generate", "--profile", p, "--target-url", &ours]));
+    let (record, mac): (String, String) = {
+        let row = connect("rollproof_forge_ours")
+            .query_one("SELECT record, mac FROM rollproof_meta.provenance", &[])
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let forged = [
+        // The review's INSERT, into a table of the old shape.
+        "CREATE SCHEMA rollproof_meta;
+         CREATE TABLE rollproof_meta.provenance (dbname text PRIMARY KEY, purpose text,
+           source text, rollproof_version text, created_at timestamptz DEFAULT now());
+         INSERT INTO rollproof_meta.provenance VALUES (current_database(), 'surrogate', 'x', '0.1.0');"
+            .to_string(),
+        // Today's shape, a made-up MAC.
+        format!(
+            "CREATE SCHEMA rollproof_meta;
+             CREATE TABLE rollproof_meta.provenance (dbname text PRIMARY KEY, record text, mac text);
+             INSERT INTO rollproof_meta.provenance VALUES (current_database(), '{}', '{}');",
+            record.replace("rollproof_forge_ours", "rollproof_forge_a"),
+            "00".repeat(32)
+        ),
+        // A genuine row and MAC copied from one of ours (names another OID).
+        format!(
+            "CREATE SCHEMA rollproof_meta;
+             CREATE TABLE rollproof_meta.provenance (dbname text PRIMARY KEY, record text, mac text);
+             INSERT INTO rollproof_meta.provenance VALUES (current_database(), '{record}', '{mac}');"
+        ),
+    ];
+    for (i, sql) in forged.iter().enumerate() {
+        let db = format!("rollproof_forge_{}", ["a", "b", "c"][i]);
+        connect("postgres")
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .unwrap();
+        let mut c = connect(&db);
+        c.batch_execute(sql).unwrap();
+        c.batch_execute("CREATE TABLE precious(x int); INSERT INTO precious VALUES (42);")
+            .unwrap();
+        drop(c);
+        let o = w.run(&[
+            "generate",
+            "--profile",
+            p,
+            "--target-url",
+            &pg().url(&db),
+            "--force",
+        ]);
+        assert_code(&o, 3);
+        assert!(stderr(&o).contains("cannot prove"), "{}", stderr(&o));
+        assert!(exists(&db), "{db} was dropped");
+        let x: i32 = connect(&db)
+            .query_one("SELECT x FROM precious", &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(x, 42);
+    }
+    // A genuine database of ours is replaced by --force; one made by
+    // another workspace (other key, not in this ledger) is not.
+    assert_success(&w.run(&["generate", "--profile", p, "--target-url", &ours, "--force"]));
+    let other = Work::new();
+    let o = other.run(&["generate", "--profile", p, "--target-url", &ours, "--force"]);
+    assert_code(&o, 3);
+    assert!(exists("rollproof_forge_ours"));
+}

@@ -4,10 +4,12 @@
 //!   host is explicitly allowed as a throwaway host (`--allow-host` or
 //!   `ROLLPROOF_PG_ALLOW_HOSTS`, comma-separated);
 //! - every database rollproof writes to is named `rollproof_…` and carries a
-//!   provenance record naming itself (`rollproof_meta.provenance`, written by
-//!   rollproof when it created the database); a database without one was not
-//!   created by rollproof and is never written or dropped;
-//! - rollproof drops only its own databases (the same check).
+//!   provenance record bound to it (`rollproof_meta.provenance`: MAC'd under
+//!   the workspace key, naming the server's system identifier, the
+//!   database's OID and name; [`super::provenance`]); a database without one
+//!   was not created by rollproof and is never written or dropped;
+//! - rollproof drops only its own databases: the bound record *and* the
+//!   workspace's ledger entry must prove it.
 //!
 //! Refusals are [`crate::guard::Refusal`]s, so commands exit with code 3.
 
@@ -19,16 +21,6 @@ use postgres::{Client, NoTls};
 pub const ALLOW_HOSTS_ENV: &str = "ROLLPROOF_PG_ALLOW_HOSTS";
 /// Schema holding rollproof's own bookkeeping (outside the logical hash).
 pub const SCHEMA: &str = "rollproof_meta";
-
-/// DDL of the provenance record inside each database rollproof creates.
-const PROVENANCE_DDL: &str = "CREATE SCHEMA rollproof_meta;
-CREATE TABLE rollproof_meta.provenance (
-  dbname text NOT NULL PRIMARY KEY,
-  purpose text NOT NULL,
-  source text NOT NULL,
-  rollproof_version text NOT NULL,
-  created_at timestamptz NOT NULL DEFAULT now()
-);";
 
 /// A parsed, checked PostgreSQL target.
 #[derive(Debug, Clone)]
@@ -165,68 +157,27 @@ fn server_refusal(r: Refusal, allow: &[String]) -> PgError {
     }
 }
 
-/// The provenance record of the connected database, if rollproof wrote one
-/// naming it: (purpose, source).
-pub fn provenance(client: &mut Client) -> Result<Option<(String, String)>, postgres::Error> {
-    let has = client
-        .query_one(
-            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
-            &[],
-        )?
-        .get::<_, bool>(0);
-    if !has {
-        return Ok(None);
-    }
-    let row = client.query_opt(
-        "SELECT purpose, source FROM rollproof_meta.provenance WHERE dbname = current_database()",
-        &[],
-    )?;
-    Ok(row.map(|r| (r.get(0), r.get(1))))
-}
-
-/// Refuse unless the connected database `db` is one rollproof created.
+/// Refuse unless the connected database `db` is one rollproof created: its
+/// provenance record verifies under this workspace's key and names this
+/// very server, OID and database ([`super::provenance::verify`]).
 pub fn authorize_existing(client: &mut Client, db: &str) -> Result<(), PgError> {
-    check_name(db)?;
-    match provenance(client).map_err(sql_err("reading provenance", db))? {
-        Some(_) => Ok(()),
-        None => Err(Refusal::new(format!(
-            "database '{db}' has no rollproof provenance record: rollproof did not create it and will not write to or drop it"
-        ))
-        .into()),
-    }
+    super::provenance::verify(client, db).map(drop)
 }
 
 /// Write the provenance record into a database rollproof just created
-/// (or, for a template clone, add this database's own record).
+/// (or, for a template clone or a rename, this database's own record), and
+/// its entry in the workspace's ledger. `server` is the target's display
+/// URL (no password). Every database starts as scratch: owned by this
+/// process and removed by a later run or `clean` once it is dead, unless
+/// [`super::provenance::keep`] marks it kept.
 pub fn record_provenance(
     client: &mut Client,
     db: &str,
     purpose: &str,
     source: &str,
+    server: &str,
 ) -> Result<(), PgError> {
-    let has = client
-        .query_one(
-            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
-            &[],
-        )
-        .map_err(sql_err("reading provenance", db))?
-        .get::<_, bool>(0);
-    if !has {
-        client
-            .batch_execute(PROVENANCE_DDL)
-            .map_err(sql_err("creating provenance", db))?;
-    }
-    client
-        .execute(
-            "INSERT INTO rollproof_meta.provenance (dbname, purpose, source, rollproof_version)
-             VALUES (current_database(), $1, $2, $3)
-             ON CONFLICT (dbname) DO UPDATE SET purpose = excluded.purpose,
-               source = excluded.source, rollproof_version = excluded.rollproof_version,
-               created_at = now()",
-            &[&purpose, &source, &env!("CARGO_PKG_VERSION")],
-        )
-        .map_err(sql_err("writing provenance", db))?;
-    Ok(())
+    super::provenance::record(client, db, purpose, source, true, server).map(drop)
 }
 
 #[cfg(test)]

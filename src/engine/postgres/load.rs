@@ -187,7 +187,7 @@ pub fn create_database(
         ))
         .map_err(sql_err("CREATE DATABASE", &t.dbname))?;
     let made = t.connect().and_then(|mut client| {
-        guard::record_provenance(&mut client, &t.dbname, purpose, source)?;
+        guard::record_provenance(&mut client, &t.dbname, purpose, source, &t.display)?;
         Ok(client)
     });
     if made.is_err() {
@@ -201,10 +201,10 @@ pub fn create_database(
 /// are terminated first.
 pub fn drop_database(t: &Target, db: &str) -> Result<(), PgError> {
     guard::check_name(db)?;
-    {
+    let rec = {
         let mut c = t.with_db(db).connect()?;
-        guard::authorize_existing(&mut c, db)?;
-    }
+        super::provenance::verify_for_drop(&mut c, db)?
+    };
     let mut admin = t.connect_maintenance()?;
     admin
         .batch_execute(&format!(
@@ -212,6 +212,7 @@ pub fn drop_database(t: &Target, db: &str) -> Result<(), PgError> {
             quote_ident(db)
         ))
         .map_err(sql_err("DROP DATABASE", db))?;
+    super::provenance::forget(&rec);
     Ok(())
 }
 
@@ -222,10 +223,18 @@ fn drop_unfinished(t: &Target) {
     if guard::check_name(&t.dbname).is_ok()
         && let Ok(mut admin) = t.connect_maintenance()
     {
+        // Its record, if it got one, names the ledger entry to remove.
+        let rec = t
+            .connect()
+            .ok()
+            .and_then(|mut c| super::provenance::verify(&mut c, &t.dbname).ok());
         let _ = admin.batch_execute(&format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             quote_ident(&t.dbname)
         ));
+        if let Some(rec) = rec {
+            super::provenance::forget(&rec);
+        }
     }
 }
 
@@ -240,7 +249,7 @@ pub fn generate_into(
     force: bool,
 ) -> Result<Loaded, PgError> {
     let started = Instant::now();
-    let tmp = tempfile::tempdir().map_err(|source| PgError::Io {
+    let tmp = crate::util::cleanup::temp_dir().map_err(|source| PgError::Io {
         what: "creating a temp folder for the surrogate".into(),
         db: t.dbname.clone(),
         source,
@@ -249,8 +258,14 @@ pub fn generate_into(
     crate::generate::generate(profile, label, seed, scale, &lite, false)?;
     let source = format!("profile={label} seed={seed} scale={scale}");
     let mut client = create_database(t, force, "surrogate", &source)?;
+    // Scratch until fully loaded: a run killed mid-load leaves a database
+    // that the next run or `clean` removes; a finished one is kept.
     let result = load_sqlite(&lite, &mut client, &t.dbname)
-        .and_then(|rows| Ok((rows, super::logical::digest(&mut client, &t.dbname)?)));
+        .and_then(|rows| Ok((rows, super::logical::digest(&mut client, &t.dbname)?)))
+        .and_then(|done| {
+            super::provenance::keep(&mut client, &t.dbname)?;
+            Ok(done)
+        });
     drop(client);
     match result {
         Ok((rows, digested)) => Ok(Loaded {

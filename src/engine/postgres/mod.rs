@@ -14,6 +14,7 @@ pub mod diff;
 pub mod guard;
 pub mod load;
 pub mod logical;
+pub mod provenance;
 pub mod roles;
 pub mod sandbox;
 pub mod schema;

@@ -52,7 +52,13 @@ pub fn clone_template(t: &Target, src: &str, dest: &str, purpose: &str) -> Resul
         ))
         .map_err(sql_err(&format!("CREATE DATABASE … TEMPLATE {src}"), dest))?;
     let mut c = t.with_db(dest).connect()?;
-    guard::record_provenance(&mut c, dest, purpose, &format!("template {src}"))
+    guard::record_provenance(
+        &mut c,
+        dest,
+        purpose,
+        &format!("template {src}"),
+        &t.display,
+    )
 }
 
 /// libpq connection parameters for the external client programs (the

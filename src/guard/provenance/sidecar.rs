@@ -77,14 +77,7 @@ impl Sidecar {
 
     /// True when the MAC verifies under `key` (constant-time comparison).
     pub fn mac_ok(&self, key: &[u8]) -> bool {
-        let Ok(tag) = hex::decode(&self.mac) else {
-            return false;
-        };
-        let Ok(mut m) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
-            return false;
-        };
-        m.update(&self.mac_input());
-        m.verify_slice(&tag).is_ok()
+        mac_verify(key, &self.mac_input(), &self.mac)
     }
 
     /// Read and parse the sidecar of `db`.
@@ -116,6 +109,19 @@ pub fn mac_hex(key: &[u8], data: &[u8]) -> String {
         // HMAC accepts keys of any length; unreachable in practice.
         Err(_) => String::new(),
     }
+}
+
+/// True when `tag_hex` is the HMAC-SHA256 of `data` under `key`
+/// (constant-time comparison).
+pub fn mac_verify(key: &[u8], data: &[u8], tag_hex: &str) -> bool {
+    let Ok(tag) = hex::decode(tag_hex) else {
+        return false;
+    };
+    let Ok(mut m) = <HmacSha256 as KeyInit>::new_from_slice(key) else {
+        return false;
+    };
+    m.update(data);
+    m.verify_slice(&tag).is_ok()
 }
 
 /// The workspace's secret key (`<root>/.rollproof/key`, 32 random bytes in

@@ -194,6 +194,7 @@ impl PostgresBackend {
             &live,
             "rehearsal target",
             &format!("restored from {}", snap.location),
+            &self.target.display,
         )
         .map_err(be_err)?;
         Ok(())
