@@ -13,7 +13,8 @@ use std::path::PathBuf;
 ///
 /// Fails (exit 1) on any drift and names its kind: changed-bytes, truncated,
 /// appended, missing, unsealed, renamed, symlink, symlink-outside,
-/// not-regular-file, unreadable, entry-edited, manifest-seal-broken,
+/// not-regular-file, unreadable, replaced-during-check, sealed-dir-dropped,
+/// entry-edited, manifest-seal-broken,
 /// duplicate-entry, path-traversal, bad-path, bad-entry, invalid-json,
 /// invalid-manifest, not-regenerable. Exit 2 when there is no manifest.
 /// Format and kinds: docs/SEALS.md.
@@ -32,6 +33,11 @@ pub struct Args {
     /// Hashing threads (default: CPUs, at most 4).
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+    /// A folder that must be sealed (repeatable): if the manifest's
+    /// sealed_dirs leave it out, that is drift (sealed-dir-dropped).
+    /// Default: reports and surrogates, where they exist under the root.
+    #[arg(long = "require-dir", value_name = "DIR")]
+    pub require_dir: Vec<String>,
     /// Print only problems, not the OK lines.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -45,13 +51,16 @@ const HELP: &str = "\
 Prints `path: OK` or `path: FAILED (kind: detail)` per file, a summary on
 stderr, and exits 0 clean, 1 on any drift, 2 when there is no manifest.
 Drift kinds: changed-bytes, truncated, appended, missing, unsealed, renamed,
-symlink, symlink-outside, not-regular-file, unreadable, entry-edited,
-manifest-seal-broken, duplicate-entry, path-traversal, bad-path, bad-entry,
-invalid-json, invalid-manifest, not-regenerable (docs/SEALS.md).
+symlink, symlink-outside, not-regular-file, unreadable,
+replaced-during-check, sealed-dir-dropped, entry-edited, manifest-seal-broken,
+duplicate-entry, path-traversal, bad-path, bad-entry, invalid-json,
+invalid-manifest, not-regenerable (docs/SEALS.md). A broken manifest seal is
+named first: no entry of an edited manifest can be trusted.
 
 Examples (the first is what CI runs):
   rollproof check --regenerate
-  rollproof check --quiet --json";
+  rollproof check --quiet --json
+  rollproof check --require-dir reports --require-dir surrogates";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     let root = super::project_root(args.root.as_deref())?;
@@ -59,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         root: root.clone(),
         regenerate: args.regenerate,
         jobs: args.jobs.unwrap_or_else(seal::digest::default_jobs),
+        require_dirs: args.require_dir.clone(),
     };
     let report = seal::check(&opts).with_context(|| {
         format!(
@@ -82,7 +92,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
                 f.detail
             ));
         }
-        for (path, outcomes) in lines {
+        // The manifest's own problems first, whatever the other paths are.
+        let (manifest_lines, rest): (Vec<_>, Vec<_>) =
+            lines.into_iter().partition(|(p, _)| *p == MANIFEST_FILE);
+        for (path, outcomes) in manifest_lines.into_iter().chain(rest) {
             for o in outcomes {
                 println!("{path}: {o}");
             }
@@ -117,15 +130,27 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         Ok(Status::Success)
     } else {
         let summary: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        // A broken manifest seal comes first: then no entry can be trusted,
+        // and "N of N files OK" would only say the bytes match an edited list.
+        let seal_broken = report
+            .findings
+            .iter()
+            .any(|f| f.drift == seal::Drift::ManifestSealBroken);
+        let files = if seal_broken {
+            format!(
+                "MANIFEST SEAL BROKEN: {MANIFEST_FILE} was edited after sealing, so none of its {} entries can be trusted",
+                report.entries
+            )
+        } else {
+            format!("{} of {} sealed files OK", report.ok.len(), report.entries)
+        };
         eprintln!(
-            "rollproof: check: DRIFT: {} problem{} ({}); {} of {} sealed files OK. \
+            "rollproof: check: DRIFT: {files}; {} problem{} ({}). \
              If the change is intended, re-seal with `rollproof seal --regenerate-fixtures` \
              and commit SEALS.json",
             report.findings.len(),
             if report.findings.len() == 1 { "" } else { "s" },
             summary.join(", "),
-            report.ok.len(),
-            report.entries
         );
         Ok(Status::Failed)
     }

@@ -483,3 +483,113 @@ fn hostile_file_name_cannot_forge_an_ok_line_and_cannot_be_sealed() {
     );
     assert_code(&w.run(&["seal"]), 2);
 }
+
+/// Issue #13: with a broken manifest seal the summary still said "5 of 5
+/// sealed files OK". The broken seal is now the first thing said.
+#[test]
+fn a_broken_manifest_seal_is_the_first_thing_the_summary_says() {
+    let w = sealed_repo();
+    edit_manifest(&w, false, |v| {
+        entry(v, FIXTURE)["generated"]["seed"] = Value::from(8);
+    });
+    let o = w.run(&["check"]);
+    assert_code(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("DRIFT: MANIFEST SEAL BROKEN"), "{err}");
+    assert!(!err.contains("sealed files OK"), "{err}");
+    assert!(
+        stdout(&o).starts_with("SEALS.json: FAILED (manifest-seal-broken"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+/// Issue #13: which folders are sealed was not pinned, so dropping
+/// `reports` from sealed_dirs (with its entries) and re-sealing the
+/// manifest passed. A default folder that exists, or one named with
+/// --require-dir, must be sealed.
+#[test]
+fn dropping_a_sealed_folder_from_the_manifest_is_drift() {
+    let w = sealed_repo();
+    edit_manifest(&w, true, |v| {
+        v["sealed_dirs"] = serde_json::json!(["surrogates"]);
+        v["files"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|e| !e["path"].as_str().unwrap().starts_with("reports/"));
+    });
+    assert_drift(&w, &[("reports", "sealed-dir-dropped")]);
+    // Pinned explicitly (what CI passes): the same, and a folder that is
+    // required but absent from the manifest is drift even when not on disk.
+    let (o, v) = check(
+        &w,
+        &["--require-dir", "surrogates", "--require-dir", "evidence"],
+    );
+    assert_code(&o, 1);
+    assert_eq!(
+        findings(&v),
+        vec![("evidence".to_string(), "sealed-dir-dropped".to_string())]
+    );
+    let (o, _) = check(&w, &["--require-dir", "surrogates"]);
+    assert_code(&o, 0);
+}
+
+/// Issue #13: a sealed file replaced by rename while `check` hashed it
+/// passed: the bytes hashed were the old file's. `check` now re-stats the
+/// file after hashing it, and a replacement meanwhile is drift.
+#[test]
+fn a_file_replaced_by_rename_while_it_is_hashed_is_drift() {
+    use std::os::unix::fs::MetadataExt;
+    let w = sealed_repo();
+    // A big sparse sealed file, so hashing it takes a while.
+    let big = w.path("reports/births/big.bin");
+    let f = fs::File::create(&big).unwrap();
+    f.set_len(3 << 30).unwrap();
+    drop(f);
+    assert_success(&w.run(&["seal"]));
+    let ino = fs::metadata(&big).unwrap().ino();
+    let other = w.path("other.bin");
+    for attempt in 0..3 {
+        // Swap the file in once `check` has it open.
+        fs::write(&other, b"not the sealed bytes").unwrap();
+        let mut child = w
+            .cmd()
+            .args(["check", "--json", "-j", "1"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let fd_dir = format!("/proc/{}/fd", child.id());
+        let opened = || {
+            fs::read_dir(&fd_dir).ok().is_some_and(|rd| {
+                rd.filter_map(Result::ok)
+                    .any(|e| fs::metadata(e.path()).is_ok_and(|m| m.ino() == ino))
+            })
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !opened() && child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "check never opened the file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let swapped = child.try_wait().unwrap().is_none() && fs::rename(&other, &big).is_ok();
+        let o = child.wait_with_output().unwrap();
+        if !swapped {
+            assert!(attempt < 2, "the check always finished before the swap");
+            continue;
+        }
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_code(&o, 1);
+        assert!(
+            findings(&v).contains(&(
+                "reports/births/big.bin".to_string(),
+                "replaced-during-check".to_string()
+            )),
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap()
+        );
+        return;
+    }
+}

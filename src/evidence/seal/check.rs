@@ -27,6 +27,10 @@ pub struct CheckOptions {
     pub regenerate: bool,
     /// Hashing threads.
     pub jobs: usize,
+    /// Folders that must be sealed: dropping one from the manifest's
+    /// `sealed_dirs` is drift. Empty: the default folders (`reports`,
+    /// `surrogates`) that exist under the root.
+    pub require_dirs: Vec<String>,
 }
 
 /// The outcome of a check (also its `--json` output).
@@ -102,6 +106,18 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, SealError> {
     }
     let m = parsed.manifest;
     report.entries = m.files.len();
+    for d in required_dirs(opts) {
+        if !m.sealed_dirs.contains(&d) {
+            report.findings.push(finding(
+                &d,
+                Drift::SealedDirDropped,
+                format!(
+                    "this folder must be sealed but the manifest's sealed_dirs ({}) leave it out: its files are not checked",
+                    m.sealed_dirs.join(", ")
+                ),
+            ));
+        }
+    }
 
     // Paths first: nothing is opened until every path is known to be safe.
     let dir_problems = manifest::check_sealed_dirs(&m.sealed_dirs);
@@ -184,7 +200,11 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, SealError> {
                 match &hashed[j] {
                     Err(err) => report.findings.push(finding(
                         &e.path,
-                        Drift::Unreadable,
+                        if digest::is_replaced(err) {
+                            Drift::ReplacedDuringCheck
+                        } else {
+                            Drift::Unreadable
+                        },
                         err.source.to_string(),
                     )),
                     Ok(h) if h.digest.sha256 == e.sha256 && h.digest.size == e.size => {
@@ -252,6 +272,20 @@ pub fn check(opts: &CheckOptions) -> Result<CheckReport, SealError> {
         .sort_by(|a, b| (&a.path, a.drift).cmp(&(&b.path, b.drift)));
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The folders that must be sealed (see [`CheckOptions::require_dirs`]):
+/// pinned outside the manifest, so editing and re-sealing the manifest
+/// cannot drop one silently.
+fn required_dirs(opts: &CheckOptions) -> Vec<String> {
+    if !opts.require_dirs.is_empty() {
+        return opts.require_dirs.clone();
+    }
+    manifest::DEFAULT_SEALED_DIRS
+        .iter()
+        .filter(|d| std::fs::symlink_metadata(opts.root.join(d)).is_ok_and(|m| m.is_dir()))
+        .map(|d| d.to_string())
+        .collect()
 }
 
 /// Read and parse the manifest; a drift in it is a finding, not an error.

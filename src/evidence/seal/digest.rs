@@ -99,7 +99,7 @@ fn hash_one(job: &Job, buf: &mut [u8], bar: &ProgressBar) -> Result<Hashed, Hash
     };
     // Never blocks: a FIFO swapped in after the walk fails the check below.
     let mut file = crate::util::fsutil::open_regular_io(&job.path).map_err(err)?;
-    same_file_as_walked(&file, job).map_err(err)?;
+    let before = same_file_as_walked(&file, job).map_err(err)?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut prefix_sha256 = None;
@@ -126,6 +126,12 @@ fn hash_one(job: &Job, buf: &mut [u8], bar: &ProgressBar) -> Result<Hashed, Hash
         size += n as u64;
         bar.inc(n as u64);
     }
+    // Re-stat after hashing: bytes hashed from a file that was renamed
+    // away, replaced or written meanwhile say nothing about the path now.
+    let after = same_file_as_walked(&file, job).map_err(err)?;
+    if after != before || after.size != size {
+        return Err(err(io::Error::other(ReplacedDuringCheck)));
+    }
     Ok(Hashed {
         digest: FileDigest {
             sha256: hex::encode(hasher.finalize()),
@@ -135,9 +141,34 @@ fn hash_one(job: &Job, buf: &mut [u8], bar: &ProgressBar) -> Result<Hashed, Hash
     })
 }
 
+/// The error of a file that changed or was replaced while it was hashed
+/// (`check` reports it as drift `replaced-during-check`).
+#[derive(Debug)]
+pub struct ReplacedDuringCheck;
+
+impl std::fmt::Display for ReplacedDuringCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("replaced, renamed over or written while it was being hashed")
+    }
+}
+
+impl std::error::Error for ReplacedDuringCheck {}
+
+/// What identifies a file's state: device, inode, size, modification and
+/// change times.
+#[derive(Debug, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
 /// Fail closed if the path was swapped for a symlink or another file
-/// between the walk (which never follows links) and this open (which would).
-fn same_file_as_walked(file: &File, job: &Job) -> io::Result<()> {
+/// between the walk (which never follows links) and this open (which
+/// would); the opened file's stamp.
+fn same_file_as_walked(file: &File, job: &Job) -> io::Result<Stamp> {
     use std::os::unix::fs::MetadataExt;
     let opened = file.metadata()?;
     let at_path = std::fs::symlink_metadata(&job.path)?;
@@ -146,11 +177,22 @@ fn same_file_as_walked(file: &File, job: &Job) -> io::Result<()> {
         || at_path.ino() != opened.ino()
         || at_path.dev() != opened.dev()
     {
-        return Err(io::Error::other(
-            "replaced by a symlink or another file while being checked",
-        ));
+        return Err(io::Error::other(ReplacedDuringCheck));
     }
-    Ok(())
+    Ok(Stamp {
+        dev: opened.dev(),
+        ino: opened.ino(),
+        size: opened.size(),
+        mtime: (opened.mtime(), opened.mtime_nsec()),
+        ctime: (opened.ctime(), opened.ctime_nsec()),
+    })
+}
+
+/// True when a hashing error is [`ReplacedDuringCheck`].
+pub fn is_replaced(e: &HashError) -> bool {
+    e.source
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ReplacedDuringCheck>())
 }
 
 #[cfg(test)]

@@ -30,6 +30,12 @@ pub enum Drift {
     NotRegularFile,
     /// A sealed file that could not be read.
     Unreadable,
+    /// A sealed file that was replaced (renamed over), or written, while
+    /// `check` hashed it: its bytes on disk are not the bytes hashed.
+    ReplacedDuringCheck,
+    /// A folder that must be sealed (`check --require-dir`, or a default
+    /// folder present on disk) is not in the manifest's `sealed_dirs`.
+    SealedDirDropped,
     /// An entry differs from the bytes and the manifest's seal is broken:
     /// the entry (digest or size) was edited by hand.
     EntryEdited,
@@ -65,6 +71,8 @@ impl Drift {
             Drift::SymlinkOutside => "symlink-outside",
             Drift::NotRegularFile => "not-regular-file",
             Drift::Unreadable => "unreadable",
+            Drift::ReplacedDuringCheck => "replaced-during-check",
+            Drift::SealedDirDropped => "sealed-dir-dropped",
             Drift::EntryEdited => "entry-edited",
             Drift::ManifestSealBroken => "manifest-seal-broken",
             Drift::DuplicateEntry => "duplicate-entry",
