@@ -59,6 +59,9 @@ pub enum Command {
     /// Promote reports from the workspace into the sealed reports/ (and
     /// seal exactly those files).
     Promote(commands::promote::Args),
+    /// Remove what dead runs left behind (run folders, partial --keep
+    /// folders, temp files, scratch PostgreSQL databases).
+    Clean(commands::clean::Args),
     /// Ask the guard whether a production-scope action is granted.
     Guard(commands::guard::Args),
     /// Take in an operator's sanitized dump as an isolated, scanned clone.
@@ -153,6 +156,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Blockers(a) => commands::blockers::run(a),
         Command::Attach(a) => commands::attach::run(a),
         Command::Promote(a) => commands::promote::run(a),
+        Command::Clean(a) => commands::clean::run(a),
         Command::Guard(a) => commands::guard::run(a),
         Command::Intake(a) => commands::intake::run(a),
         Command::Migrations(a) => commands::migrations::run(a),

@@ -17,6 +17,7 @@
 //! database URLs by [`authorize_url`]. Policy and limits: docs/GUARD.md.
 
 pub mod grant;
+pub mod lock;
 mod path;
 pub mod provenance;
 pub mod url;

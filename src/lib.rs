@@ -9,6 +9,7 @@
 //! `guard` is called where databases and files are opened for writing;
 //! `rehearse` is the pipeline; `cli` and `commands` are the edges.
 
+pub mod clean;
 pub mod cli;
 pub mod commands;
 pub mod engine;

@@ -200,6 +200,12 @@ pub fn run(
                 path: d.clone(),
                 source,
             })?;
+            let ws = crate::guard::workspace()?;
+            crate::util::cleanup::begin_folder(&d, &ws).map_err(|source| RehearseError::Io {
+                what: "cannot mark keep folder",
+                path: d.clone(),
+                source,
+            })?;
             Some(d)
         }
         None => None,
@@ -456,6 +462,7 @@ pub fn run(
     report.verdict = judged.verdict;
     report.as_expected = report.verdict == spec.scenario.expect;
     let path = report.write_signed(&opts.reports, opts.sign_key.as_deref())?;
+    let ws = crate::guard::workspace()?;
     let signature = opts
         .sign_key
         .as_ref()
@@ -465,6 +472,7 @@ pub fn run(
         if let Some(sig) = &signature {
             let _ = std::fs::copy(sig, d.join("report.json.sig"));
         }
+        crate::util::cleanup::end_folder(d, &ws);
     }
     // PostgreSQL: drop the snapshot clones, and the target unless the
     // outcome was unexpected (then it is kept for inspection).
@@ -472,9 +480,10 @@ pub fn run(
         say(&format!("cleanup: {e}"));
     }
     let kept_run_dir = if report.as_expected {
-        let _ = std::fs::remove_dir_all(&prep.run_dir);
+        crate::util::cleanup::remove_folder(&prep.run_dir, &ws);
         None
     } else {
+        crate::util::cleanup::end_folder(&prep.run_dir, &ws);
         Some(prep.run_dir.clone())
     };
     Ok(Outcome {

@@ -62,6 +62,8 @@ Examples:
   rollproof generate --profile surrogates/directus/directus-12.4.1.toml --out work/dx.db";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    // SIGINT/SIGTERM remove this run's temp files and scratch databases.
+    crate::util::cleanup::on_signal_remove_temporaries();
     let profile = Profile::load(&args.profile)?;
     let label = args.profile.display().to_string();
     if profile.schema.is_some() {

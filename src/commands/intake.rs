@@ -74,6 +74,7 @@ PostgreSQL (a pg_dump file, or a database read in a read-only session):
       --target-url postgres://localhost/rollproof_shop";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    crate::util::cleanup::on_signal_remove_temporaries();
     if let Some(url) = &args.target_url {
         return run_pg(&args, url);
     }

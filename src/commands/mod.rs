@@ -5,6 +5,7 @@ pub mod apply_worker;
 pub mod attach;
 pub mod blockers;
 pub mod check;
+pub mod clean;
 pub mod fidelity;
 pub mod generate;
 pub mod guard;

@@ -135,6 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         // thread; the guard reads the workspace from this variable.
         unsafe { std::env::set_var(crate::guard::WORKSPACE_ENV, ws) };
     }
+    // After set_var (no thread before it): SIGINT/SIGTERM remove this run's
+    // folder, temp files, partial --keep folder and scratch databases.
+    crate::util::cleanup::on_signal_remove_temporaries();
     let (files, skipped) = scenario::expand_folders(&args.paths, args.recursive)?;
     for d in &skipped {
         eprintln!(

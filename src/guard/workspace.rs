@@ -95,8 +95,12 @@ pub fn workspace() -> Result<PathBuf, Refusal> {
         // write anyway, with a message naming that write.
         let _ = crate::util::fsutil::write_atomic(&ignore, GITIGNORE.as_bytes(), false);
     }
-    root.canonicalize()
-        .map_err(|e| Refusal::new(format!("cannot resolve workspace {}: {e}", root.display())))
+    let real = root
+        .canonicalize()
+        .map_err(|e| Refusal::new(format!("cannot resolve workspace {}: {e}", root.display())))?;
+    // Held shared until the process exits, so `clean` never runs beside us.
+    super::lock::hold_shared(&real)?;
+    Ok(real)
 }
 
 /// A folder inside the workspace (created), e.g. `reports` or `attestations`.

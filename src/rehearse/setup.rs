@@ -69,6 +69,13 @@ pub fn prepare(
         path: run_dir.clone(),
         source,
     })?;
+    // Marked with its owner until the run ends: a killed run's folder is a
+    // leftover that `rollproof clean` removes, and SIGINT/SIGTERM remove it.
+    crate::util::cleanup::begin_folder(&run_dir, &root).map_err(|source| RehearseError::Io {
+        what: "cannot mark run folder",
+        path: run_dir.clone(),
+        source,
+    })?;
     let target = run_dir.join("target.db");
     let spec = &sc.spec.surrogate;
     let mut generate_ms = None;

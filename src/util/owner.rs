@@ -50,6 +50,12 @@ fn host_name() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
+/// True while a process with this pid and start time runs here (the
+/// owner a temporary name carries, [`crate::util::cleanup::owner_of_temp`]).
+pub fn pid_alive(pid: u32, ticks: u64) -> bool {
+    start_ticks(pid).is_some_and(|t| t == ticks)
+}
+
 impl Owner {
     /// This process.
     pub fn current() -> Owner {
@@ -71,7 +77,7 @@ impl Owner {
         if self.boot_id != boot_id() {
             return false;
         }
-        start_ticks(self.pid).is_some_and(|t| t == self.start_ticks)
+        pid_alive(self.pid, self.start_ticks)
     }
 }
 

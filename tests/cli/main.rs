@@ -5,6 +5,7 @@ mod util;
 
 mod attach;
 mod blockers;
+mod clean;
 mod contract;
 mod directus_schema;
 mod examples;

@@ -443,8 +443,16 @@ impl Backend for PostgresBackend {
                 first_err.get_or_insert(be_err(e));
             }
         }
-        if !keep_target
-            && snapshot::exists(&self.target, &self.target.dbname).unwrap_or(false)
+        if keep_target {
+            // Kept for inspection: no longer a leftover for `clean`.
+            let kept = self
+                .target
+                .connect()
+                .and_then(|mut c| super::provenance::keep(&mut c, &self.target.dbname));
+            if let Err(e) = kept {
+                first_err.get_or_insert(be_err(e));
+            }
+        } else if snapshot::exists(&self.target, &self.target.dbname).unwrap_or(false)
             && let Err(e) = snapshot::drop_database(&self.target, &self.target.dbname)
         {
             first_err.get_or_insert(be_err(e));

@@ -166,18 +166,21 @@ pub fn authorize_existing(client: &mut Client, db: &str) -> Result<(), PgError> 
 
 /// Write the provenance record into a database rollproof just created
 /// (or, for a template clone or a rename, this database's own record), and
-/// its entry in the workspace's ledger. `server` is the target's display
-/// URL (no password). Every database starts as scratch: owned by this
+/// its entry in the workspace's ledger. `t` is any target on its server.
+/// Every database starts as scratch: owned by this
 /// process and removed by a later run or `clean` once it is dead, unless
 /// [`super::provenance::keep`] marks it kept.
 pub fn record_provenance(
     client: &mut Client,
+    t: &Target,
     db: &str,
     purpose: &str,
     source: &str,
-    server: &str,
 ) -> Result<(), PgError> {
-    super::provenance::record(client, db, purpose, source, true, server).map(drop)
+    let on = t.with_db(db);
+    super::provenance::record(client, db, purpose, source, true, &on.display)?;
+    super::provenance::drop_on_interrupt(&on);
+    Ok(())
 }
 
 #[cfg(test)]

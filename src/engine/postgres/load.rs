@@ -187,7 +187,7 @@ pub fn create_database(
         ))
         .map_err(sql_err("CREATE DATABASE", &t.dbname))?;
     let made = t.connect().and_then(|mut client| {
-        guard::record_provenance(&mut client, &t.dbname, purpose, source, &t.display)?;
+        guard::record_provenance(&mut client, t, &t.dbname, purpose, source)?;
         Ok(client)
     });
     if made.is_err() {

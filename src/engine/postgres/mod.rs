@@ -12,6 +12,7 @@ pub mod checks;
 pub mod cluster;
 pub mod diff;
 pub mod guard;
+pub mod leftovers;
 pub mod load;
 pub mod logical;
 pub mod provenance;

@@ -143,9 +143,41 @@ pub fn ledger(root: &Path) -> Vec<(PathBuf, Result<LedgerEntry, String>)> {
 
 /// Remove the ledger entry of a database just dropped.
 pub fn forget(rec: &PgRecord) {
+    not_on_interrupt(&rec.dbname);
     if let Ok((root, _)) = key() {
         let _ = std::fs::remove_file(ledger_path(&root, &rec.system_identifier, rec.oid));
     }
+}
+
+/// Scratch databases this process created and still owns: dropped if it
+/// is interrupted (SIGINT/SIGTERM). Held in memory only (a target may hold
+/// a password).
+static SCRATCH: std::sync::Mutex<Vec<super::guard::Target>> = std::sync::Mutex::new(Vec::new());
+
+/// Drop the database `t` names if this process is interrupted.
+pub fn drop_on_interrupt(t: &super::guard::Target) {
+    if let Ok(mut s) = SCRATCH.lock() {
+        s.retain(|x| x.dbname != t.dbname);
+        s.push(t.clone());
+    }
+    crate::util::cleanup::on_interrupt(drop_scratch);
+}
+
+fn not_on_interrupt(db: &str) {
+    if let Ok(mut s) = SCRATCH.lock() {
+        s.retain(|x| x.dbname != db);
+    }
+}
+
+/// The interrupt hook: drop every scratch database still owned (each
+/// still proven by its record and the ledger); what was dropped.
+fn drop_scratch() -> Vec<String> {
+    let targets: Vec<_> = SCRATCH.lock().map(|s| s.clone()).unwrap_or_default();
+    targets
+        .iter()
+        .filter(|t| super::load::drop_database(t, &t.dbname).is_ok())
+        .map(|t| format!("database {}", t.display))
+        .collect()
 }
 
 /// Write the provenance row into the database rollproof just created (the
@@ -228,7 +260,9 @@ pub fn keep(client: &mut Client, db: &str) -> Result<(), PgError> {
     let (root, key) = key()?;
     let mut rec = verify(client, db)?;
     rec.scratch = false;
-    store(client, &root, &key, &rec)
+    store(client, &root, &key, &rec)?;
+    not_on_interrupt(db);
+    Ok(())
 }
 
 fn refuse(db: &str, why: &str) -> PgError {

@@ -52,13 +52,7 @@ pub fn clone_template(t: &Target, src: &str, dest: &str, purpose: &str) -> Resul
         ))
         .map_err(sql_err(&format!("CREATE DATABASE … TEMPLATE {src}"), dest))?;
     let mut c = t.with_db(dest).connect()?;
-    guard::record_provenance(
-        &mut c,
-        dest,
-        purpose,
-        &format!("template {src}"),
-        &t.display,
-    )
+    guard::record_provenance(&mut c, t, dest, purpose, &format!("template {src}"))
 }
 
 /// libpq connection parameters for the external client programs (the

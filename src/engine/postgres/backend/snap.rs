@@ -191,10 +191,10 @@ impl PostgresBackend {
         let mut c = self.target.connect().map_err(be_err)?;
         guard::record_provenance(
             &mut c,
+            &self.target,
             &live,
             "rehearsal target",
             &format!("restored from {}", snap.location),
-            &self.target.display,
         )
         .map_err(be_err)?;
         Ok(())
