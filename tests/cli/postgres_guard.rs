@@ -152,3 +152,68 @@ fn a_forged_or_copied_provenance_row_never_gets_a_foreign_database_dropped() {
     assert_code(&o, 3);
     assert!(exists("rollproof_forge_ours"));
 }
+
+/// Issue #13: a password in the URL's user info or query string never
+/// appears in any message, error, report or --json output: rehearse (on
+/// success and on refusal), its report, `guard url`, `clean --target-url`.
+#[test]
+fn passwords_in_the_url_never_appear_in_rehearse_reports_guard_or_clean() {
+    let w = Work::new();
+    let port = pg().port();
+    let url =
+        format!("postgres://rollproof:hunter2@127.0.0.1:{port}/rollproof_pw?password=hunter3");
+    let one = repo_file("scenarios/postgres/pg-births-template-restore.toml");
+    let tiny = repo_file("surrogates/profiles/tiny.toml");
+    let rehearse = |url: &str| {
+        w.run(&[
+            "rehearse",
+            one.to_str().unwrap(),
+            "--profile-override",
+            tiny.to_str().unwrap(),
+            "--target-url",
+            url,
+            "--reports",
+            w.path("reports").to_str().unwrap(),
+            "--json",
+        ])
+    };
+    let o = rehearse(&url);
+    assert_success(&o);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("hunter"), "password echoed: {all}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = w
+        .dir
+        .path()
+        .join(v["results"][0]["report"].as_str().unwrap());
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("127.0.0.1"), "the report names the server");
+    assert!(!text.contains("hunter"), "password in the report: {text}");
+    for bad in [
+        // refused: another host; not understood; a malformed port
+        "postgres://rollproof:hunter2@192.0.2.1:5432/rollproof_pw?password=hunter3".to_string(),
+        format!(
+            "postgres://rollproof:hunter2@127.0.0.1:{port}/rollproof_pw?password=hunter3&service=s"
+        ),
+        "postgres://rollproof:hunter2@127.0.0.1:x/rollproof_pw?password=hunter3".to_string(),
+    ] {
+        let o = rehearse(&bad);
+        assert!(
+            o.status.code() == Some(2) || o.status.code() == Some(3),
+            "{}",
+            stderr(&o)
+        );
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.contains("hunter"), "password echoed: {all}");
+        let o = w.run(&["guard", "url", &bad, "--json"]);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.contains("hunter"), "password echoed: {all}");
+        let o = w.run(&["clean", "--target-url", &bad, "--json"]);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.contains("hunter"), "password echoed: {all}");
+    }
+    let o = w.run(&["clean", "--target-url", &url, "--json"]);
+    assert_success(&o);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("hunter"), "password echoed: {all}");
+}
