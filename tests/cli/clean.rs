@@ -156,6 +156,8 @@ fn clean_removes_what_killed_runs_left_and_nothing_else() {
     ));
     std::fs::write(&live, b"x").unwrap();
 
+    let canon = |p: &Path| p.canonicalize().unwrap().display().to_string();
+    let (run_dir, keep_dir) = (canon(&run_dirs[0]), canon(&keep_dirs[0]));
     let o = w.run(&["clean", "--dry-run"]);
     assert_success(&o);
     let dry = stdout(&o);
@@ -183,20 +185,15 @@ fn clean_removes_what_killed_runs_left_and_nothing_else() {
             .map(|(_, w)| w.clone())
             .collect()
     };
-    let canon = |p: &Path| p.canonicalize().unwrap().display().to_string();
-    assert_eq!(
-        names("run folder"),
-        vec![canon(&run_dirs[0])],
-        "{removed:?}"
-    );
-    assert_eq!(
-        names("keep folder"),
-        vec![canon(&keep_dirs[0])],
-        "{removed:?}"
-    );
+    assert_eq!(names("run folder"), vec![run_dir], "{removed:?}");
+    assert_eq!(names("keep folder"), vec![keep_dir], "{removed:?}");
+    let tmp_name = leftover_tmp[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
     assert!(
-        names("temp file").contains(&leftover_tmp[0].display().to_string())
-            || names("temp file").contains(&canon(&leftover_tmp[0])),
+        names("temp file").iter().any(|p| p.ends_with(&tmp_name)),
         "{removed:?}"
     );
     assert!(!run_dirs[0].exists() && !keep_dirs[0].exists());
@@ -345,6 +342,13 @@ fn clean_drops_only_the_scratch_databases_of_dead_runs() {
     std::thread::sleep(Duration::from_millis(100));
     signal(&g, libc::SIGTERM);
     let o = g.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(143), "{}", stderr(&o));
+    // Known race (docs/GUARD.md "Crash hygiene"): dropping the database
+    // ends the main thread's load with an error, which may exit (2) before
+    // the watcher exits 143. The database is gone either way.
+    assert!(
+        matches!(o.status.code(), Some(143) | Some(2)),
+        "{}",
+        stderr(&o)
+    );
     assert!(!exists("rollproof_clean_sig"), "{}", stderr(&o));
 }

@@ -187,7 +187,6 @@ fn passwords_in_the_url_never_appear_in_rehearse_reports_guard_or_clean() {
         .path()
         .join(v["results"][0]["report"].as_str().unwrap());
     let text = std::fs::read_to_string(&report).unwrap();
-    assert!(text.contains("127.0.0.1"), "the report names the server");
     assert!(!text.contains("hunter"), "password in the report: {text}");
     for bad in [
         // refused: another host; not understood; a malformed port
