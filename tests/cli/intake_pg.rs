@@ -151,11 +151,13 @@ fn a_foreign_database_is_taken_in_from_custom_and_plain_dumps_and_a_url() {
         }
         assert_eq!(r["logical_sha256"], clone["logical"]["sha256"]);
         // A rollproof database now: its provenance names the intake.
-        let purpose: String = connect(db)
-            .query_one("SELECT purpose FROM rollproof_meta.provenance", &[])
+        let record: String = connect(db)
+            .query_one("SELECT record FROM rollproof_meta.provenance", &[])
             .unwrap()
             .get(0);
-        assert_eq!(purpose, "clone");
+        let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+        assert_eq!(record["purpose"], "clone", "{record}");
+        assert_eq!(record["dbname"], db, "{record}");
         role_gone(&r);
     }
     // The source was only read.

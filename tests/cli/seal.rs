@@ -593,3 +593,41 @@ fn a_file_replaced_by_rename_while_it_is_hashed_is_drift() {
         return;
     }
 }
+
+/// A fixture made by an older generator carries a record today's generator
+/// cannot prove by regeneration; `seal --regenerate-fixtures` still rebuilds
+/// it because its bytes are exactly the sealed ones. A file at the fixture's
+/// path that is not the sealed one stays refused, and is kept as it was.
+#[test]
+fn regenerate_fixtures_replaces_the_sealed_bytes_but_never_an_unsealed_database() {
+    let w = sealed_repo();
+    // An "old" fixture: its record no longer regenerates to its bytes.
+    let c = rusqlite::Connection::open(w.path(FIXTURE)).unwrap();
+    c.execute("UPDATE rollproof_provenance SET seed = '9'", [])
+        .unwrap();
+    drop(c);
+    assert_success(&w.run(&["seal", FIXTURE]));
+    let o = w.run(&["seal", "--regenerate-fixtures", "--json"]);
+    assert_success(&o);
+    let (o, _) = check(&w, &["--regenerate"]);
+    assert_success(&o);
+    // Not the sealed bytes: a database rollproof cannot prove it made.
+    let c = rusqlite::Connection::open(w.path(FIXTURE)).unwrap();
+    c.execute("UPDATE rollproof_provenance SET seed = '9'", [])
+        .unwrap();
+    drop(c);
+    let before = fs::read(w.path(FIXTURE)).unwrap();
+    let o = w.run(&["seal", "--regenerate-fixtures"]);
+    assert_code(&o, 3);
+    assert!(
+        stderr(&o).contains("--force only replaces surrogates"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fs::read(w.path(FIXTURE)).unwrap(), before);
+    let leftovers: Vec<_> = fs::read_dir(w.path("surrogates/fixtures"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+}

@@ -95,7 +95,7 @@ pub fn seal(opts: &SealOptions) -> Result<SealOutcome, SealError> {
         inside_sealed(&f.path, &dirs)?;
         inside_sealed(&f.recipe.profile, &dirs)?;
         recipes.insert(f.path.clone(), f.recipe.clone());
-        generate_fixture(&root, &f.path, &f.recipe)?;
+        generate_fixture(&root, &f.path, &f.recipe, sealed_digest(&base, &f.path))?;
         regenerated.push(f.path.clone());
     }
     if opts.regenerate_fixtures {
@@ -103,7 +103,7 @@ pub fn seal(opts: &SealOptions) -> Result<SealOutcome, SealError> {
             if !regenerated.contains(path) {
                 inside_sealed(path, &dirs)?;
                 inside_sealed(&recipe.profile, &dirs)?;
-                generate_fixture(&root, path, recipe)?;
+                generate_fixture(&root, path, recipe, sealed_digest(&base, path))?;
                 regenerated.push(path.clone());
             }
         }
@@ -322,7 +322,25 @@ fn inside_sealed(path: &str, dirs: &[String]) -> Result<(), SealError> {
 }
 
 /// Write one fixture from its recipe, creating real (non-symlink) folders.
-fn generate_fixture(root: &Path, rel: &str, recipe: &Recipe) -> Result<(), SealError> {
+/// The digest the manifest sealed for `rel`, if it records one.
+fn sealed_digest<'a>(base: &'a Manifest, rel: &str) -> Option<&'a str> {
+    base.files
+        .iter()
+        .find(|e| e.path == rel)
+        .map(|e| e.sha256.as_str())
+}
+
+/// Regenerate one fixture. `generate --force` replaces only a file it can
+/// prove it generated; a fixture made by an older generator (older record
+/// format) cannot prove that by regeneration, but when its bytes are exactly
+/// the ones the manifest sealed it is the committed fixture itself. Such a
+/// file is moved aside, not deleted, until the new one is in place.
+fn generate_fixture(
+    root: &Path,
+    rel: &str,
+    recipe: &Recipe,
+    sealed: Option<&str>,
+) -> Result<(), SealError> {
     let mut dir = root.to_path_buf();
     let parts: Vec<&str> = rel.split('/').collect();
     for part in &parts[..parts.len().saturating_sub(1)] {
@@ -339,13 +357,36 @@ fn generate_fixture(root: &Path, rel: &str, recipe: &Recipe) -> Result<(), SealE
         }
     }
     let profile = crate::profile::Profile::load(&root.join(&recipe.profile))?;
-    crate::generate::generate(
+    let out = root.join(rel);
+    let aside = match sealed {
+        Some(digest) if is_sealed_bytes(&out, digest) => {
+            let aside = dir.join(format!(".rollproof-tmp-sealed-{}", std::process::id()));
+            std::fs::rename(&out, &aside).map_err(SealError::io(out.clone()))?;
+            Some(aside)
+        }
+        _ => None,
+    };
+    let made = crate::generate::generate(
         &profile,
         &recipe.profile,
         recipe.seed,
         recipe.scale,
-        &root.join(rel),
+        &out,
         true,
-    )?;
+    );
+    if let Some(aside) = aside {
+        if made.is_ok() {
+            std::fs::remove_file(&aside).map_err(SealError::io(aside))?;
+        } else {
+            std::fs::rename(&aside, &out).map_err(SealError::io(out.clone()))?;
+        }
+    }
+    made?;
     Ok(())
+}
+
+/// Whether `path` is a regular file whose SHA-256 is `digest`.
+fn is_sealed_bytes(path: &Path, digest: &str) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
+        && crate::hash::file_sha256(path).is_ok_and(|d| d.sha256 == digest)
 }
