@@ -264,7 +264,20 @@ fn guard_refuses_foreign_databases_remote_hosts_and_other_names() {
 fn template_and_pg_dump_snapshots_restore_the_logical_content() {
     use rollproof::engine::postgres::{guard, logical, snapshot};
     let w = Work::new();
-    generate_pg(&w, "rollproof_snap_live", 3, &[]);
+    // The library calls below run in this process, whose workspace (and so
+    // whose provenance key) is the one under the test's own folder: the
+    // database must be generated with that workspace to be provably ours.
+    let ws = rollproof::guard::workspace::location().unwrap();
+    let profile = repo_file("surrogates/profiles/tiny.toml");
+    let o = w
+        .cmd()
+        .env("ROLLPROOF_WORKSPACE", &ws)
+        .args(["generate", "--seed", "3", "--profile"])
+        .arg(&profile)
+        .args(["--target-url", &pg().url("rollproof_snap_live")])
+        .output()
+        .unwrap();
+    assert_success(&o);
     let t = guard::authorize_url(&pg().url("rollproof_snap_live"), &[]).unwrap();
     let digest = |db: &str| {
         let mut c = t.with_db(db).connect().unwrap();
