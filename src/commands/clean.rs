@@ -43,6 +43,13 @@ Examples:
   rollproof clean --json";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
+    // A server the user names must be one rollproof may reach: fail closed
+    // here rather than skip it and report "nothing to clean".
+    for url in &args.target_url {
+        let parsed =
+            crate::guard::url::parse(url).map_err(|e| anyhow::anyhow!("--target-url: {e}"))?;
+        crate::guard::url::check_server(&parsed, &args.allow_host)?;
+    }
     let opts = crate::clean::Options {
         dry_run: args.dry_run,
         target_urls: args.target_url.clone(),

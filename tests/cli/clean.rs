@@ -352,3 +352,23 @@ fn clean_drops_only_the_scratch_databases_of_dead_runs() {
     );
     assert!(!exists("rollproof_clean_sig"), "{}", stderr(&o));
 }
+
+/// A server named on the command line is checked, never skipped: text that
+/// is not a URL is bad input, a server the guard does not allow is refused,
+/// and neither reports "nothing to clean".
+#[test]
+fn clean_refuses_a_target_url_it_cannot_use_instead_of_skipping_it() {
+    let w = Work::new();
+    let o = w.run(&["clean", "--target-url", "not a url", "--json"]);
+    assert_code(&o, 2);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kind"], "bad-input", "{v}");
+    let o = w.run(&[
+        "clean",
+        "--target-url",
+        "postgres://u:hunter2@db.example.org:5432/postgres",
+    ]);
+    assert_code(&o, 3);
+    assert!(!stderr(&o).contains("hunter2"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("db.example.org"), "{}", stderr(&o));
+}

@@ -281,6 +281,7 @@ fn every_json_command_prints_json_on_bad_input() {
         &["guard", "adopt", "missing.db", "rollproof-work/runs/t.db"],
         &["intake", "missing.db"],
         &["migrations", "missing"],
+        &["clean", "--target-url", "not a url"],
         &[
             "guard",
             "grant",
