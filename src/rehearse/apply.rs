@@ -94,6 +94,18 @@ pub(super) fn apply(
     }
 }
 
+/// The fault record of an `io-error` apply (births or script).
+fn io_error_record(headroom: u64, k: &crate::engine::KilledApply) -> FaultRecord {
+    FaultRecord {
+        kind: "io-error".into(),
+        injected: k.killed,
+        detail: format!(
+            "file-size limit of {headroom} bytes above the current size; {}",
+            k.detail
+        ),
+    }
+}
+
 /// A guard refusal stops the rehearsal (exit 3); any other error is the
 /// apply's, returned as its message for the report.
 fn recorded(e: BackendError) -> Result<String, RehearseError> {
@@ -124,14 +136,7 @@ fn births(
             let headroom = fault.and_then(|f| f.headroom).unwrap_or(8192);
             let k = be.apply_births_io_limited(p, headroom)?;
             out.births_reported = Some(k.reported);
-            out.faults.push(FaultRecord {
-                kind: "io-error".into(),
-                injected: k.killed,
-                detail: format!(
-                    "file-size limit of {headroom} bytes above the current size; {}",
-                    k.detail
-                ),
-            });
+            out.faults.push(io_error_record(headroom, &k));
         }
         Some(FaultKind::DiskFull) => {
             let headroom = fault.and_then(|f| f.headroom).unwrap_or(16);
@@ -200,14 +205,7 @@ fn script(
             let headroom = fault.and_then(|f| f.headroom).unwrap_or(8192);
             let k = be.apply_script_io_limited(u.sql, &u.mode, headroom)?;
             out.script = Some(killed_run(&k));
-            out.faults.push(FaultRecord {
-                kind: "io-error".into(),
-                injected: k.killed,
-                detail: format!(
-                    "file-size limit of {headroom} bytes above the current size; {}",
-                    k.detail
-                ),
-            });
+            out.faults.push(io_error_record(headroom, &k));
         }
         Some(FaultKind::DiskFull) => {
             let headroom = fault.and_then(|f| f.headroom).unwrap_or(16);
