@@ -21,6 +21,7 @@
 use super::scan::{ScanResult, Tally, row_key};
 use super::secrets::{AllowList, Finding, scan_value};
 use super::{IntakeError, Verdict, bad};
+use crate::engine::postgres::cluster_lock::ClusterLock;
 use crate::engine::postgres::guard::{self as pg_guard, Target};
 use crate::engine::postgres::{
     PgError, catalog, load, logical, quote_ident, roles, sandbox, snapshot, sql_err,
@@ -181,10 +182,10 @@ impl Replayer {
     /// Create the role, allowed into `clone` only, owning its `public`.
     fn create(admin: &mut postgres::Client, clone: &str) -> Result<Replayer, PgError> {
         let r = Replayer {
-            // Named as a sandbox role (sandbox::role_name): an intake role
-            // has exactly a sandbox role's shape, so a rehearsal running
-            // meanwhile on the same server does not count it as a change of
-            // the cluster (roles.rs).
+            // Named as a sandbox role (sandbox::role_name), so `clean` and
+            // a reader know it for rollproof's. A rehearsal on the same
+            // server never sees it come or go: the intake holds the server
+            // lock while the role exists (cluster_lock.rs).
             name: sandbox::role_name(&random_hex::<8>())?,
             password: random_hex::<24>(),
         };
@@ -501,6 +502,8 @@ fn fill_and_scan(
 ) -> Result<(ScanResult, String, bool, String), IntakeError> {
     let mut admin = target.connect_maintenance().map_err(pg_to_intake)?;
     let mut on_clone = target.connect().map_err(pg_to_intake)?;
+    // Held while the replay role exists (cluster_lock.rs).
+    let lock = ClusterLock::take(target).map_err(pg_to_intake)?;
     let role = Replayer::create(&mut admin, &target.dbname).map_err(pg_to_intake)?;
     let owner = on_clone
         .batch_execute(&format!(
@@ -512,6 +515,7 @@ fn fill_and_scan(
     let replayed = owner.and_then(|_| replay(path, format, target, &role));
     let replayed_as = role.name.clone();
     role.retire(&mut on_clone, &mut admin);
+    drop(lock);
     replayed?;
     let secrets = scan_pg(&mut on_clone, &target.dbname, allow).map_err(pg_to_intake)?;
     let digest = logical::digest(&mut on_clone, &target.dbname)

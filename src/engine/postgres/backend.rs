@@ -18,6 +18,7 @@ mod kill;
 mod scripts;
 mod snap;
 
+use crate::engine::postgres::cluster_lock::ClusterLock;
 use crate::engine::postgres::guard::{self, Target};
 use crate::engine::postgres::{PgError, logical, snapshot};
 use crate::engine::script::ScriptMode;
@@ -47,6 +48,10 @@ pub struct PostgresBackend {
     sandbox: Option<crate::engine::postgres::sandbox::Sandbox>,
     /// The sandbox role's connection to the target.
     user: Option<Client>,
+    /// The server lock (`cluster_lock.rs`), held from before the target is
+    /// made until after the sandbox role is dropped; declared last, so
+    /// released after everything else is gone.
+    cluster_lock: Option<ClusterLock>,
 }
 
 fn be_err(e: PgError) -> BackendError {
@@ -94,6 +99,7 @@ impl PostgresBackend {
             run_id: String::new(),
             sandbox: None,
             user: None,
+            cluster_lock: None,
         })
     }
 
@@ -160,8 +166,10 @@ impl PostgresBackend {
         let checks = crate::engine::postgres::checks::run(&mut c, db).map_err(be_err)?;
         // The cluster as the rehearsal sees it: its target's properties,
         // also when measuring a snapshot clone.
+        let own = self.sandbox.as_ref().map(|s| s.role.clone());
         let cluster =
-            crate::engine::postgres::roles::capture(&mut c, &self.target.dbname).map_err(be_err)?;
+            crate::engine::postgres::roles::capture(&mut c, &self.target.dbname, own.as_deref())
+                .map_err(be_err)?;
         Ok(Self::phase(digested, checks, cluster, None, started))
     }
 
@@ -179,6 +187,7 @@ impl PostgresBackend {
         let server = guard::authorize_url(url, &allow).map_err(be_err)?;
         let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
         let target = server.with_db(&name);
+        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
         let mut client = crate::engine::postgres::load::create_database(
             &target,
             false,
@@ -200,6 +209,7 @@ impl PostgresBackend {
             run_id: run_id.to_string(),
             sandbox: None,
             user: None,
+            cluster_lock: Some(cluster_lock),
         })
     }
 }
@@ -219,10 +229,12 @@ impl Backend for PostgresBackend {
         if self.in_tx {
             let started = Instant::now();
             let db = self.target.dbname.clone();
+            let own = self.sandbox.as_ref().map(|s| s.role.clone());
             let c = self.tx_client()?;
             let digested = logical::digest_on(c, &db).map_err(be_err)?;
             let checks = crate::engine::postgres::checks::run(c, &db).map_err(be_err)?;
-            let cluster = crate::engine::postgres::roles::capture(c, &db).map_err(be_err)?;
+            let cluster =
+                crate::engine::postgres::roles::capture(c, &db, own.as_deref()).map_err(be_err)?;
             let note = "measured inside the open transaction: the logical hash and checks see its uncommitted changes".to_string();
             return Ok(Self::phase(digested, checks, cluster, Some(note), started));
         }
@@ -464,6 +476,8 @@ impl Backend for PostgresBackend {
         {
             first_err.get_or_insert(be_err(e));
         }
+        // The role is gone: another run may compare the server's roles.
+        self.cluster_lock = None;
         first_err.map_or(Ok(()), Err)
     }
 

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod catalog;
 pub mod checks;
 pub mod cluster;
+pub mod cluster_lock;
 pub mod diff;
 pub mod guard;
 pub mod leftovers;
@@ -178,7 +179,7 @@ pub fn hash_url(url: &str, allow_hosts: &[String]) -> anyhow::Result<PgHash> {
         let started = std::time::Instant::now();
         let d = logical::digest(&mut client, &target.dbname)?;
         let seconds = started.elapsed().as_secs_f64();
-        let cluster = roles::capture(&mut client, &target.dbname)?;
+        let cluster = roles::capture(&mut client, &target.dbname, None)?;
         Ok(PgHash {
             url: target.display.clone(),
             proof: "logical",

@@ -10,23 +10,20 @@
 //! (a superuser session) a role's entry carries a short digest of its
 //! stored verifier, so a changed password is seen; otherwise nothing.
 //!
-//! One exclusion, by shape, and why it cannot be by name: the per-run
-//! roles rollproof itself creates (the sandbox role of a rehearsal, the
-//! replay role of an intake), `rollproof_r_<id in letters a-p>`
-//! (`sandbox::role_name`) with exactly the sandbox's attributes (LOGIN,
-//! NOSUPERUSER, NOINHERIT, no other attribute, connection limit 8), no
-//! membership either way and no setting. This run's own role needs no
-//! exclusion: it is created before the first phase is measured and dropped
-//! after the last, so it is in every phase, compared like any role (a
-//! script that gives it a setting changes its shape and fails the proof).
-//! The exclusion is for the roles of *other* rollproof processes that
-//! start or end on the same server while this one runs: their ids are
-//! random and known only to them, so this process cannot name them, and
-//! without it two rehearsals on one server would fail each other. A role
-//! of that shape holds no attribute or membership beyond a fresh LOGIN
-//! role's, and whatever it owns or is granted inside the rehearsed
-//! database is part of that database's logical state. A role with the name and any other shape
-//! is state like any other. Scripts cannot create roles at all
+//! One exclusion, by exact identity: this run's own sandbox role, by the
+//! name this process gave it (passed in; issue #12 §1). Its name differs
+//! in every run, so leaving it in would make no two runs' cluster
+//! descriptions agree; and it exists in every phase (created before the
+//! first is measured, dropped after the last), so what a script can change
+//! about it (its own password) ends with it. Its memberships and settings are still compared
+//! like any role's: a script that gives its own role a setting fails the
+//! proof. Every other role is state, whatever it is called and whatever
+//! its shape: a login role named like another run's sandbox role that a
+//! script (run as the admin, as a migration tool would run it) leaves
+//! behind fails the proof. The roles of other rollproof runs on the same
+//! server never come or go while this run compares: each run holds the
+//! server lock (`cluster_lock.rs`) for as long as it measures or has a
+//! role. Scripts run in the sandbox cannot create roles at all
 //! (NOCREATEROLE).
 
 use super::catalog::{CatalogRow, rows_digest};
@@ -37,7 +34,8 @@ use postgres::GenericClient;
 /// The cluster description (roles.sql).
 const ROLES_SQL: &str = include_str!("roles.sql");
 
-/// Connection limit of a sandbox role (part of its exact identity).
+/// Connection limit of a per-run role (a rehearsal's sandbox role, an
+/// intake's replay role).
 pub const SANDBOX_CONNECTION_LIMIT: i32 = 8;
 
 /// The key a row is recorded under: what it is, in words.
@@ -51,8 +49,13 @@ fn key(r: &CatalogRow) -> String {
 }
 
 /// Capture the cluster's state as seen from `client`, with `target_db` the
-/// rehearsed database (its properties are captured under its name).
-pub fn capture(client: &mut impl GenericClient, target_db: &str) -> Result<ClusterState, PgError> {
+/// rehearsed database (its properties are captured under its name) and
+/// `own_role` this run's sandbox role, the one role left out (module docs).
+pub fn capture(
+    client: &mut impl GenericClient,
+    target_db: &str,
+    own_role: Option<&str>,
+) -> Result<ClusterState, PgError> {
     let readable: bool = client
         .query_one("SELECT has_table_privilege('pg_authid', 'SELECT')", &[])
         .map_err(sql_err("checking pg_authid", target_db))?
@@ -63,11 +66,10 @@ pub fn capture(client: &mut impl GenericClient, target_db: &str) -> Result<Clust
     } else {
         "NULL"
     };
-    let sql = ROLES_SQL
-        .replace("{password}", password)
-        .replace("{sandbox_limit}", &SANDBOX_CONNECTION_LIMIT.to_string());
+    let sql = ROLES_SQL.replace("{password}", password);
+    let own = own_role.unwrap_or("");
     let rows: Vec<CatalogRow> = client
-        .query(&sql, &[&target_db])
+        .query(&sql, &[&target_db, &own])
         .map_err(sql_err("reading the cluster's roles", target_db))?
         .iter()
         .map(|r| CatalogRow {

@@ -20,13 +20,9 @@ SELECT kind, obj, sub, def FROM (
            'VALID UNTIL ' || to_char(r.rolvaliduntil AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
            {password}) AS def
   FROM pg_roles r
-  -- rollproof's own sandbox roles, by exact identity (see roles.rs)
-  WHERE NOT (r.rolname ~ '^rollproof_r_[a-p]{1,40}$' AND r.rolcanlogin
-             AND NOT (r.rolsuper OR r.rolinherit OR r.rolcreaterole OR r.rolcreatedb
-                      OR r.rolreplication OR r.rolbypassrls)
-             AND r.rolconnlimit = {sandbox_limit} AND r.rolvaliduntil IS NULL
-             AND NOT EXISTS (SELECT 1 FROM pg_auth_members m WHERE r.oid IN (m.member, m.roleid))
-             AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setrole = r.oid))
+  -- this run's own sandbox role, by its exact name ($2; '' when there is
+  -- none): its name differs in every run (see roles.rs)
+  WHERE r.rolname::text <> $2
   UNION ALL
   SELECT 'membership', g.rolname::text, m.rolname::text,
          concat_ws(' ', CASE WHEN am.admin_option THEN 'WITH ADMIN OPTION' END,

@@ -1,7 +1,8 @@
 //! The PostgreSQL sandbox for user SQL: every change script runs on its own
 //! connection, logged in as a role created for this one rehearsal,
-//! `rollproof_r_<run id in letters>` ([`role_name`]; so `rollproof clean`
-//! can find one a crash left behind), and dropped at the end.
+//! `rollproof_r_<run id in letters>` ([`role_name`]; so one a crash left
+//! behind is recognisable), and dropped at the end. It is the one role the
+//! cluster comparison leaves out, by that exact name (`roles.rs`).
 //!
 //! The role is `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
 //! NOBYPASSRLS NOINHERIT`, a member of no role at all (so neither of

@@ -123,7 +123,8 @@ fn wait_for_admin() -> String {
 fn admin_change(c: &'static Cluster, name: &str, sql: &str) -> std::thread::JoinHandle<()> {
     let (pattern, sql) = (format!("rollproof\\_lg\\_{name}\\_%"), sql.to_string());
     std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // Generous: the rehearsal may first wait its turn on the server (cluster_lock.rs).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
         let poll = || {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -494,12 +495,27 @@ fn a_plain_role_created_during_the_rehearsal_fails() {
 
 #[test]
 fn a_role_shaped_like_a_sandbox_role_but_privileged_fails() {
-    // The one exclusion is by exact shape: the name alone is not enough.
     on_roles_cluster(
         "lookalike",
         By::Admin("CREATE ROLE rollproof_r_abcdefgh LOGIN CREATEDB NOINHERIT CONNECTION LIMIT 8;"),
         "cluster_unchanged",
         ("role", "rollproof_r_abcdefgh", "added", "CREATEDB"),
+    );
+}
+
+#[test]
+fn a_role_with_exactly_a_sandbox_roles_shape_fails() {
+    // Regression (#12 §1): the cluster comparison once skipped every role
+    // of the sandbox's name and shape, so a login role with a password
+    // that an admin-run script left behind passed. The only role skipped
+    // now is this run's own, by its exact name.
+    on_roles_cluster(
+        "sandboxshape",
+        By::Admin(
+            "CREATE ROLE rollproof_r_ponmlkji LOGIN NOSUPERUSER NOINHERIT CONNECTION LIMIT 8 PASSWORD 'backdoor';",
+        ),
+        "cluster_unchanged",
+        ("role", "rollproof_r_ponmlkji", "added", "LOGIN"),
     );
 }
 
