@@ -220,6 +220,8 @@ def logical_hash(path):
                 n: as_str(v) if isinstance(v, Text) else v for n, v in found
             },
             "tables": tables,
+            # Reported, never hashed (docs/LOGICAL-HASH.md "Settings").
+            "freelist_pages": conn.execute("PRAGMA freelist_count").fetchone()[0],
         }
     finally:
         conn.close()

@@ -1,9 +1,11 @@
 //! Change scripts on PostgreSQL run as a role made for the rehearsal, on
-//! their own connection: `COPY … TO PROGRAM`, `DROP DATABASE` of a database
-//! rollproof did not create, `CREATE ROLE … SUPERUSER` and `SET ROLE` to the
-//! admin are refused by the server, named in a FAIL report, and every other
+//! their own connection: `COPY … TO/FROM PROGRAM`, `COPY` to or from a
+//! server file, `pg_read_file`, `CREATE DATABASE`, `DROP DATABASE` of a
+//! database rollproof did not create, `CREATE ROLE … SUPERUSER`, and
+//! `RESET ROLE` / `SET ROLE` to the admin are refused by the server, the
+//! statement named (number and text) in a FAIL report, and every other
 //! database and every role are as they were; the role itself is gone after
-//! the run. The kill fault terminates a script's session part-way.
+//! the run (#12 §3). The kill fault terminates a script's session part-way.
 
 use crate::postgres::exists;
 use crate::scripts::{rehearse_one, verify_report};
@@ -112,6 +114,10 @@ fn refused(w: &Work, name: &str, up: &str, needle: &str) -> Value {
         f["message"].as_str().unwrap().contains(needle),
         "{name}: {f}"
     );
+    // The statement is named: its number and its text.
+    let sql = f["sql"].as_str().unwrap();
+    let collapsed = up.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!sql.is_empty() && collapsed.contains(sql), "{name}: {f}");
     let c = check(&r, "script_completed:apply");
     assert_eq!(c["outcome"], "fail", "{name}");
     assert_eq!(check(&r, "restored_logically")["outcome"], "pass", "{name}");
@@ -170,6 +176,45 @@ fn server_escapes_are_refused_and_nothing_outside_the_rehearsal_changes() {
         "SELECT pg_read_file('/etc/passwd');\n",
         "permission denied",
     );
+    let r = refused(
+        &w,
+        "pg-copy-from-program",
+        &format!(
+            "CREATE TABLE staging (a text);\nCOPY staging FROM PROGRAM 'touch {}; echo 1';\n",
+            marker.display()
+        ),
+        "pg_execute_server_program",
+    );
+    assert_eq!(r["apply"]["script"]["failure"]["statement"], 2);
+    assert!(!marker.exists(), "COPY FROM PROGRAM ran a shell command");
+    let written = w.path("copied-out");
+    refused(
+        &w,
+        "pg-copy-to-file",
+        &format!("COPY (SELECT 'x') TO '{}';\n", written.display()),
+        "pg_write_server_files",
+    );
+    assert!(!written.exists(), "COPY TO a server file wrote it");
+    refused(
+        &w,
+        "pg-copy-from-file",
+        "CREATE TABLE staging (line text);\nCOPY staging FROM '/etc/passwd';\n",
+        "pg_read_server_files",
+    );
+    refused(
+        &w,
+        "pg-create-db",
+        "CREATE DATABASE evil_copy;\n",
+        "permission denied to create database",
+    );
+    let r = refused(
+        &w,
+        "pg-reset-role",
+        "RESET ROLE;\nCREATE ROLE evil_after_reset SUPERUSER;\n",
+        "superuser",
+    );
+    // RESET ROLE runs (there is nothing to reset to), and changes nothing.
+    assert_eq!(r["apply"]["script"]["failure"]["statement"], 2);
     assert_eq!(server_state(), before);
 }
 

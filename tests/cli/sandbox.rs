@@ -1,8 +1,12 @@
-//! Change scripts run in a sandbox (SQLite): a script that reaches outside
-//! its rehearsal target — ATTACH of the scenario's own source database,
-//! VACUUM INTO a file outside the workspace, extension loading, dangerous
-//! pragmas — is refused with the statement and the reason in a FAIL report,
-//! and every other file keeps its bytes. Faults hit sql applies too.
+//! Change scripts run in a sandbox (SQLite, #12 §3): a script that reaches
+//! outside its rehearsal target — ATTACH of the scenario's own source
+//! database or of any other, DETACH, VACUUM INTO a file outside the
+//! workspace, extension loading, `writable_schema`, dangerous pragmas — is
+//! refused with the statement and the reason in a FAIL report, and every
+//! other file keeps its bytes. A write outside `main`/`temp` needs an
+//! attached database, which no script can get; the authorizer's rule for
+//! it is pinned by a unit test (`engine::sqlite::sandbox`). Faults hit sql
+//! applies too.
 
 use crate::scripts::{rehearse_one, shop_clone, sql_scenario, verify_report};
 use crate::util::*;
@@ -126,6 +130,11 @@ fn extensions_and_dangerous_pragmas_are_refused_with_their_reason() {
             "max_page_count",
         ),
         ("detach", "DETACH DATABASE temp;\n", "DETACH"),
+        (
+            "attach-memory",
+            "ATTACH DATABASE ':memory:' AS aux;\n",
+            "ATTACH of `:memory:`",
+        ),
     ] {
         let sc = sql_scenario(
             &w,
@@ -135,10 +144,26 @@ fn extensions_and_dangerous_pragmas_are_refused_with_their_reason() {
             None,
             "@@[scripts]\ntransaction = \"none\"\n",
         );
+        let before = digests(w.dir.path());
         let (o, r) = rehearse_one(&w, &sc);
         assert_code(&o, 1);
-        let m = refusal(&r.unwrap());
+        let r = r.unwrap();
+        assert_eq!(r["verdict"], "FAIL", "{name}");
+        let m = refusal(&r);
         assert!(m.contains(needle), "{name}: {m}");
+        // The statement is named, by number and text.
+        let f = &r["apply"]["script"]["failure"];
+        assert_eq!(f["statement"], 1, "{name}: {f}");
+        let sql = f["sql"].as_str().unwrap();
+        assert!(
+            !sql.is_empty() && up.contains(sql.trim_end_matches(';')),
+            "{name}: {f}"
+        );
+        assert_eq!(
+            digests(w.dir.path()),
+            before,
+            "{name}: no other file changed"
+        );
     }
     // What a migration needs still runs.
     let up = "PRAGMA foreign_keys = OFF;\nPRAGMA user_version = 42;\nPRAGMA table_info(orders);\nCREATE TEMP TABLE t AS SELECT * FROM orders;\nVACUUM;\n";

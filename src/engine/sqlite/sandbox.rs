@@ -380,6 +380,48 @@ mod tests {
     }
 
     #[test]
+    fn every_write_outside_main_and_temp_is_denied_even_to_a_database_already_attached() {
+        // No script can attach a database (above); this pins the second
+        // line of defence: were one attached, nothing could write it.
+        let d = tempfile::tempdir().unwrap();
+        let other = d.path().join("other.db");
+        let mut c = Connection::open_in_memory().unwrap();
+        c.execute_batch(&format!(
+            "CREATE TABLE t(x); ATTACH '{}' AS aux; CREATE TABLE aux.u(x); INSERT INTO aux.u VALUES (1);",
+            other.display()
+        ))
+        .unwrap();
+        let bytes = std::fs::read(&other).unwrap();
+        let sb = Sandbox::install(&mut c).unwrap();
+        for sql in [
+            "INSERT INTO aux.u VALUES (2)",
+            "UPDATE aux.u SET x = 3",
+            "DELETE FROM aux.u",
+            "CREATE TABLE aux.v(a)",
+            "DROP TABLE aux.u",
+            "CREATE INDEX aux.ux ON u(x)",
+            "CREATE VIEW aux.w AS SELECT 1",
+            "ALTER TABLE aux.u ADD COLUMN y",
+            "PRAGMA aux.user_version = 3",
+        ] {
+            let r = sb.conn().execute_batch(sql);
+            let denied = sb.take_denial();
+            assert!(r.is_err(), "{sql} ran");
+            let why = denied.unwrap_or_default();
+            assert!(why.contains("aux"), "{sql}: {why}");
+        }
+        // Reading it is not a write.
+        let n: i64 = sb
+            .conn()
+            .query_row("SELECT count(*) FROM aux.u", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(sb);
+        drop(c);
+        assert_eq!(std::fs::read(&other).unwrap(), bytes, "aux kept its bytes");
+    }
+
+    #[test]
     fn what_a_migration_needs_is_allowed() {
         for sql in [
             "PRAGMA foreign_keys = OFF; PRAGMA user_version = 7; PRAGMA journal_mode; PRAGMA table_info(t)",

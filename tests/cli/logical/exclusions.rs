@@ -122,4 +122,5 @@ fn a_changed_table_is_named_with_its_sql_before_and_after() {
     );
     assert!(after.contains("extra TEXT"), "{after}");
     verify_artifacts(&w, &path, &r);
+    python_agrees(&r);
 }

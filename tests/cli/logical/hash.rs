@@ -160,3 +160,93 @@ fn an_empty_file_or_a_foreign_file_is_not_a_database() {
     );
     assert_eq!(std::fs::read(&empty).unwrap(), b"", "still empty");
 }
+
+/// One file per class of the logical state (#12 §1, §2, §4): each is the
+/// base file plus exactly one thing. rollproof and tools/logical_hash.py
+/// must agree on every one, and every one but `ANALYZE` must differ from
+/// the base.
+const CLASSES: &[(&str, &str)] = &[
+    // §1: look-alike names are state; SQLite's own statistics are not.
+    (
+        "trigger named like the statistics",
+        "CREATE TRIGGER sqlitexstat_evil AFTER INSERT ON staff BEGIN DELETE FROM staff WHERE id = new.id; END;",
+    ),
+    (
+        "index in another case",
+        "CREATE INDEX SQLITE0STAT_x ON staff(note);",
+    ),
+    (
+        "quoted look-alike view",
+        "CREATE VIEW \"sqlite-stat evil\" AS SELECT * FROM staff;",
+    ),
+    (
+        "quoted look-alike table",
+        "CREATE TABLE \"sqlite-stat evil\"(id, email);",
+    ),
+    ("analyze", "ANALYZE;"),
+    // rollproof's own provenance record is state like any table.
+    (
+        "provenance table",
+        "CREATE TABLE rollproof_provenance(k TEXT PRIMARY KEY, v TEXT); INSERT INTO rollproof_provenance VALUES ('a', 'b');",
+    ),
+    // §2: every persistent setting.
+    ("application_id", "PRAGMA application_id = 7;"),
+    ("user_version", "PRAGMA user_version = 13;"),
+    ("page_size", "PRAGMA page_size = 8192; VACUUM;"),
+    ("auto_vacuum", "PRAGMA auto_vacuum = FULL; VACUUM;"),
+    ("journal_mode", "PRAGMA journal_mode = WAL;"),
+    // §4: the first AUTOINCREMENT counter.
+    (
+        "sqlite_sequence",
+        "CREATE TABLE refunds(id INTEGER PRIMARY KEY AUTOINCREMENT, amount INTEGER); INSERT INTO refunds(amount) VALUES (5);",
+    ),
+    // Free pages are reported, not hashed.
+    (
+        "free pages",
+        "CREATE TABLE junk(x); INSERT INTO junk SELECT zeroblob(3000) FROM staff; DROP TABLE junk;",
+    ),
+];
+
+#[test]
+fn python_agrees_on_every_class_of_the_logical_state() {
+    let w = Work::new();
+    let dir = w.path("classes");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join("base.db");
+    make(&base, FOREIGN);
+    // The text encoding is set before anything is written: its own file.
+    let utf16 = dir.join("encoding.db");
+    make(&utf16, &format!("PRAGMA encoding = 'UTF-16be'; {FOREIGN}"));
+    let mut files = vec![
+        ("base".to_string(), base.clone()),
+        ("encoding".into(), utf16),
+    ];
+    for (i, (name, sql)) in CLASSES.iter().enumerate() {
+        let f = dir.join(format!("class{i}.db"));
+        std::fs::copy(&base, &f).unwrap();
+        make(&f, sql);
+        // WAL: fold the log back so the main file is the whole state.
+        let c = rusqlite::Connection::open(&f).unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+        drop(c);
+        files.push((name.to_string(), f));
+    }
+    let refs: Vec<&Path> = files.iter().map(|(_, f)| f.as_path()).collect();
+    let ours = hash_json(&w, &refs);
+    let base_sha = ours[0]["logical"]["sha256"].clone();
+    for ((name, f), h) in files.iter().zip(&ours) {
+        let py = python_logical(f);
+        for key in ["sha256", "schema_sha256", "settings", "tables"] {
+            assert_eq!(py[key], h["logical"][key], "{name}: {key}");
+        }
+        assert_eq!(
+            py["freelist_pages"], h["free_space"]["freelist_pages"],
+            "{name}: freelist"
+        );
+        let same = matches!(name.as_str(), "base" | "analyze" | "free pages");
+        assert_eq!(h["logical"]["sha256"] == base_sha, same, "{name}");
+    }
+    let free = files.iter().position(|(n, _)| n == "free pages").unwrap();
+    assert!(ours[free]["free_space"]["freelist_pages"].as_u64() > Some(0));
+}

@@ -87,6 +87,30 @@ fn a_down_script_that_turns_on_auto_vacuum_fails() {
 }
 
 #[test]
+fn a_down_script_that_leaves_the_user_version_changed_fails() {
+    // Migration tools store the schema version here: a rollback that
+    // leaves it bumped tells the next migration run the change is applied.
+    changed(
+        "user-version",
+        "PRAGMA user_version = 7;",
+        "user_version",
+        rollproof::surface::SURFACE_VERSION.into(),
+        7.into(),
+    );
+}
+
+#[test]
+fn a_down_script_that_changes_the_application_id_fails() {
+    changed(
+        "application-id",
+        "PRAGMA application_id = 7;",
+        "application_id",
+        rollproof::surface::APPLICATION_ID.into(),
+        7.into(),
+    );
+}
+
+#[test]
 fn deleted_rows_left_in_free_space_are_reported() {
     let w = Work::new();
     let up = "CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT);\n\
