@@ -197,6 +197,40 @@ fn the_first_autoincrement_table_does_not_break_verify() {
     assert_success(&verify_report(&w, &o));
 }
 
+#[test]
+fn a_down_script_that_leaves_sqlite_sequence_behind_is_named() {
+    // #12 §5: dropping the only AUTOINCREMENT table leaves SQLite's
+    // sqlite_sequence table in the schema; the FAIL names it as an added
+    // table with its SQL, not just "schema differs".
+    let w = Work::new();
+    let db = shop_clone(&w);
+    let up = "CREATE TABLE refunds (id INTEGER PRIMARY KEY AUTOINCREMENT, cents INTEGER NOT NULL);\n\
+              INSERT INTO refunds (cents) VALUES (250);\n";
+    let sc = sql_scenario(
+        &w,
+        "sequence-left",
+        &db,
+        up,
+        Some("DROP TABLE refunds;\n"),
+        "[apply.expect_rows]\nrefunds = 1\n@@",
+    );
+    let (o, r) = rehearse_one(&w, &sc);
+    assert_code(&o, 1);
+    let r = r.unwrap();
+    assert_eq!(r["verdict"], "FAIL");
+    let objects = r["diff"]["objects"].as_array().expect("objects named");
+    let seq = objects
+        .iter()
+        .find(|x| x["name"] == "sqlite_sequence")
+        .unwrap_or_else(|| panic!("sqlite_sequence not named: {objects:?}"));
+    assert_eq!(
+        (seq["kind"].as_str(), seq["change"].as_str()),
+        (Some("table"), Some("added"))
+    );
+    assert_eq!(seq["after"], "CREATE TABLE sqlite_sequence(name,seq)");
+    assert_success(&verify_report(&w, &o));
+}
+
 /// Statement 1 adds a column; statement 2 (line 4) breaks a foreign key;
 /// statement 3 would have run after it.
 const HALF: &str = "ALTER TABLE orders ADD COLUMN channel TEXT;\n\
