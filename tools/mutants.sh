@@ -20,4 +20,6 @@ if ! cargo mutants --version 2>/dev/null | grep -q "$version"; then
   echo "mutants: installing cargo-mutants $version (once)..." >&2
   cargo install --locked --version "$version" cargo-mutants
 fi
+# cargo-mutants writes its results under target/, which a fresh clone lacks.
+mkdir -p target
 exec cargo mutants --jobs 1 "$@"
