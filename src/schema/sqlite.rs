@@ -6,8 +6,11 @@
 //!
 //! Objects SQLite itself maintains are not part of a schema a user wrote and
 //! are left out by exact name: `sqlite_sequence` and `sqlite_stat1`…`4`.
-//! rollproof's own `rollproof_provenance` table is left out too. Nothing
-//! else is skipped, whatever it is called.
+//! rollproof's own `rollproof_provenance` table is left out too, and so are
+//! the shadow tables of virtual tables, by SQLite's own word for them
+//! (`PRAGMA table_list` type `shadow`): their virtual table creates and
+//! writes them, and a row written into one directly corrupts its index.
+//! Nothing else is skipped, whatever it is called.
 
 use super::tokens::{Kind, Token, tokenize};
 use super::{
@@ -43,9 +46,10 @@ pub fn read(conn: &Connection) -> rusqlite::Result<Schema> {
     let rows: Vec<(String, String, String, Option<String>)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
+    let shadow = shadow_tables(conn)?;
     for (kind, name, tbl, sql) in rows {
         match (kind.as_str(), sql) {
-            ("table", sql) if !is_excluded_table(&name) => {
+            ("table", sql) if !is_excluded_table(&name) && !shadow.contains(&name) => {
                 schema.tables.push(read_table(conn, &name, sql)?);
             }
             ("index", Some(sql)) => schema.indexes.push(read_index(conn, &name, &tbl, sql)?),
@@ -67,6 +71,45 @@ pub fn read(conn: &Connection) -> rusqlite::Result<Schema> {
     Ok(schema)
 }
 
+/// The shadow tables of the `main` database's virtual tables, as SQLite
+/// itself names them.
+pub fn shadow_tables(conn: &Connection) -> rusqlite::Result<std::collections::BTreeSet<String>> {
+    let mut st = conn
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")?;
+    st.query_map([], |r| r.get::<_, String>(0))?.collect()
+}
+
+/// Full-text modules whose tables rollproof fills through the virtual table
+/// itself (any text in, SQLite builds the index); other modules' tables are
+/// created empty.
+pub const FILLABLE_MODULES: &[&str] = &["fts3", "fts4", "fts5"];
+
+/// The user columns of a virtual table (hidden ones left out), when its
+/// module is one rollproof fills.
+fn virtual_columns(conn: &Connection, name: &str, module: &str) -> rusqlite::Result<Vec<Column>> {
+    if !FILLABLE_MODULES.contains(&module.to_ascii_lowercase().as_str()) {
+        return Ok(Vec::new());
+    }
+    let mut st = conn.prepare(&format!("PRAGMA main.table_xinfo({})", quote(name)))?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, i64>(6)?)))?;
+    let mut columns = Vec::new();
+    for row in rows {
+        let (col, hidden) = row?;
+        if hidden == 0 {
+            columns.push(Column {
+                name: col,
+                sql_type: String::new(),
+                not_null: false,
+                default: None,
+                auto: None,
+                collation: None,
+                generated: None,
+            });
+        }
+    }
+    Ok(columns)
+}
+
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
@@ -84,7 +127,9 @@ fn read_table(conn: &Connection, name: &str, sql: Option<String>) -> rusqlite::R
     let virtual_module = body.virtual_module.clone();
     let mut columns = Vec::new();
     let mut pk: Vec<(i64, String)> = Vec::new();
-    if virtual_module.is_none() {
+    if let Some(module) = &virtual_module {
+        columns = virtual_columns(conn, name, module)?;
+    } else {
         let mut st = conn.prepare(&format!("PRAGMA main.table_xinfo({q})"))?;
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {

@@ -30,4 +30,5 @@ mod sandbox;
 mod schemas;
 mod scripts;
 mod seal;
+mod virtual_tables;
 mod workspace;
