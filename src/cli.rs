@@ -93,7 +93,11 @@ where
         Ok(c) => c,
         Err(e) => return usage_error(&e, &args),
     };
-    match run(cli) {
+    let outcome = run(cli);
+    // An interrupted run's outcome is the signal's (130/143), not the error
+    // its vanished temporaries caused meanwhile.
+    crate::util::cleanup::yield_to_interruption();
+    match outcome {
         Ok(status) => status,
         Err(err) => crate::exit::report_error(&err, json),
     }

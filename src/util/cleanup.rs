@@ -11,9 +11,24 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 static REGISTRY: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// The signal being handled (0: none). Set before the watcher removes
+/// anything, so the main thread, whose files vanish under it, never reports
+/// the resulting error (or a success) as the run's outcome.
+static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
+
+/// Once a SIGINT/SIGTERM is being handled, never return: the watcher ends
+/// the process with 128 + the signal when its removals are done. Called on
+/// every way out of a command.
+pub fn yield_to_interruption() {
+    while INTERRUPTED.load(Ordering::SeqCst) != 0 {
+        std::thread::park_timeout(std::time::Duration::from_millis(50));
+    }
+}
 
 /// Remove `path` (file or folder) if the process is interrupted.
 pub fn register(path: &Path) {
@@ -125,6 +140,7 @@ pub fn on_signal_remove_temporaries() {
         };
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
+                INTERRUPTED.store(sig, Ordering::SeqCst);
                 let removed = remove_registered();
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
                 eprintln!(
