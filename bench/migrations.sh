@@ -26,7 +26,7 @@ rows=${1:-400000}
 steps=${2:-50}
 
 cargo build --locked --release --quiet
-bin=$PWD/target/release/rollproof
+bin=${CARGO_TARGET_DIR:-$PWD/target}/release/rollproof
 command -v sqlite3 >/dev/null || { echo "bench: needs the sqlite3 shell" >&2; exit 2; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/rollproof-mig-bench.XXXXXX")

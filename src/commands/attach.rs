@@ -33,7 +33,8 @@ use std::path::{Path, PathBuf};
     another blocker, or --close on a blocker the evidence cannot close). Nothing is written\n\
     unless the exit code is 0.")]
 pub struct Args {
-    /// The sealed proof report (JSON) written by `rollproof rehearse`.
+    /// The sealed proof report (JSON) written by `rollproof rehearse` or
+    /// `rollproof migrations`.
     pub report: PathBuf,
     /// The blocker map to record the evidence in.
     #[arg(long, value_name = "MAP")]
@@ -105,7 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         crate::evidence::verify::check_file(&args.report, args.artifacts.as_deref(), Some(&trust))
             .context("cannot verify the report")?;
     let signature = checked.signature.clone();
-    let report = match (checked.ok(), checked.report) {
+    // A rehearsal's report or a migrations folder's: the same rules.
+    let report = match (checked.ok(), checked.facts()) {
         (true, Some(r)) => r,
         (_, _) => {
             for p in &checked.problems {
@@ -168,10 +170,10 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
         report: relative_to(parent_dir(&map_real), &report_real),
         seal: report.seal.clone(),
         verdict: report.verdict.to_string(),
-        proof: report.proof.to_string(),
+        proof: report.proof.clone(),
         leg: report.leg.clone(),
-        surrogate_sha256: report.surrogate.sha256.clone(),
-        scenario: report.scenario.name.clone(),
+        surrogate_sha256: report.subject_sha256.clone(),
+        scenario: report.name.clone(),
         rehearsed_at: report.started_at.clone(),
         date: crate::util::timefmt::today(),
     };

@@ -12,6 +12,7 @@ use crate::migrations::report::{MigrationsReport, StepReport, StepStatus};
 use crate::migrations::run::{Event, Request};
 use crate::migrations::select::Selection;
 use crate::migrations::step::Transactions;
+use anyhow::Context;
 use std::path::PathBuf;
 
 /// Rehearse every migration of a folder on a database filled with data:
@@ -89,6 +90,13 @@ pub struct Args {
     /// Blocker id the report is evidence for (needed to attach it).
     #[arg(long, value_name = "ID", default_value = "")]
     pub blocker: String,
+    /// Sign the report with this ed25519 OpenSSH private key (default: the
+    /// file named by $ROLLPROOF_SIGNING_KEY): `<report>.json.sig`, checked
+    /// with `ssh-keygen -Y verify -n rollproof-report` or `rollproof verify
+    /// --trust` (docs/KEYS.md); a signed PASS report can be promoted and
+    /// attached to a blocker like a rehearsal's.
+    #[arg(long, value_name = "PATH")]
+    pub sign_key: Option<PathBuf>,
     /// Keep the run folder (working database and last snapshot) and print it.
     #[arg(long)]
     pub keep: bool,
@@ -113,7 +121,12 @@ Examples:
   rollproof migrations examples/migrations/sqlite-dbmate   # some downs fail: exit 1
   rollproof migrations examples/migrations/sqlite-diesel --junit migrations.xml   # exit 1
   rollproof migrations examples/migrations/sqlite-diesel --rows 500 --seed 7   # exit 1
-  rollproof migrations examples/migrations/sqlite-dbmate --only 20240302090000 --json";
+  rollproof migrations examples/migrations/sqlite-dbmate --only 20240302090000 --json
+  ssh-keygen -q -t ed25519 -N '' -C ci@example.org -f ci_key
+  rollproof migrations examples/migrations/sqlite-dbmate --only 20240302090000 --sign-key ci_key
+
+Signing (docs/KEYS.md): --sign-key KEY or ROLLPROOF_SIGNING_KEY=KEY writes <report>.json.sig;
+a signed PASS report (with --blocker ID) is promoted and attached like a rehearsal's.";
 
 fn on_off(s: &str) -> Result<bool, String> {
     match s {
@@ -172,6 +185,10 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
         Some(r) => r.clone(),
         None => crate::guard::workspace()?.join("reports"),
     };
+    crate::util::fsutil::writable_dir(&reports).context("--reports")?;
+    // A bad key is bad input before anything runs.
+    let sign_key = crate::evidence::sign::SigningKey::from_flag_or_env(args.sign_key.as_deref())?
+        .map(std::sync::Arc::new);
     let req = Request {
         dir: args.dir.clone(),
         layout: args.layout,
@@ -190,6 +207,7 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
         blocker: args.blocker.clone(),
         keep: args.keep,
         data: data_plan(args)?,
+        sign_key,
     };
     let mut bar: Option<indicatif::ProgressBar> = None;
     let quiet = args.json;
@@ -206,6 +224,11 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
                     folder.layout.as_str(),
                     if folder.detected { ", detected" } else { "" },
                     folder.migrations.len()
+                );
+            }
+            if backend == "postgres" {
+                eprintln!(
+                    "rollproof: note: data first is SQLite only so far: on PostgreSQL every step runs on tables holding only the rows the migrations insert"
                 );
             }
             bar = Some(crate::util::progress::steps_bar(
@@ -229,11 +252,14 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
         crate::migrations::junit::write(r, file)?;
     }
     if args.json {
-        print_json(r, outcome.path.as_deref())?;
+        print_json(r, outcome.path.as_deref(), outcome.signature.as_deref())?;
     } else {
         print_table(r);
         if let Some(p) = &outcome.path {
             println!("report: {}", p.display());
+        }
+        if let Some(p) = &outcome.signature {
+            println!("signature: {}", p.display());
         }
     }
     if let Some(k) = &outcome.kept {
@@ -247,7 +273,11 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
 }
 
 /// The JSON summary: the verdict and, per step, its status and findings.
-fn print_json(r: &MigrationsReport, path: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn print_json(
+    r: &MigrationsReport,
+    path: Option<&std::path::Path>,
+    signature: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let steps: Vec<serde_json::Value> = r
         .steps
         .iter()
@@ -273,6 +303,7 @@ fn print_json(r: &MigrationsReport, path: Option<&std::path::Path>) -> anyhow::R
         "summary": r.summary,
         "report": path.map(|p| p.display().to_string()),
         "seal": r.seal,
+        "signature": signature.map(|p| p.display().to_string()),
         "steps": steps,
     });
     println!("{}", serde_json::to_string_pretty(&v)?);

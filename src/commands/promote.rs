@@ -11,7 +11,8 @@ use std::path::PathBuf;
 /// is the one command that adds a report to the repository's sealed
 /// reports/: each REPORT must verify and must not be a dry run; it is
 /// copied, with its Markdown rendering and its detached signature
-/// (REPORT.sig) when present, to <to>/<scenario>/<file>, and exactly those
+/// (REPORT.sig) when present, to <to>/<scenario>/<file> (a migrations
+/// report: <to>/migrations-<folder>/<file>), and exactly those
 /// files are sealed in SEALS.json. Nothing else is sealed.
 #[derive(Debug, clap::Args)]
 #[command(after_help = AFTER_HELP)]

@@ -1,15 +1,15 @@
 //! Promotion: the one deliberate step that turns a rehearsal's report (in
 //! the workspace, ignored by git) into sealed evidence in the repository.
 //!
-//! Each report must verify and must not be a dry run. It is copied with its
+//! Each report (a rehearsal's, or a migrations folder's) must verify and
+//! must not be a dry run. It is copied with its
 //! companions — the Markdown rendering beside it (`X.md`) and a detached
 //! signature (`X.json.sig`) when present — to `<to>/<scenario>/<file>`, and
 //! exactly those files are then (re)sealed in `SEALS.json`; nothing else is
 //! sealed, so a promotion can never sweep throwaway runs into the evidence.
 
-use crate::evidence::report::Report;
 use crate::evidence::seal::{self, SealOptions, SealOutcome};
-use crate::evidence::verify::{self, Problem};
+use crate::evidence::verify::{self, Facts, Problem};
 use crate::guard::Refusal;
 use std::path::{Path, PathBuf};
 
@@ -93,10 +93,11 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Promote
     move |source| PromoteError::Io { what, path, source }
 }
 
-/// Check one report: it verifies and is not a dry run.
-fn admit(report: &Path) -> Result<Report, PromoteError> {
+/// Check one report (a rehearsal's or a migrations folder's): it verifies
+/// and is not a dry run.
+fn admit(report: &Path) -> Result<Facts, PromoteError> {
     let checked = verify::check_file(report, None, None)?;
-    let r = match (checked.ok(), checked.report) {
+    let r = match (checked.ok(), checked.facts()) {
         (true, Some(r)) => r,
         _ => {
             return Err(PromoteError::NotVerified {
@@ -116,9 +117,9 @@ fn admit(report: &Path) -> Result<Report, PromoteError> {
 }
 
 /// Work out where an admitted report's files go.
-fn plan(report: &Path, r: &Report, to: &Path, root: &Path) -> Result<Plan, PromoteError> {
+fn plan(report: &Path, r: &Facts, to: &Path, root: &Path) -> Result<Plan, PromoteError> {
     let name = report.file_name().unwrap_or_default();
-    let folder = to.join(&r.scenario.name);
+    let folder = to.join(&r.name);
     let mut copies = Vec::new();
     let md = crate::evidence::render::markdown_path(report);
     let sig = signature_path(report);
@@ -157,7 +158,7 @@ pub fn promote(reports: &[PathBuf], to: &Path, root: &Path) -> Result<Outcome, P
     let root = root
         .canonicalize()
         .map_err(io("cannot resolve the project root", root))?;
-    let admitted: Vec<Report> = reports.iter().map(|r| admit(r)).collect::<Result<_, _>>()?;
+    let admitted: Vec<Facts> = reports.iter().map(|r| admit(r)).collect::<Result<_, _>>()?;
     std::fs::create_dir_all(to).map_err(io("cannot create", to))?;
     let to = to.canonicalize().map_err(io("cannot resolve", to))?;
     if !to.starts_with(&root) {

@@ -618,6 +618,76 @@ pub struct Report {
 
 pub use crate::evidence::canonical::{canonical_bytes, canonicalize, seal_of};
 
+/// A report the one report writer ([`write_sealed`]) seals, writes and
+/// signs: a rehearsal's [`Report`] and a migrations folder's report
+/// (`crate::migrations::report::MigrationsReport`). Both are filed as
+/// `<reports>/<folder>/<stamp>-<id>.json` and sealed the same way.
+pub trait Sealed: Serialize {
+    /// The `seal` field.
+    fn seal_field(&mut self) -> &mut String;
+    /// The folder under the reports folder the report is filed in (a
+    /// scenario's name; `migrations-<folder>` for a migrations folder).
+    fn report_folder(&self) -> String;
+    /// When the run started, UTC `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    fn started_at(&self) -> &str;
+    /// The run's id.
+    fn run_id(&self) -> &str;
+}
+
+/// Compute and set `r`'s seal: the SHA-256 of its canonical bytes without
+/// `seal`.
+pub fn seal_report<R: Sealed>(r: &mut R) -> Result<(), ReportError> {
+    r.seal_field().clear();
+    let v = serde_json::to_value(&*r)?;
+    *r.seal_field() = seal_of(&v);
+    Ok(())
+}
+
+/// The bytes a report is written as: canonical (sorted) structure, pretty,
+/// with a trailing newline.
+pub fn file_bytes<R: Serialize>(r: &R) -> Result<Vec<u8>, ReportError> {
+    let v = canonicalize(&serde_json::to_value(r)?);
+    let mut bytes = serde_json::to_vec_pretty(&v)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A report's file name: the start time as `YYYYMMDDTHHMMSSZ`, then the
+/// run id, so that names sort by time.
+pub fn report_file_name(started_at: &str, run_id: &str) -> String {
+    let t: String = started_at
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    // "YYYYMMDDTHHMMSSsss" -> drop the milliseconds.
+    let stamp = t.get(..15).unwrap_or(&t);
+    format!("{stamp}Z-{run_id}.json")
+}
+
+/// The one report writer: seal `r`, write it atomically to
+/// `<dir>/<folder>/<stamp>-<id>.json` and, with a key, sign the written
+/// bytes into `<report>.json.sig` (namespace `rollproof-report`,
+/// docs/KEYS.md). Returns the report's path.
+pub fn write_sealed<R: Sealed>(
+    r: &mut R,
+    dir: &Path,
+    key: Option<&crate::evidence::sign::SigningKey>,
+) -> Result<PathBuf, ReportError> {
+    seal_report(r)?;
+    let folder = dir.join(r.report_folder());
+    std::fs::create_dir_all(&folder).map_err(|source| ReportError::Mkdir {
+        path: folder.clone(),
+        source,
+    })?;
+    let path = folder.join(report_file_name(r.started_at(), r.run_id()));
+    let bytes = file_bytes(r)?;
+    crate::util::fsutil::write_atomic(&path, &bytes, false)?;
+    if let Some(k) = key {
+        sign_file(&path, &bytes, k)?;
+    }
+    Ok(path)
+}
+
 /// Sign a report's exact bytes into `<report>.json.sig` (replacing an older
 /// signature); returns the signature's path.
 pub fn sign_file(
@@ -632,13 +702,25 @@ pub fn sign_file(
     Ok(out)
 }
 
+impl Sealed for Report {
+    fn seal_field(&mut self) -> &mut String {
+        &mut self.seal
+    }
+    fn report_folder(&self) -> String {
+        self.scenario.name.clone()
+    }
+    fn started_at(&self) -> &str {
+        &self.started_at
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
 impl Report {
     /// Compute and set the seal.
     pub fn seal(&mut self) -> Result<(), ReportError> {
-        self.seal = String::new();
-        let v = serde_json::to_value(&*self)?;
-        self.seal = seal_of(&v);
-        Ok(())
+        seal_report(self)
     }
 
     /// True when the stored seal matches the content.
@@ -648,56 +730,32 @@ impl Report {
             .unwrap_or(false)
     }
 
-    /// The bytes written to disk: canonical (sorted) structure, pretty, with
-    /// a trailing newline.
+    /// The bytes written to disk ([`file_bytes`]).
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, ReportError> {
-        let v = canonicalize(&serde_json::to_value(self)?);
-        let mut bytes = serde_json::to_vec_pretty(&v)?;
-        bytes.push(b'\n');
-        Ok(bytes)
+        file_bytes(self)
     }
 
-    /// The file name under `<dir>/<scenario-name>/`: the start time as
-    /// `YYYYMMDDTHHMMSSZ`, then the run id.
+    /// The file name under `<dir>/<scenario-name>/` ([`report_file_name`]).
     pub fn file_name(&self) -> String {
-        let t: String = self
-            .started_at
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == 'T')
-            .collect();
-        // "YYYYMMDDTHHMMSSsss" -> drop the milliseconds.
-        let stamp = t.get(..15).unwrap_or(&t);
-        format!("{stamp}Z-{}.json", self.run_id)
+        report_file_name(&self.started_at, &self.run_id)
     }
 
-    /// Seal and write atomically to `<dir>/<scenario-name>/<stamp>-<id>.json`;
-    /// with a key, also sign the written bytes into `<report>.json.sig`
-    /// (namespace `rollproof-report`, docs/KEYS.md).
+    /// Write through the one report writer ([`write_sealed`], signed with
+    /// a key), and the human rendering (verdict, phase table, failed
+    /// checks) beside it.
     pub fn write_signed(
         &mut self,
         dir: &Path,
         key: Option<&crate::evidence::sign::SigningKey>,
     ) -> Result<PathBuf, ReportError> {
-        let path = self.write(dir)?;
-        if let Some(k) = key {
-            sign_file(&path, &self.to_file_bytes()?, k)?;
-        }
+        let path = write_sealed(self, dir, key)?;
+        crate::evidence::render::write_markdown_beside(&path, self)?;
         Ok(path)
     }
 
-    /// Seal and write atomically to `<dir>/<scenario-name>/<stamp>-<id>.json`.
+    /// [`Report::write_signed`] without a key.
     pub fn write(&mut self, dir: &Path) -> Result<PathBuf, ReportError> {
-        self.seal()?;
-        let folder = dir.join(&self.scenario.name);
-        std::fs::create_dir_all(&folder).map_err(|source| ReportError::Mkdir {
-            path: folder.clone(),
-            source,
-        })?;
-        let path = folder.join(self.file_name());
-        crate::util::fsutil::write_atomic(&path, &self.to_file_bytes()?, false)?;
-        // The human rendering (verdict, phase table, failed checks) beside it.
-        crate::evidence::render::write_markdown_beside(&path, self)?;
-        Ok(path)
+        self.write_signed(dir, None)
     }
 
     /// Read a report (the seal is not checked here; see `seal_ok`).

@@ -91,6 +91,78 @@ impl Checked {
     }
 }
 
+/// What a report says about itself that evidence records, whatever its
+/// kind (a rehearsal, or a migrations folder run): what `promote` files it
+/// under and `attach` writes on a blocker. Read from a checked report only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// Its seal.
+    pub seal: String,
+    /// The blocker it is evidence for.
+    pub blocker: String,
+    /// PASS or FAIL.
+    pub verdict: report::Verdict,
+    /// `byte-exact` or `logical-only` (a migrations folder: every step's
+    /// down is proven by the logical digest, so `logical-only`).
+    pub proof: String,
+    /// The evidence leg.
+    pub leg: String,
+    /// What it ran on: the surrogate's SHA-256; for a migrations folder
+    /// the folder's manifest digest (its database is built from the
+    /// folder's own files).
+    pub subject_sha256: String,
+    /// The folder it is filed in under `reports/`: the scenario's name, or
+    /// `migrations-<folder>`.
+    pub name: String,
+    /// When the run started.
+    pub started_at: String,
+    /// Why it is a dry run, if it is one (never evidence).
+    pub dry_run: Option<String>,
+}
+
+impl Facts {
+    /// A rehearsal's facts.
+    pub fn of_report(r: &Report) -> Facts {
+        Facts {
+            seal: r.seal.clone(),
+            blocker: r.blocker.clone(),
+            verdict: r.verdict,
+            proof: r.proof.to_string(),
+            leg: r.leg.clone(),
+            subject_sha256: r.surrogate.sha256.clone(),
+            name: r.scenario.name.clone(),
+            started_at: r.started_at.clone(),
+            dry_run: r.dry_run.clone(),
+        }
+    }
+
+    /// A migrations folder report's facts.
+    pub fn of_migrations(m: &crate::migrations::report::MigrationsReport) -> Facts {
+        use crate::evidence::report::Sealed;
+        Facts {
+            seal: m.seal.clone(),
+            blocker: m.blocker.clone(),
+            verdict: m.verdict,
+            proof: report::Proof::LogicalOnly.to_string(),
+            leg: m.leg.clone(),
+            subject_sha256: m.folder.manifest_sha256.clone(),
+            name: m.report_folder(),
+            started_at: m.started_at.clone(),
+            dry_run: None,
+        }
+    }
+}
+
+impl Checked {
+    /// The report's facts, when it could be read (of either kind).
+    pub fn facts(&self) -> Option<Facts> {
+        self.report
+            .as_ref()
+            .map(Facts::of_report)
+            .or_else(|| self.migrations.as_ref().map(Facts::of_migrations))
+    }
+}
+
 fn unread(problems: Vec<Problem>) -> Checked {
     Checked {
         report: None,

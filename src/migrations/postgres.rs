@@ -9,12 +9,25 @@
 //! PostgreSQL guard (loopback or an allowed host, `rollproof_` names,
 //! provenance that names the database); nothing else on the server is
 //! touched. Both databases are dropped at the end unless the run is kept.
+//!
+//! **Sandbox** (issue #12 §3): the migrations' SQL runs on its own
+//! connection, logged in as the role made for this run
+//! (`engine::postgres::sandbox`, the one `rehearse` uses:
+//! `rollproof_r_<run id in letters>`, LOGIN NOSUPERUSER NOCREATEDB
+//! NOCREATEROLE NOREPLICATION NOBYPASSRLS, member of no role), which owns
+//! the working database's objects and nothing else; it is handed the
+//! database again after every restore, and dropped at the end. The tool's
+//! bookkeeping runs on that connection too (inside the migration's
+//! transaction, as the tool runs it). rollproof's own (admin) connection
+//! creates, measures, clones and drops databases, and never runs user SQL.
 
 use super::engine::{EngineError, ObjectKey, ScriptError, ScriptMode, State, StepEngine};
 use super::layout::Script;
 use super::tool::Bookkeeping;
 use crate::engine::postgres::catalog::CatalogRow;
+use crate::engine::postgres::cluster_lock::ClusterLock;
 use crate::engine::postgres::guard::{self, Target};
+use crate::engine::postgres::sandbox::Sandbox;
 use crate::engine::postgres::{catalog, diff, load, logical, snapshot};
 use crate::evidence::report::TableDiff;
 use postgres::Client;
@@ -26,8 +39,18 @@ pub struct PgEngine {
     work: Target,
     snap: String,
     has_snap: bool,
+    /// rollproof's own (admin) connection to the working database.
     client: Option<Client>,
     keep: bool,
+    /// The role the migrations run as (None once dropped).
+    sandbox: Option<Sandbox>,
+    /// The sandbox role's connection to the working database.
+    user: Option<Client>,
+    /// The server lock (`engine::postgres::cluster_lock`, as rehearse
+    /// holds it): from before the working database is made until after
+    /// the sandbox role is dropped, so no other run's cluster comparison
+    /// sees this run's role; declared last, released last.
+    cluster_lock: Option<ClusterLock>,
 }
 
 fn derived(base: &str, suffix: &str) -> String {
@@ -49,15 +72,73 @@ impl PgEngine {
         let id = run_id.to_ascii_lowercase();
         let work = server.with_db(&derived(&server.dbname, &format!("_m{id}")));
         let snap = derived(&server.dbname, &format!("_m{id}s"));
+        let cluster_lock = ClusterLock::take(&work)?;
         let client = load::create_database(&work, false, "migrations rehearsal", folder)?;
-        Ok(PgEngine {
+        let mut e = PgEngine {
             server,
             work,
             snap,
             has_snap: false,
             client: Some(client),
             keep,
+            sandbox: None,
+            user: None,
+            cluster_lock: Some(cluster_lock),
+        };
+        // Made after the database, so a refused or failed role leaves
+        // nothing behind: finish() drops the database.
+        match Sandbox::create(&e.work, &id) {
+            Ok(sb) => e.sandbox = Some(sb),
+            Err(err) => {
+                let _ = e.finish();
+                return Err(err.into());
+            }
+        }
+        if let Err(err) = e.give_to_sandbox() {
+            let _ = e.finish();
+            return Err(err);
+        }
+        Ok(e)
+    }
+
+    /// The sandbox role's name.
+    pub fn role(&self) -> Option<&str> {
+        self.sandbox.as_ref().map(|s| s.role.as_str())
+    }
+
+    /// Hand the working database (its objects, and connecting to it) to
+    /// the sandbox role: after it is created, after rollproof's setup,
+    /// and after every restore replaced it.
+    fn give_to_sandbox(&mut self) -> Result<(), EngineError> {
+        let Some(sb) = self.sandbox.clone() else {
+            return Ok(());
+        };
+        let db = self.work.dbname.clone();
+        let c = self.client()?;
+        sb.grant(c, &db)?;
+        Ok(())
+    }
+
+    /// The sandbox role's connection: the only one user SQL runs on.
+    fn user_client(&mut self) -> Result<&mut Client, EngineError> {
+        if self.user.is_none() {
+            let sb = self.sandbox.as_ref().ok_or_else(|| EngineError::Db {
+                what: "run a migration".into(),
+                message: "the sandbox role was dropped".into(),
+            })?;
+            self.user = Some(sb.connect(&self.work)?);
+        }
+        self.user.as_mut().ok_or_else(|| EngineError::Db {
+            what: "connect".into(),
+            message: "no connection".into(),
         })
+    }
+
+    /// Close both connections (a database used as a template, or
+    /// dropped, must have no sessions).
+    fn close(&mut self) {
+        self.client = None;
+        self.user = None;
     }
 
     fn client(&mut self) -> Result<&mut Client, EngineError> {
@@ -165,7 +246,8 @@ impl StepEngine for PgEngine {
             c.batch_execute(s)
                 .map_err(pg("create the bookkeeping table", &db))?;
         }
-        Ok(())
+        // The bookkeeping table is the role's, as the tool's user's.
+        self.give_to_sandbox()
     }
 
     fn run(
@@ -174,8 +256,9 @@ impl StepEngine for PgEngine {
         mode: ScriptMode,
         book: &Bookkeeping,
     ) -> Result<Result<(), ScriptError>, EngineError> {
-        let c = self.client()?;
-        Ok(run_on(c, script, mode, book))
+        let role = self.role().unwrap_or_default().to_string();
+        let c = self.user_client()?;
+        Ok(run_on(c, &role, script, mode, book))
     }
 
     fn measure(&mut self) -> Result<State, EngineError> {
@@ -191,7 +274,7 @@ impl StepEngine for PgEngine {
     }
 
     fn snapshot(&mut self) -> Result<(), EngineError> {
-        self.client = None;
+        self.close();
         self.drop_snapshot()?;
         snapshot::clone_template(
             &self.server,
@@ -204,7 +287,7 @@ impl StepEngine for PgEngine {
     }
 
     fn restore(&mut self) -> Result<(), EngineError> {
-        self.client = None;
+        self.close();
         if !self.has_snap {
             return Err(EngineError::Db {
                 what: "restore".into(),
@@ -218,7 +301,7 @@ impl StepEngine for PgEngine {
             &self.work.dbname,
             "migrations rehearsal",
         )?;
-        Ok(())
+        self.give_to_sandbox()
     }
 
     fn diff(&mut self, tables: &[String], limit: usize) -> Result<Vec<TableDiff>, EngineError> {
@@ -250,12 +333,20 @@ impl StepEngine for PgEngine {
     }
 
     fn finish(&mut self) -> Result<(), EngineError> {
-        self.client = None;
-        if self.keep {
-            return Ok(());
+        self.close();
+        // The role goes first (also from a kept database: what it owned
+        // there is handed back to rollproof's user).
+        let dropped = match self.sandbox.take() {
+            Some(sb) => sb.drop_role(&self.work).map_err(EngineError::from),
+            None => Ok(()),
+        };
+        if !self.keep {
+            self.drop_snapshot()?;
+            snapshot::drop_database(&self.server, &self.work.dbname)?;
         }
-        self.drop_snapshot()?;
-        snapshot::drop_database(&self.server, &self.work.dbname).map_err(EngineError::from)
+        // The role is gone: another run may compare the server's roles.
+        self.cluster_lock = None;
+        dropped
     }
 }
 
@@ -291,6 +382,7 @@ fn ours(c: &mut Client, sql: &[String], own_tx: bool) -> Result<(), ScriptError>
 /// statement its own simple-query message.
 fn run_on(
     c: &mut Client,
+    role: &str,
     script: &Script,
     mode: ScriptMode,
     book: &Bookkeeping,
@@ -300,7 +392,7 @@ fn run_on(
         c.batch_execute("BEGIN")
             .map_err(|e| bookkeeping_error("BEGIN", &e))?;
     }
-    let body = super::runner::run_postgres(c, &script.sql, script.first_line)
+    let body = super::runner::run_postgres(c, &script.sql, script.first_line, role)
         .and_then(|()| ours(c, &book.inside, false))
         .and_then(|()| {
             if mode.transaction {

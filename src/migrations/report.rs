@@ -4,13 +4,14 @@
 //! the checks and the verdict in words. `kind = "migrations"` tells it
 //! apart from a single rehearsal's report.
 //!
-//! It uses the same canonical form and seal as every rollproof report
-//! (`crate::evidence::canonical`): keys sorted, the seal the SHA-256 of the
-//! canonical bytes without `seal`, written pretty with a trailing newline.
+//! It is sealed, written and signed by the one report writer every rollproof
+//! report goes through (`crate::evidence::report::write_sealed`): keys
+//! sorted, the seal the SHA-256 of the canonical bytes without `seal`,
+//! written pretty with a trailing newline, and with a signing key an SSHSIG
+//! `<report>.json.sig` (namespace `rollproof-report`, docs/KEYS.md).
 //! `rollproof verify` recomputes every step's checks, status and words from
 //! the recorded data with the same pure rules (`crate::proof::migrations`).
 
-use crate::evidence::canonical::{canonicalize, seal_of};
 use crate::evidence::report::{Check, ReportError, TableDiff, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -200,6 +201,39 @@ pub struct StepReport {
     pub ms: u64,
 }
 
+impl StepReport {
+    /// Step `index` (1-based) of migration `version` `name` with its `up`,
+    /// before anything ran: rehearsed, no down, nothing measured, no
+    /// error, and no verdict yet (`crate::proof::migrations::judge` gives
+    /// the checks, status and findings). Set the rest with `..`.
+    pub fn new(index: usize, version: &str, name: &str, up: ScriptRef) -> StepReport {
+        StepReport {
+            index,
+            version: version.to_string(),
+            name: name.to_string(),
+            up,
+            down: None,
+            irreversible: None,
+            rehearsed: true,
+            foreign_keys: false,
+            data: None,
+            before: None,
+            after_up: None,
+            after_down: None,
+            after_redo: None,
+            errors: BTreeMap::new(),
+            row_diffs: Vec::new(),
+            row_diff_error: None,
+            checks: Vec::new(),
+            status: StepStatus::NotRun,
+            findings: Vec::new(),
+            continued: None,
+            not_run_because: None,
+            ms: 0,
+        }
+    }
+}
+
 /// The folder that was rehearsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderRef {
@@ -306,39 +340,39 @@ pub struct MigrationsReport {
     pub seal: String,
 }
 
+impl crate::evidence::report::Sealed for MigrationsReport {
+    fn seal_field(&mut self) -> &mut String {
+        &mut self.seal
+    }
+    /// `migrations-<folder name>` (`super::run::folder_name`).
+    fn report_folder(&self) -> String {
+        format!(
+            "migrations-{}",
+            super::run::folder_name(Path::new(&self.folder.path))
+        )
+    }
+    fn started_at(&self) -> &str {
+        &self.started_at
+    }
+    fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
 impl MigrationsReport {
     /// Compute and set the seal.
     pub fn seal(&mut self) -> Result<(), ReportError> {
-        self.seal = String::new();
-        let v = serde_json::to_value(&*self)?;
-        self.seal = seal_of(&v);
-        Ok(())
+        crate::evidence::report::seal_report(self)
     }
 
-    /// The bytes written to disk.
-    pub fn to_file_bytes(&self) -> Result<Vec<u8>, ReportError> {
-        let v = canonicalize(&serde_json::to_value(self)?);
-        let mut bytes = serde_json::to_vec_pretty(&v)?;
-        bytes.push(b'\n');
-        Ok(bytes)
-    }
-
-    /// Seal and write atomically to `<dir>/migrations-<folder name>/<stamp>-<id>.json`.
-    pub fn write(&mut self, dir: &Path, folder_name: &str) -> Result<PathBuf, ReportError> {
-        self.seal()?;
-        let folder = dir.join(format!("migrations-{folder_name}"));
-        std::fs::create_dir_all(&folder).map_err(|source| ReportError::Mkdir {
-            path: folder.clone(),
-            source,
-        })?;
-        let stamp: String = self
-            .started_at
-            .chars()
-            .filter(|c| c.is_ascii_digit() || *c == 'T')
-            .take(15)
-            .collect();
-        let path = folder.join(format!("{stamp}Z-{}.json", self.run_id));
-        crate::util::fsutil::write_atomic(&path, &self.to_file_bytes()?, false)?;
-        Ok(path)
+    /// Seal, write and (with a key) sign through the one report writer
+    /// (`crate::evidence::report::write_sealed`), to
+    /// `<dir>/migrations-<folder name>/<stamp>-<id>.json`.
+    pub fn write(
+        &mut self,
+        dir: &Path,
+        key: Option<&crate::evidence::sign::SigningKey>,
+    ) -> Result<PathBuf, ReportError> {
+        crate::evidence::report::write_sealed(self, dir, key)
     }
 }

@@ -45,6 +45,9 @@ pub struct Request {
     /// Data first: how empty tables are filled before each step (the
     /// bookkeeping table is excluded by the run itself).
     pub data: super::data::DataPlan,
+    /// Sign the report with this key (`<report>.json.sig`, as `rehearse`
+    /// signs its reports).
+    pub sign_key: Option<std::sync::Arc<crate::evidence::sign::SigningKey>>,
 }
 
 /// What the run produced.
@@ -54,6 +57,8 @@ pub struct Outcome {
     pub report: MigrationsReport,
     /// Where it was written.
     pub path: Option<PathBuf>,
+    /// Its detached signature, when it was signed.
+    pub signature: Option<PathBuf>,
     /// The run folder, when kept.
     pub kept: Option<PathBuf>,
 }
@@ -152,6 +157,10 @@ fn runner_record(layout: Layout, req: &Request, fk: bool, dialect: Dialect) -> R
         continue_rule: "a failing or non-restoring down (or redo) fails its step only: the snapshot is restored, the up applied again, and the run goes on; a failing up stops the run (later steps are not run)".into(),
     }
 }
+
+/// The report's `data` on PostgreSQL, where no rows are generated (yet):
+/// said in words, so that a PASS is never read as proven on filled tables.
+pub const NO_PG_DATA: &str = "none: on PostgreSQL rollproof generates no rows yet (data first fills SQLite only), so every step ran on tables holding only the rows the migrations themselves insert";
 
 /// Run the folder rehearsal.
 pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome, MigrationsError> {
@@ -277,7 +286,10 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
                 .as_ref()
                 .map(|r| format!("{r} ({})", resolved.clone().unwrap_or_default())),
         },
-        data: data.describe(),
+        data: match dialect {
+            Dialect::Postgres => NO_PG_DATA.to_string(),
+            Dialect::Sqlite => data.describe(),
+        },
         steps,
         summary,
         verdict,
@@ -286,15 +298,20 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
         seal: String::new(),
     };
     let path = match &req.reports {
-        Some(dir) => Some(report.write(dir, &folder_name(&req.dir))?),
+        Some(dir) => Some(report.write(dir, req.sign_key.as_deref())?),
         None => {
             report.seal()?;
             None
         }
     };
+    let signature = path
+        .as_deref()
+        .filter(|_| req.sign_key.is_some())
+        .map(crate::evidence::sign::sig_path);
     Ok(Outcome {
         report,
         path,
+        signature,
         kept: req.keep.then_some(run_dir),
     })
 }

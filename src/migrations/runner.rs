@@ -6,9 +6,9 @@
 //!
 //! These two functions are the only place user SQL reaches a database in
 //! the migrations rehearsal. On SQLite the statements run under the
-//! rehearsal's sandbox (issue #12 §3, docs/GUARD.md); on PostgreSQL they
-//! run on rollproof's own connection (the per-run role of `rehearse` is not
-//! used here yet).
+//! rehearsal's sandbox (issue #12 §3, docs/GUARD.md); on PostgreSQL on the
+//! sandbox role's own connection (`engine::postgres::sandbox`, the role
+//! `rehearse` uses), never on rollproof's.
 
 use super::engine::{ScriptError, short_sql};
 use crate::schema::Dialect;
@@ -81,22 +81,46 @@ pub fn run_sqlite(
     Ok(())
 }
 
-/// Run every statement of `sql` on a PostgreSQL connection (each its own
-/// simple-query message, so the caller decides about transactions).
+/// Run every statement of `sql` on a PostgreSQL connection logged in as
+/// the sandbox role `role` (each statement its own simple-query message,
+/// so the caller decides about transactions). A statement the server
+/// refuses for want of a privilege (`insufficient_privilege`: `CREATE
+/// ROLE`, `COPY … TO PROGRAM`, `DROP DATABASE`, another owner's object) is
+/// named as refused by the sandbox, with the statement, as the SQLite
+/// sandbox names its refusals.
 pub fn run_postgres(
     client: &mut postgres::Client,
     sql: &str,
     first_line: usize,
+    role: &str,
 ) -> Result<(), ScriptError> {
     for (index, line, text) in split(sql, Dialect::Postgres, first_line)? {
-        client.batch_execute(&text).map_err(|e| ScriptError {
-            statement_index: index,
-            line,
-            sql: short_sql(&text),
-            message: crate::engine::postgres::message(&e),
+        client.batch_execute(&text).map_err(|e| {
+            let message = crate::engine::postgres::message(&e);
+            let sql = short_sql(&text);
+            let denied = e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE);
+            ScriptError {
+                statement_index: index,
+                line,
+                message: if denied {
+                    refused_words(&sql, role, &message)
+                } else {
+                    message
+                },
+                sql,
+            }
         })?;
     }
     Ok(())
+}
+
+/// `refused by the sandbox: `STATEMENT` runs as role R (…): REASON`.
+fn refused_words(sql: &str, role: &str, reason: &str) -> String {
+    let stmt: String = sql.chars().take(80).collect();
+    let more = if sql.chars().count() > 80 { "…" } else { "" };
+    format!(
+        "refused by the sandbox: `{stmt}{more}` runs as role {role} (NOSUPERUSER NOCREATEDB NOCREATEROLE, member of no role, owning only this database's objects): {reason}"
+    )
 }
 
 #[cfg(test)]

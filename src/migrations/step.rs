@@ -144,28 +144,11 @@ pub fn delta(before: &State, after: &State) -> PhaseDelta {
 
 fn new_record(i: usize, m: &Migration, rehearsed: bool, opts: &RunOptions) -> StepReport {
     StepReport {
-        index: i + 1,
-        version: m.version.clone(),
-        name: m.name.clone(),
-        up: script_ref(&m.up),
         down: m.down.script().map(script_ref),
         irreversible: m.down.irreversible_because().map(str::to_string),
         rehearsed,
         foreign_keys: opts.foreign_keys || opts.dialect == Dialect::Postgres,
-        data: None,
-        before: None,
-        after_up: None,
-        after_down: None,
-        after_redo: None,
-        errors: BTreeMap::new(),
-        row_diffs: Vec::new(),
-        row_diff_error: None,
-        checks: Vec::new(),
-        status: StepStatus::NotRun,
-        findings: Vec::new(),
-        continued: None,
-        not_run_because: None,
-        ms: 0,
+        ..StepReport::new(i + 1, &m.version, &m.name, script_ref(&m.up))
     }
 }
 
@@ -300,6 +283,22 @@ pub fn run(
     opts: &RunOptions,
     progress: &mut dyn FnMut(&StepReport),
 ) -> Result<Vec<StepReport>, EngineError> {
+    // The engine is finished on every outcome, so that what it made (a
+    // server's databases and sandbox role) never outlives a failed run.
+    let steps = run_steps(e, folder, plan, opts, progress);
+    let finished = e.finish();
+    let steps = steps?;
+    finished?;
+    Ok(steps)
+}
+
+fn run_steps(
+    e: &mut dyn StepEngine,
+    folder: &Folder,
+    plan: &[bool],
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(&StepReport),
+) -> Result<Vec<StepReport>, EngineError> {
     e.setup(&tool::setup_sql(opts.layout, opts.dialect))?;
     let mut out = Vec::new();
     let mut stopped: Option<String> = None;
@@ -347,6 +346,5 @@ pub fn run(
         progress(&r);
         out.push(r);
     }
-    e.finish()?;
     Ok(out)
 }

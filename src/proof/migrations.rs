@@ -458,15 +458,7 @@ mod tests {
     /// A step whose down restored everything.
     fn passing() -> StepReport {
         StepReport {
-            index: 1,
-            version: "1".into(),
-            name: "a".into(),
-            up: script(),
             down: Some(script()),
-            irreversible: None,
-            rehearsed: true,
-            foreign_keys: false,
-            data: None,
             before: Some(PhaseSummary {
                 sha256: "b".into(),
                 schema_sha256: "bs".into(),
@@ -480,15 +472,7 @@ mod tests {
                 schema_sha256: "us".into(),
                 schema: Vec::new(),
             }),
-            errors: BTreeMap::new(),
-            row_diffs: Vec::new(),
-            row_diff_error: None,
-            checks: Vec::new(),
-            status: StepStatus::NotRun,
-            findings: Vec::new(),
-            continued: None,
-            not_run_because: None,
-            ms: 0,
+            ..StepReport::new(1, "1", "a", script())
         }
     }
 

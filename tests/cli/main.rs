@@ -18,6 +18,7 @@ mod intake_pg;
 mod logical;
 mod migrations;
 mod migrations_data;
+mod migrations_evidence;
 mod migrations_pg;
 mod open_profile;
 mod postgres;

@@ -19,9 +19,9 @@ use super::category::{Closure, closure};
 use super::log::{self, Entry};
 use super::map::{BlockerMap, EVIDENCE, Evidence};
 use super::validate::{Violation, ViolationKind};
-use crate::evidence::report::{Report, Verdict};
+use crate::evidence::report::Verdict;
 use crate::evidence::sign::Trust;
-use crate::evidence::verify;
+use crate::evidence::verify::{self, Facts};
 use std::path::Path;
 
 fn violation(kind: ViolationKind, at: impl Into<String>, problem: impl Into<String>) -> Violation {
@@ -32,20 +32,16 @@ fn violation(kind: ViolationKind, at: impl Into<String>, problem: impl Into<Stri
     }
 }
 
-/// The recorded facts of an entry that must be the report's own.
-fn facts_differ(ev: &Evidence, r: &Report) -> Vec<String> {
+/// The recorded facts of an entry that must be the report's own (a
+/// rehearsal's or a migrations folder's: `verify::Facts`).
+fn facts_differ(ev: &Evidence, r: &Facts) -> Vec<String> {
     let verdict = r.verdict.to_string();
-    let proof = r.proof.to_string();
     [
         ("verdict", &ev.verdict, &verdict),
-        ("proof", &ev.proof, &proof),
+        ("proof", &ev.proof, &r.proof),
         ("leg", &ev.leg, &r.leg),
-        (
-            "surrogate_sha256",
-            &ev.surrogate_sha256,
-            &r.surrogate.sha256,
-        ),
-        ("scenario", &ev.scenario, &r.scenario.name),
+        ("surrogate_sha256", &ev.surrogate_sha256, &r.subject_sha256),
+        ("scenario", &ev.scenario, &r.name),
         ("rehearsed_at", &ev.rehearsed_at, &r.started_at),
     ]
     .into_iter()
@@ -85,7 +81,7 @@ fn check_entry(
             checked.signature.describe()
         )));
     };
-    let Some(r) = &checked.report else { return };
+    let Some(r) = &checked.facts() else { return };
     if r.seal != ev.seal {
         out.push(bad(format!(
             "seal {} is not the report's ({})",
