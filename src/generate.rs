@@ -50,10 +50,28 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// First timestamp of the generated history (2023-01-01T00:00:00Z).
-const HISTORY_START_MS: i64 = 1_672_531_200_000;
-/// Length of the generated history (1,277 days, to mid-2026).
+/// The day the generated history ends at when the profile names none
+/// (`[profile] as_of`, `generate --as-of`): a fixed date, never the clock.
+pub const DEFAULT_AS_OF: &str = "2026-07-01";
+/// Length of the generated history (1,277 days: from 2023-01-01 to the
+/// default as-of day).
 const HISTORY_SPAN_MS: i64 = 1_277 * 86_400_000;
+
+/// Where the generated history ends: 00:00:00.000Z of the as-of day
+/// (`YYYY-MM-DD`, between 2000-01-01 and 9999-12-31; None = [`DEFAULT_AS_OF`]),
+/// as epoch milliseconds. Every event falls in the [`HISTORY_SPAN_MS`]
+/// before it.
+pub fn history_end_ms(as_of: Option<&str>) -> Result<i64, String> {
+    let day = as_of.unwrap_or(DEFAULT_AS_OF);
+    let days = (day.len() == 10)
+        .then(|| crate::util::timefmt::parse_day(day))
+        .flatten()
+        .filter(|_| ("2000-01-01"..="9999-12-31").contains(&day))
+        .ok_or_else(|| {
+            format!("as-of date '{day}' is not a YYYY-MM-DD day between 2000-01-01 and 9999-12-31")
+        })?;
+    Ok(days * 86_400_000)
+}
 /// Events per transaction: large enough to stream fast, fixed for determinism.
 const EVENTS_PER_COMMIT: u64 = 100_000;
 /// Updates pick among the most recently created objects.
@@ -163,12 +181,18 @@ pub fn generate(
         profile: profile_label.to_string(),
         problem,
     })?;
+    let end_ms = history_end_ms(profile.profile.as_of.as_deref()).map_err(|problem| {
+        GenerateError::Shape {
+            profile: profile_label.to_string(),
+            problem,
+        }
+    })?;
     let at = |source| GenerateError::Sqlite {
         path: out.to_path_buf(),
         source,
     };
     let (sha256, size) = write_file(out, overwrite, |conn| {
-        Generator::new(conn, profile, seed, &counts)
+        Generator::new(conn, profile, seed, &counts, end_ms)
             .run()
             .map_err(at)?;
         // Provenance record (guard issue #7): deterministic, no time or path.
@@ -390,17 +414,26 @@ struct Generator<'a> {
     profile: &'a Profile,
     seed: u64,
     counts: &'a Counts,
+    /// First moment of the generated history (epoch ms).
+    start_ms: i64,
     bar: indicatif::ProgressBar,
 }
 
 impl<'a> Generator<'a> {
-    fn new(conn: &'a Connection, profile: &'a Profile, seed: u64, counts: &'a Counts) -> Self {
+    fn new(
+        conn: &'a Connection,
+        profile: &'a Profile,
+        seed: u64,
+        counts: &'a Counts,
+        end_ms: i64,
+    ) -> Self {
         let bar = crate::util::progress::rows_bar(counts.total(), "generating surrogate");
         Generator {
             conn,
             profile,
             seed,
             counts,
+            start_ms: end_ms - HISTORY_SPAN_MS,
             bar,
         }
     }
@@ -499,6 +532,19 @@ mod tests {
             "SELECT count(*) FROM directus_users WHERE status = 'active'",
         );
         assert!(active > seats, "API-only users stay active: {active}");
+        // Directus without a license locks while an active user uses SSO.
+        let sso = count(
+            &c,
+            "SELECT count(*) FROM directus_users WHERE status = 'active' AND provider <> 'default'",
+        );
+        assert_eq!(sso, 0, "no active SSO user");
+        assert!(
+            count(
+                &c,
+                "SELECT count(*) FROM directus_users WHERE provider <> 'default'"
+            ) > 0,
+            "the profile's SSO users are there, not active"
+        );
         let wrong = count(
             &c,
             "SELECT count(*) FROM directus_users u WHERE u.last_access IS NOT

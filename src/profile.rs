@@ -80,6 +80,12 @@ pub struct Meta {
     /// plus statistics).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Format 1: the day (`YYYY-MM-DD`, UTC) the generated history ends
+    /// at (it covers the 1,277 days before it); absent = 2026-07-01.
+    /// `rollproof generate --as-of` sets it, so the date is part of the
+    /// recipe a surrogate's provenance record carries (docs/SURFACE.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
 }
 
 fn one() -> u32 {
@@ -227,6 +233,17 @@ impl Profile {
         }
         if let Some(schema) = &self.schema {
             validate::against_schema(self, schema).map_err(|(l, p)| bad(l, p))?;
+        }
+        if let Some(day) = &self.profile.as_of {
+            crate::generate::history_end_ms(Some(day))
+                .map_err(|p| bad("profile.as_of".into(), p))?;
+            if self.profile.format != 1 {
+                return Err(bad(
+                    "profile.as_of".into(),
+                    "only a format-1 (birth-register surface) profile has a generated history"
+                        .into(),
+                ));
+            }
         }
         for (table, t) in &self.tables {
             for (col, c) in &t.columns {

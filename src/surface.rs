@@ -5,6 +5,7 @@
 //! backend reproduces them.
 
 pub mod directus;
+pub mod json;
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -331,6 +332,46 @@ pub fn birth_unregister(conn: &Connection, item: &str) -> rusqlite::Result<usize
     Ok(n)
 }
 
+/// One Directus API delete of a born item, as the rollback issues it.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiDelete<'a> {
+    /// The item's uuid key.
+    pub item: &'a str,
+    /// The acting Directus user (uuid).
+    pub user: &'a str,
+    /// The request's moment, `YYYY-MM-DDTHH:MM:SS.sssZ`.
+    pub at: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub origin: Option<&'a str>,
+}
+
+/// A birth undone the way production undoes it through Directus (the
+/// `api-delete` compensation): the `birth_registry` record goes first
+/// (production's own table; its key holds the item, so Directus could not
+/// delete the item while it is there), then the item is deleted as a
+/// Directus API delete does it: the item row goes and one `delete`
+/// activity is written, no revision; the birth's `create` activity and
+/// revision stay, as history. Returns the rows deleted (2), or 0 when the
+/// item has no registry record (then nothing is written).
+pub fn birth_api_delete(conn: &Connection, d: &ApiDelete<'_>) -> rusqlite::Result<usize> {
+    let registry = conn
+        .prepare_cached("DELETE FROM birth_registry WHERE collection = ?1 AND item = ?2")?
+        .execute(params![COLLECTION, d.item])?;
+    if registry == 0 {
+        return Ok(0);
+    }
+    let item = conn
+        .prepare_cached("DELETE FROM objects WHERE id = ?1")?
+        .execute(params![d.item])?;
+    conn.prepare_cached(
+        "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin)
+         VALUES ('delete', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![d.user, d.at, d.ip, d.user_agent, COLLECTION, d.item, d.origin])?;
+    Ok(registry + item)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,6 +433,40 @@ mod tests {
         assert!(!data.contains("user_created"));
         assert_eq!(birth_unregister(&c, &birth(1).item).unwrap(), 4);
         assert_eq!(count(&c, "objects"), 0);
+    }
+
+    #[test]
+    fn an_api_delete_keeps_the_history_and_adds_a_delete_activity() {
+        let c = db();
+        let b = birth(1);
+        birth_register(&c, &b).unwrap();
+        let d = ApiDelete {
+            item: &b.item,
+            user: &b.user,
+            at: "2026-07-01T01:00:00.000Z",
+            ip: None,
+            user_agent: None,
+            origin: None,
+        };
+        assert_eq!(birth_api_delete(&c, &d).unwrap(), 2);
+        assert_eq!(count(&c, "objects"), 0);
+        assert_eq!(count(&c, "birth_registry"), 0);
+        assert_eq!(
+            count(&c, "directus_revisions"),
+            1,
+            "the create's revision stays"
+        );
+        let actions: Vec<String> = c
+            .prepare("SELECT action FROM directus_activity ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(actions, ["create", "delete"]);
+        // An item that was not born: nothing is written.
+        assert_eq!(birth_api_delete(&c, &d).unwrap(), 0);
+        assert_eq!(count(&c, "directus_activity"), 2);
     }
 
     #[test]

@@ -6,7 +6,9 @@
 #      $DIRECTUS_DIR when it holds one, else install it there (about 1 GB).
 #   2. A throwaway PostgreSQL 15 server (initdb in a temp folder, loopback,
 #      a free port; run as `nobody` when this runs as root), and
-#      `rollproof generate --target-url` of a profile into it.
+#      `rollproof generate --target-url` of a profile into it, its history
+#      ending today (`--as-of`: Directus without a license shows only the
+#      last 30 days of revisions).
 #   3. Directus started on that database, on loopback, with no patch of
 #      any kind applied to the surrogate.
 #   4. Log in as an active surrogate administrator with the published test
@@ -16,7 +18,12 @@
 #   7. Compare the rows Directus wrote with what fn_birth_register writes
 #      for the same input (inside a transaction that is rolled back).
 #
-# Usage: tools/directus-check.sh [--profile P] [--seed N] [--keep]
+# Usage: tools/directus-check.sh [--profile P] [--seed N] [--scale S]
+#                                [--as-of YYYY-MM-DD] [--keep]
+#   --scale   [20]: the tiny profile's 100 activity rows over 1,277 days
+#             leave the last 30 days nearly empty; 20 times as many put
+#             a few dozen revisions in them
+#   --as-of   [today, UTC]: the day the generated history ends at
 #   DIRECTUS_DIR  where Directus is (or goes) [/work/scratch/directus]
 #   ROLLPROOF     the rollproof binary [target/release/rollproof, built]
 # Too heavy for CI (the npm install); run it by hand and record its output.
@@ -25,11 +32,15 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 profile="$root/surrogates/profiles/tiny.toml"
 seed=7
+scale=20
+as_of=$(date -u +%F)
 keep=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile="$2"; shift 2 ;;
     --seed) seed="$2"; shift 2 ;;
+    --scale) scale="$2"; shift 2 ;;
+    --as-of) as_of="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"; exit 0 ;;
     *) echo "directus-check: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -83,8 +94,11 @@ if [ ! -x "$ROLLPROOF" ] || [ "$ROLLPROOF" = "$root/target/release/rollproof" ];
 fi
 db=rollproof_directus
 url="postgres://postgres@127.0.0.1:$port/$db"
-if out=$("$ROLLPROOF" generate --profile "$profile" --seed "$seed" --target-url "$url" 2>&1); then
-  pass "2 surrogate generated: $(basename "$profile") seed $seed -> $db ($out)"
+if out=$("$ROLLPROOF" generate --profile "$profile" --seed "$seed" --scale "$scale" --as-of "$as_of" \
+    --target-url "$url" 2>&1); then
+  recent=$(psql -d "$db" -tAc "SELECT count(*) FROM directus_revisions r JOIN directus_activity a ON a.id = r.activity
+    WHERE a.\"timestamp\" >= now() - interval '30 days'")
+  pass "2 surrogate generated: $(basename "$profile") seed $seed scale $scale as-of $as_of -> $db ($recent revisions in the last 30 days; $out)"
 else
   stop "2 rollproof generate failed: $out"
 fi

@@ -41,6 +41,12 @@ pub struct Args {
     /// births, revisions, activity), e.g. 12 for about 1 GiB from the default profile.
     #[arg(long, default_value_t = 1.0)]
     pub scale: f64,
+    /// The day (YYYY-MM-DD, UTC) the generated history ends at; it covers
+    /// the 1,277 days before it. Default: the profile's `as_of`, else
+    /// 2026-07-01 (never the clock). It becomes part of the recipe the
+    /// surrogate's provenance records (docs/SURFACE.md).
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<String>,
     /// Replace the output file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -59,15 +65,26 @@ Examples:
   rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db --json
   rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t.db \\
       --scale 2 --force
+  rollproof generate --profile surrogates/profiles/tiny.toml --seed 7 --out work/t30.db \\
+      --as-of 2026-11-30
   rollproof generate --profile surrogates/directus/directus-12.4.1.toml --out work/dx.db";
 
 pub fn run(args: Args) -> anyhow::Result<Status> {
     // SIGINT/SIGTERM remove this run's temp files and scratch databases.
     crate::util::cleanup::on_signal_remove_temporaries();
-    let profile = Profile::load(&args.profile)?;
+    let mut profile = Profile::load(&args.profile)?;
     let label = args.profile.display().to_string();
     if profile.schema.is_some() {
+        if args.as_of.is_some() {
+            anyhow::bail!(
+                "{}: --as-of dates the birth-register surface's generated history; a format-2 profile (any schema) has none",
+                args.profile.display()
+            );
+        }
         return open_schema(&args, &profile);
+    }
+    if let Some(day) = &args.as_of {
+        profile.profile.as_of = Some(day.clone());
     }
     if let Some(url) = &args.target_url {
         let l = crate::engine::postgres::generate_url(
@@ -160,6 +177,11 @@ fn open_schema(args: &Args, profile: &Profile) -> anyhow::Result<Status> {
         .with_context(|| format!("could not generate {}", out.display()))?;
     print_generated(&g, args.json)?;
     Ok(Status::Success)
+}
+
+/// `--as-of`: a real `YYYY-MM-DD` day in the range generation accepts.
+fn parse_as_of(s: &str) -> Result<String, String> {
+    crate::generate::history_end_ms(Some(s)).map(|_| s.to_string())
 }
 
 /// Refuse, before writing anything, a surrogate that cannot fit: the

@@ -301,6 +301,17 @@ pub trait Backend {
     /// the items born (the first `done` births), in one transaction.
     fn compensate_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError>;
 
+    /// The `api-delete` compensation: undo the plan's births (the first
+    /// `done`) as Directus API deletes would, in one transaction — each
+    /// registry record removed, the item deleted, a `delete` activity
+    /// written, the births' history kept ([`crate::surface::birth_api_delete`]).
+    fn api_delete_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
+        let _ = (plan, done);
+        Err(BackendError::Unsupported(
+            "the api-delete compensation".into(),
+        ))
+    }
+
     /// Current values of the serial-id sequences, by table.
     fn sequences(&mut self) -> Result<BTreeMap<String, i64>, BackendError>;
 

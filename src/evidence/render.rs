@@ -30,7 +30,11 @@ pub fn verdict_sentence(r: &Report) -> String {
     } else {
         format!("NOT as the scenario expected ({})", r.expected_verdict)
     };
+    let api_delete = r.rollback.compensation.as_deref() == Some(crate::proof::verdict::API_DELETE);
     let what = match (r.verdict, r.proof) {
+        (Verdict::Pass, _) if api_delete => {
+            "the births were undone as Directus API deletes would undo them: every table is as before except the history they keep (a delete activity per birth beside its create activity and revision); the before state is not restored, by design"
+        }
         (Verdict::Pass, Proof::ByteExact) => {
             "rollback restored the database byte for byte: the file SHA-256 after rollback equals the one before"
         }

@@ -252,6 +252,11 @@ pub struct RollbackRecord {
     /// Whether compensation also rewound `sqlite_sequence` to its
     /// recorded pre-apply values.
     pub rewind_sequences: bool,
+    /// How births were compensated: `remove` (the rows each birth wrote)
+    /// or `api-delete` (as Directus API deletes: history kept, a `delete`
+    /// activity added); absent for any other rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensation: Option<String>,
     /// Whether the rollback ran (false when refused, e.g. corrupted snapshot).
     pub performed: bool,
     /// The restore was refused because the snapshot no longer had the

@@ -97,8 +97,8 @@ impl Counts {
             "directus_fields needs at least 9 rows (the objects collection's fields)",
         )?;
         need(
-            c.relations >= 2,
-            "directus_relations needs at least 2 rows (user_created, user_updated)",
+            c.relations == 2,
+            "directus_relations has exactly 2 rows (objects.user_created, objects.user_updated): the other collections are folders, which have no relations",
         )?;
         need(
             c.births <= c.objects,

@@ -1,10 +1,21 @@
 //! The activity timeline: creates (the last `births` of them through
-//! `fn_birth_register`), updates and logins, interleaved in time order.
+//! `fn_birth_register`), updates, deletes and logins, interleaved in time
+//! order, ending at the profile's as-of day ([`super::history_end_ms`]).
 //!
-//! Timestamps as Directus writes them: the item's `date_created` (or
-//! `date_updated`) is the request's moment, its `directus_activity` row
-//! follows 1–7 ms later (what real Directus 12.4 measured). A birth
-//! through `fn_birth_register` writes one moment for both, as that
+//! Rows as Directus writes them (measured on 12.4.1, docs/SURFACE.md):
+//! - a create: the item, a `create` activity, a revision whose `data` =
+//!   `delta` = the submitted fields;
+//! - an update: an `update` activity, a revision whose `data` is the full
+//!   read-back without `user_created`/`user_updated` and whose `delta` is
+//!   the changed fields plus `user_updated` and `date_updated`;
+//! - a delete (a plain create's item, never a birth: its registry record
+//!   holds it): the item goes, a `delete` activity and no revision; the
+//!   item's earlier activity and revisions stay;
+//! - JSON text as JavaScript serialises it ([`crate::surface::json`]).
+//!
+//! Timestamps: the item's `date_created` (or `date_updated`) is the
+//! request's moment, its `directus_activity` row follows 1–7 ms later. A
+//! birth through `fn_birth_register` writes one moment for both, as that
 //! function does.
 //!
 //! Why two threads: every value (fake text, JSON, derived ids) comes from the
@@ -26,8 +37,10 @@ use fake::Fake;
 use fake::faker::internet::en::{IPv4, UserAgent};
 use fake::faker::lorem::en::Word;
 use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 use rusqlite::params;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// Events per message between the threads (amortises channel costs).
@@ -122,6 +135,8 @@ enum Event {
         target: Span,
         status: Span,
     },
+    /// A recent plain create's item deleted through the API.
+    Delete { actor: Actor, target: Span },
     /// A login: an activity row only.
     Login { actor: Actor },
 }
@@ -130,6 +145,8 @@ enum Event {
 struct Plan {
     seed: u64,
     counts: Counts,
+    /// First moment of the history (epoch ms).
+    start_ms: i64,
     kind: Col,
     status: Col,
     payload: Col,
@@ -170,6 +187,7 @@ impl Plan {
         Plan {
             seed: g.seed,
             counts: g.counts.clone(),
+            start_ms: g.start_ms,
             kind: g.col(t, "kind", &kinds),
             status: g.col(t, "status", &statuses),
             payload,
@@ -188,88 +206,63 @@ impl Plan {
         let mut rng = table_rng(seed, "directus_activity");
         let mut obj_rng = table_rng(seed, "objects");
         let mut birth_rng = table_rng(seed, "birth_registry");
-        let plain_creates = c.objects - c.births;
-        let (mut created, mut updates_left, mut logins_left) =
-            (0u64, c.revisions - c.objects, c.activity - c.revisions);
+        let deletes = deletes(c);
+        // Deleted items are created too: `objects` ends at its profiled count.
+        let to_create = c.objects + deletes;
+        let plain_creates = to_create - c.births;
+        let mut left = Left {
+            creates: to_create,
+            updates: c.revisions - c.objects - deletes,
+            deletes,
+            logins: c.activity - c.revisions - deletes,
+        };
+        let mut created = 0u64;
+        let mut deleted: HashSet<u64> = HashSet::new();
         let step = (super::HISTORY_SPAN_MS / c.activity.max(1) as i64).max(1);
         let mut text_capacity = 1 << 16;
         let mut batch = Batch::with_capacity(text_capacity);
         for event in 0..c.activity {
-            let ms = super::HISTORY_START_MS + event as i64 * step + rng.random_range(0..step);
-            let (at, logged) = (iso_millis(ms), iso_millis(ms + rng.random_range(1..=7)));
-            let user = derived_uuid(seed, "directus_users", rng.random_range(0..c.users));
-            let ip =
-                (!self.ip.is_null(&mut rng)).then(|| IPv4().fake_with_rng::<String, _>(&mut rng));
-            let agent = (!self.agent.is_null(&mut rng))
-                .then(|| UserAgent().fake_with_rng::<String, _>(&mut rng));
-            let origin =
-                (!self.origin.is_null(&mut rng)).then(|| "https://cms.example.com".to_string());
-            let actor = Actor {
-                user: batch.put(&user),
-                at: batch.put(&at),
-                logged: batch.put(&logged),
-                ip: batch.put_opt(ip),
-                agent: batch.put_opt(agent),
-                origin: batch.put_opt(origin),
-            };
-            let creates_left = c.objects - created;
-            let upd_w = if created > 0 { updates_left } else { 0 };
-            let pick = rng.random_range(0..(creates_left + upd_w + logins_left).max(1));
-            let ev = if pick < creates_left {
-                let item = derived_uuid(seed, "objects", created);
-                let kind = self.kind.category(&mut obj_rng);
-                let status = self.status.category(&mut obj_rng);
-                let key = format!(
-                    "{}-{}-{:08}",
-                    kind,
-                    ascii_lower(&Word().fake_with_rng::<String, _>(&mut obj_rng)),
-                    created
+            let ms = self.start_ms + event as i64 * step + rng.random_range(0..step);
+            let actor = self.actor(&mut rng, &mut batch, ms);
+            let live = created - deleted.len() as u64;
+            let deletable = created.min(plain_creates) - deleted.len() as u64;
+            let upd_w = if live > 0 { left.updates } else { 0 };
+            let del_w = if deletable > 0 { left.deletes } else { 0 };
+            let pick = rng.random_range(0..(left.creates + upd_w + del_w + left.logins).max(1));
+            let ev = if pick < left.creates {
+                let birth = created >= plain_creates;
+                let ev = self.create(
+                    &mut obj_rng,
+                    &mut birth_rng,
+                    &mut batch,
+                    actor,
+                    created,
+                    birth,
                 );
-                // Serialise the payload once and splice it into the
-                // revision, exactly as fn_birth_register does.
-                let body = make_payload(&mut obj_rng, &self.payload, &kind).to_string();
-                let fields = surface::submitted_fields(&item, &status, &kind, &key, &body);
-                let spans = Created {
-                    item: batch.put(&item),
-                    status: batch.put(&status),
-                    kind: batch.put(&kind),
-                    key: batch.put(&key),
-                    body: batch.put(&body),
-                    fields: batch.put(&fields),
-                };
-                let ev = if created < plain_creates {
-                    Event::Create {
-                        actor,
-                        created: spans,
-                    }
-                } else {
-                    let object_uid = format!("OBJ-{}-{:08}", &at[..4], created);
-                    let source = self.source.category(&mut birth_rng);
-                    let registry_status = self.birth_status.category(&mut birth_rng);
-                    Event::Birth {
-                        actor,
-                        created: spans,
-                        object_uid: batch.put(&object_uid),
-                        source: batch.put(&source),
-                        registry_status: batch.put(&registry_status),
-                    }
-                };
                 created += 1;
+                left.creates -= 1;
                 ev
-            } else if pick < creates_left + upd_w {
+            } else if pick < left.creates + upd_w {
                 // Edits go to recent objects, as in a live registry (and
                 // the pages they touch stay in the cache).
-                let recent = created.saturating_sub(super::RECENT_OBJECTS);
-                let target = derived_uuid(seed, "objects", rng.random_range(recent..created));
+                let target = pick_live(&mut rng, created, &deleted);
                 let status = self.status.category(&mut rng);
-                updates_left -= 1;
+                left.updates -= 1;
                 Event::Update {
                     actor,
-                    target: batch.put(&target),
+                    target: batch.put(&derived_uuid(seed, "objects", target)),
                     status: batch.put(&status),
                 }
+            } else if pick < left.creates + upd_w + del_w {
+                let target = pick_live(&mut rng, created.min(plain_creates), &deleted);
+                deleted.insert(target);
+                left.deletes -= 1;
+                Event::Delete {
+                    actor,
+                    target: batch.put(&derived_uuid(seed, "objects", target)),
+                }
             } else {
-                logins_left -= 1;
+                left.logins = left.logins.saturating_sub(1);
                 Event::Login { actor }
             };
             batch.events.push(ev);
@@ -285,6 +278,108 @@ impl Plan {
             let _ = tx.send(batch);
         }
     }
+
+    /// The acting user and request fields of the event at `ms`.
+    fn actor(&self, rng: &mut ChaCha8Rng, batch: &mut Batch, ms: i64) -> Actor {
+        let (at, logged) = (iso_millis(ms), iso_millis(ms + rng.random_range(1..=7)));
+        let user = derived_uuid(
+            self.seed,
+            "directus_users",
+            rng.random_range(0..self.counts.users),
+        );
+        let ip = (!self.ip.is_null(rng)).then(|| IPv4().fake_with_rng::<String, _>(rng));
+        let agent = (!self.agent.is_null(rng)).then(|| UserAgent().fake_with_rng::<String, _>(rng));
+        let origin = (!self.origin.is_null(rng)).then(|| "https://cms.example.com".to_string());
+        Actor {
+            user: batch.put(&user),
+            at: batch.put(&at),
+            logged: batch.put(&logged),
+            ip: batch.put_opt(ip),
+            agent: batch.put_opt(agent),
+            origin: batch.put_opt(origin),
+        }
+    }
+
+    /// Create number `n`: a plain Directus create, or a birth.
+    fn create(
+        &self,
+        obj_rng: &mut ChaCha8Rng,
+        birth_rng: &mut ChaCha8Rng,
+        batch: &mut Batch,
+        actor: Actor,
+        n: u64,
+        birth: bool,
+    ) -> Event {
+        let item = derived_uuid(self.seed, "objects", n);
+        let kind = self.kind.category(obj_rng);
+        let status = self.status.category(obj_rng);
+        let key = format!(
+            "{}-{}-{:08}",
+            kind,
+            ascii_lower(&Word().fake_with_rng::<String, _>(obj_rng)),
+            n
+        );
+        // Serialise the payload once, as JavaScript does, and splice it
+        // into the revision, exactly as fn_birth_register does.
+        let body = surface::json::stringify(&make_payload(obj_rng, &self.payload, &kind));
+        let fields = surface::submitted_fields(&item, &status, &kind, &key, &body);
+        let created = Created {
+            item: batch.put(&item),
+            status: batch.put(&status),
+            kind: batch.put(&kind),
+            key: batch.put(&key),
+            body: batch.put(&body),
+            fields: batch.put(&fields),
+        };
+        if !birth {
+            return Event::Create { actor, created };
+        }
+        let at = batch.get(actor.at);
+        let object_uid = format!("OBJ-{}-{:08}", &at[..4], n);
+        let source = self.source.category(birth_rng);
+        let registry_status = self.birth_status.category(birth_rng);
+        Event::Birth {
+            actor,
+            created,
+            object_uid: batch.put(&object_uid),
+            source: batch.put(&source),
+            registry_status: batch.put(&registry_status),
+        }
+    }
+}
+
+/// Events of each kind still to plan.
+struct Left {
+    creates: u64,
+    updates: u64,
+    deletes: u64,
+    logins: u64,
+}
+
+/// Deletes in the history: one per 20 plain creates (at least one when
+/// there is any), within what the revision and activity counts leave (a
+/// deleted item's create is one more revision, its delete one more
+/// activity row, so as many updates and logins fewer).
+fn deletes(c: &Counts) -> u64 {
+    let plain = c.objects - c.births;
+    plain
+        .div_ceil(20)
+        .min(c.revisions - c.objects)
+        .min(c.activity - c.revisions)
+}
+
+/// An object index below `below` that is not deleted, drawn among the
+/// [`super::RECENT_OBJECTS`] most recent (the nearest live one after the
+/// draw, wrapping; the whole range if all recent ones are deleted). The
+/// caller makes sure a live one exists.
+fn pick_live(rng: &mut ChaCha8Rng, below: u64, deleted: &HashSet<u64>) -> u64 {
+    let lo = below.saturating_sub(super::RECENT_OBJECTS);
+    let drawn = rng.random_range(lo..below);
+    let window = (drawn..below).chain(lo..drawn);
+    window
+        .chain(0..lo)
+        .find(|i| !deleted.contains(i))
+        .unwrap_or(drawn)
 }
 
 impl Actor {
@@ -335,14 +430,19 @@ impl Generator<'_> {
         let mut revision = conn.prepare_cached(
             "INSERT INTO directus_revisions (activity, collection, item, data, delta) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        // data = the full read-back of the updated item, as Directus stores it.
+        // data = the full read-back of the updated item, as Directus stores
+        // it: every field in column order except user_created/user_updated.
         let mut update = conn.prepare_cached(
-            "UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4 RETURNING json_object('id', id, 'status', status, 'kind', kind, 'key', key, 'payload', json(payload), 'user_created', user_created, 'date_created', date_created, 'user_updated', user_updated, 'date_updated', date_updated)",
+            "UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4 RETURNING json_object('id', id, 'status', status, 'kind', kind, 'key', key, 'payload', json(payload), 'date_created', date_created, 'date_updated', date_updated)",
         )?;
+        let mut delete = conn.prepare_cached("DELETE FROM objects WHERE id = ?1")?;
         let mut registry_status_stmt =
             conn.prepare_cached("UPDATE birth_registry SET status = ?1 WHERE id = ?2")?;
         let mut written = 0u64;
-        let delta_of = |status: &str| json!({ "status": status }).to_string();
+        // delta = the changed fields, then what Directus fills in on update.
+        let delta_of = |status: &str, user: &str, at: &str| {
+            json!({ "status": status, "user_updated": user, "date_updated": at }).to_string()
+        };
         for b in rx {
             for ev in &b.events {
                 if written > 0 && written.is_multiple_of(super::EVENTS_PER_COMMIT) {
@@ -418,9 +518,15 @@ impl Generator<'_> {
                             surface::COLLECTION,
                             target,
                             data,
-                            delta_of(status)
+                            delta_of(status, b.get(a.user), b.get(a.at))
                         ])?;
                         self.bar.inc(2);
+                    }
+                    Event::Delete { actor: a, target } => {
+                        let target = b.get(target);
+                        delete.execute([target])?;
+                        a.log(&b, &mut activity, "delete", surface::COLLECTION, target)?;
+                        self.bar.inc(1);
                     }
                     Event::Login { actor: a } => {
                         a.log(&b, &mut activity, "login", "directus_users", b.get(a.user))?;

@@ -8,7 +8,9 @@
 //! roles that reach an admin or app policy, and only users 0..SEATS hold
 //! them while active; every other user has an API-only role (policies
 //! without admin or app access, parents among those roles) or is not
-//! active. Passwords are the argon2id hash of the published test password
+//! active. Nor does an active user sign in through SSO (a provider other
+//! than `default`), which Directus allows only with a license either.
+//! Passwords are the argon2id hash of the published test password
 //! (docs/SURFACE.md): Directus logs in with it.
 
 use super::sample::ascii_lower;
@@ -166,6 +168,19 @@ impl Generator<'_> {
             );
             let (status_v, role) = self.user_status_role(i, status.category(&mut rng), &mut rng);
             let provider_v = provider.category(&mut rng);
+            // Without a license Directus locks every item while an active
+            // user signs in through SSO: such users are never active, and
+            // the Administrator logs in with the test password.
+            let provider_v = if i == 0 {
+                "default".to_string()
+            } else {
+                provider_v
+            };
+            let status_v = if provider_v != "default" && status_v == "active" {
+                "suspended".to_string()
+            } else {
+                status_v
+            };
             let external = (provider_v != "default")
                 .then(|| format!("ext-{}", derived_uuid(self.seed, "external_identifier", i)));
             let loc = location.text(&mut rng, |r| CompanyName().fake_with_rng(r));
@@ -250,7 +265,7 @@ impl Generator<'_> {
             "INSERT INTO directus_migrations (version, name, \"timestamp\") VALUES (?1, ?2, ?3)",
         )?;
         let mut rng = table_rng(self.seed, "directus_migrations");
-        let mut at = super::HISTORY_START_MS - INSTALLED_BEFORE_MS;
+        let mut at = self.start_ms - INSTALLED_BEFORE_MS;
         for (version, name) in surface::directus::migrations() {
             at += rng.random_range(2..40);
             ins.execute(params![version, name, crate::util::timefmt::iso_millis(at)])?;
@@ -270,7 +285,7 @@ impl Generator<'_> {
             false,
             1
         ])?;
-        let mut names = vec![surface::COLLECTION.to_string()];
+        // The other collections are folders (no table of their own).
         for i in 1..self.counts.collections {
             let name = format!(
                 "{}_{}",
@@ -285,7 +300,6 @@ impl Generator<'_> {
                 rng.random_bool(0.1),
                 i as i64 + 1
             ])?;
-            names.push(name);
         }
         self.bar.inc(self.counts.collections);
 
@@ -307,54 +321,38 @@ impl Generator<'_> {
                 *name == "kind" || *name == "key"
             ])?;
         }
+        // Every other field is an alias on `objects` (a presentation field,
+        // no column): the other collections are folders, and a folder has
+        // no fields or relations; a collection with fields has its table.
         let mut rng = table_rng(self.seed, "directus_fields");
         let extra = self.counts.fields - OBJECT_FIELDS.len() as u64;
-        let others = &names[1..];
         for i in 0..extra {
-            let owner = if others.is_empty() {
-                surface::COLLECTION
-            } else {
-                others[(i as usize) % others.len()].as_str()
-            };
             let name = format!(
                 "{}_{}",
                 ascii_lower(&Word().fake_with_rng::<String, _>(&mut rng)),
                 i
             );
-            let interface = [
-                "input",
-                "input-multiline",
-                "boolean",
-                "datetime",
-                "select-dropdown",
-            ][rng.random_range(0..5)];
+            let interface = ["presentation-divider", "presentation-notice"][rng.random_range(0..2)];
             field.execute(params![
-                owner,
+                surface::COLLECTION,
                 name,
-                Option::<String>::None,
+                "alias,no-data",
                 interface,
                 false,
                 false,
                 i as i64 + 10,
                 "full",
-                rng.random_bool(0.2)
+                false
             ])?;
         }
         self.bar.inc(self.counts.fields);
 
+        // The collection's only relations: its user fields.
         let mut rel = self.conn.prepare(
             "INSERT INTO directus_relations (many_collection, many_field, one_collection, one_deselect_action) VALUES (?1, ?2, 'directus_users', 'nullify')",
         )?;
         rel.execute(params![surface::COLLECTION, "user_created"])?;
         rel.execute(params![surface::COLLECTION, "user_updated"])?;
-        for i in 2..self.counts.relations {
-            let owner = if others.is_empty() {
-                surface::COLLECTION
-            } else {
-                others[(i as usize) % others.len()].as_str()
-            };
-            rel.execute(params![owner, format!("owner_{i}")])?;
-        }
         self.bar.inc(self.counts.relations);
         Ok(())
     }

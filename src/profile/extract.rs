@@ -314,6 +314,7 @@ pub fn finish(
             ),
             format: 2,
             source: Some(source.to_string()),
+            as_of: None,
         },
         schema: Some(schema),
         tables,

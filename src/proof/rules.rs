@@ -340,7 +340,17 @@ fn check_pass(r: &Report, out: &mut Vec<Problem>) {
         ));
         return;
     };
-    if before.logical.sha256 != after.logical.sha256 {
+    if r.rollback.compensation.as_deref() == Some(super::verdict::API_DELETE) {
+        // Births undone as Directus API deletes keep their history: the
+        // PASS stands on everything else being as before.
+        let c = super::verdict::api_delete_check(before, Some(applied), after);
+        if c.outcome != Outcome::Pass {
+            out.push(Problem::new(
+                "pass-before-after",
+                format!("api-delete PASS not borne out: {}", c.detail),
+            ));
+        }
+    } else if before.logical.sha256 != after.logical.sha256 {
         out.push(Problem::new(
             "pass-before-after",
             format!(

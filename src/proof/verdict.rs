@@ -209,6 +209,79 @@ fn cluster_check(p: &Phases) -> Option<Check> {
     })
 }
 
+/// [`RollbackRecord::compensation`] of births undone as Directus API
+/// deletes.
+pub const API_DELETE: &str = "api-delete";
+
+/// `restored_as_api_delete`: births undone as Directus API deletes leave
+/// every table as before except the history they keep: `directus_activity`
+/// has each birth's `create` and its `delete` (+2 per birth),
+/// `directus_revisions` each birth's create revision (+1); schema and
+/// settings as before. Sequences are not compared (they advanced, as a
+/// production delete leaves them).
+pub(crate) fn api_delete_check(before: &Phase, after_apply: Option<&Phase>, r: &Phase) -> Check {
+    let rows = |ph: &Phase, t: &str| ph.logical.tables.get(t).map(|d| d.rows).unwrap_or(0) as i64;
+    let born = after_apply.map(|a| rows(a, "birth_registry") - rows(before, "birth_registry"));
+    let Some(n) = born.filter(|n| *n > 0) else {
+        return check(
+            "restored_as_api_delete",
+            false,
+            "no births were measured after apply, so there is nothing an API delete undid",
+        );
+    };
+    let history = [("directus_activity", 2 * n), ("directus_revisions", n)];
+    let mut differ = Vec::new();
+    let names: std::collections::BTreeSet<&String> = before
+        .logical
+        .tables
+        .keys()
+        .chain(r.logical.tables.keys())
+        .collect();
+    for t in names {
+        if t == "sqlite_sequence" {
+            continue;
+        }
+        match history.iter().find(|(h, _)| h == t) {
+            Some((_, grown)) => {
+                if rows(r, t) - rows(before, t) != *grown {
+                    differ.push(format!(
+                        "{t} {:+} rows (expected {grown:+})",
+                        rows(r, t) - rows(before, t)
+                    ));
+                }
+            }
+            None => {
+                let same = before.logical.tables.get(t) == r.logical.tables.get(t);
+                if !same {
+                    differ.push(format!("{t} differs"));
+                }
+            }
+        }
+    }
+    if r.logical.schema_sha256 != before.logical.schema_sha256 {
+        differ.push("the schema differs".into());
+    }
+    if r.logical.settings != before.logical.settings {
+        differ.push("the settings differ".into());
+    }
+    let ok = differ.is_empty();
+    check(
+        "restored_as_api_delete",
+        ok,
+        if ok {
+            format!(
+                "{n} births undone as Directus API deletes: every table as before except the history they keep (directus_activity +{}: each birth's create and delete; directus_revisions +{n}: the creates' revisions); schema and settings as before; sequences not compared; not a restoration of the before state",
+                2 * n
+            )
+        } else {
+            format!(
+                "after the API deletes of {n} births: {}",
+                differ.into_iter().take(5).collect::<Vec<_>>().join("; ")
+            )
+        },
+    )
+}
+
 /// Evaluate every rule; the verdict is PASS iff all checks pass.
 pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
     let mut c = Vec::new();
@@ -379,7 +452,9 @@ pub fn evaluate(i: &Inputs<'_>) -> (Vec<Check>, Verdict) {
         Some(r) => {
             let bytes = r.file_sha256.is_some() && r.file_sha256 == before.file_sha256;
             let logical = r.logical.sha256 == before.logical.sha256;
+            let api_delete = rb.compensation.as_deref() == Some(API_DELETE);
             match i.proof {
+                _ if api_delete => c.push(api_delete_check(before, p.after_apply.as_ref(), r)),
                 Proof::ByteExact => c.push(check(
                     "restored_byte_exact",
                     bytes && logical,
@@ -481,6 +556,7 @@ pub(crate) mod tests {
             sql: None,
             sql_sha256: None,
             rewind_sequences: false,
+            compensation: None,
             performed: true,
             refused: false,
             error: None,

@@ -82,6 +82,7 @@ fn base() -> Case {
             sql: None,
             sql_sha256: None,
             rewind_sequences: false,
+            compensation: None,
             performed: true,
             refused: false,
             error: None,

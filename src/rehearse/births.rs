@@ -111,6 +111,37 @@ pub fn birth(plan: &BirthPlan, i: u64) -> Birth {
     }
 }
 
+/// When the `api-delete` compensation deletes birth `i` (docs/SCENARIOS.md):
+/// an hour after the last birth's second, one second per delete, the
+/// latest birth first (deletes run in reverse order).
+pub fn api_delete_at(plan: &BirthPlan, i: u64) -> String {
+    let after_births = plan.start_ms + plan.count as i64 * 1000 + 3_600_000;
+    iso_millis(after_births + (plan.count.saturating_sub(i + 1)) as i64 * 1000)
+}
+
+/// Run `delete` on the Directus API delete of every birth made (the first
+/// `done`), latest first: the request as its birth's user, from the
+/// birth's client, at [`api_delete_at`].
+pub fn for_each_api_delete<E>(
+    plan: &BirthPlan,
+    done: u64,
+    mut delete: impl FnMut(&surface::ApiDelete<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    for i in (0..done).rev() {
+        let b = birth(plan, i);
+        let at = api_delete_at(plan, i);
+        delete(&surface::ApiDelete {
+            item: &b.item,
+            user: &b.user,
+            at: &at,
+            ip: b.ip.as_deref(),
+            user_agent: b.user_agent.as_deref(),
+            origin: b.origin.as_deref(),
+        })?;
+    }
+    Ok(())
+}
+
 fn lit(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }

@@ -10,7 +10,7 @@ use super::apply::script_record;
 use super::inputs::Scripts;
 use crate::engine::{Backend, BackendError, BirthPlan, RollbackMethod, Snapshot};
 use crate::evidence::report::RollbackRecord;
-use crate::rehearse::scenario::Scenario;
+use crate::rehearse::scenario::{Compensation, Scenario};
 use std::collections::BTreeMap;
 
 /// What the apply left for the rollback to undo.
@@ -41,6 +41,8 @@ pub(super) fn roll_back(
         sql: scripts.down.as_ref().map(|d| d.path.clone()),
         sql_sha256: scripts.down.as_ref().map(|d| d.sha256.clone()),
         rewind_sequences: spec.rollback.rewind_sequences,
+        compensation: (spec.rollback.method == RollbackMethod::Compensate && undo.plan.is_some())
+            .then(|| spec.rollback.compensation.as_str().to_string()),
         performed: false,
         refused: false,
         error: None,
@@ -50,6 +52,9 @@ pub(super) fn roll_back(
         RollbackMethod::Restore => undo.staged.unwrap_or_else(|| be.restore(undo.snap)),
         RollbackMethod::Transaction => be.rollback_transaction(),
         RollbackMethod::Compensate => match (undo.plan, &scripts.down) {
+            (Some(p), _) if spec.rollback.compensation == Compensation::ApiDelete => {
+                be.api_delete_births(p, undo.births_done)
+            }
             (Some(p), _) => be.compensate_births(p, undo.births_done).and_then(|_| {
                 if spec.rollback.rewind_sequences {
                     be.rewind_sequences(undo.seq_before)

@@ -142,6 +142,33 @@ pub struct RollbackSpec {
     /// pre-apply values (default false).
     #[serde(default)]
     pub rewind_sequences: bool,
+    /// Compensate births: how (default `remove`; docs/SCENARIOS.md).
+    #[serde(default)]
+    pub compensation: Compensation,
+}
+
+/// How compensating births undoes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Compensation {
+    /// Remove exactly the rows each birth wrote (`birth_unregister`): the
+    /// before state again, history included.
+    #[default]
+    Remove,
+    /// As production would through Directus: the registry record removed,
+    /// then a Directus API delete of the item — a `delete` activity is
+    /// added and the birth's create activity and revision stay.
+    ApiDelete,
+}
+
+impl Compensation {
+    /// Name as written in scenarios and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compensation::Remove => "remove",
+            Compensation::ApiDelete => "api-delete",
+        }
+    }
 }
 
 /// `on` or `off`.
@@ -438,6 +465,20 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
             "rollback.rewind_sequences",
             "only applies to compensating births",
         );
+    }
+    if r.compensation == Compensation::ApiDelete {
+        if !(r.method == RollbackMethod::Compensate && a.kind == ApplyKind::Births) {
+            return bad(
+                "rollback.compensation",
+                "\"api-delete\" only applies to compensating births",
+            );
+        }
+        if r.rewind_sequences {
+            return bad(
+                "rollback.rewind_sequences",
+                "an api-delete compensation keeps the births' activity and revisions, so their sequences cannot be rewound",
+            );
+        }
     }
     if let Some(f) = &s.fault {
         if r.method != RollbackMethod::Restore {

@@ -7,6 +7,7 @@ mod attach;
 mod blockers;
 mod clean;
 mod contract;
+mod directus_history;
 mod directus_schema;
 mod examples;
 mod generate;

@@ -394,6 +394,17 @@ impl Backend for PostgresBackend {
         tx.commit().map_err(db_err("commit", &db))
     }
 
+    fn api_delete_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
+        let db = self.target.dbname.clone();
+        let c = self.client()?;
+        let mut tx = c.transaction().map_err(db_err("begin", &db))?;
+        crate::rehearse::births::for_each_api_delete(plan, done, |d| {
+            crate::engine::postgres::schema::birth_api_delete(&mut tx, d).map(|_| ())
+        })
+        .map_err(db_err("compensate (api delete)", &db))?;
+        tx.commit().map_err(db_err("commit", &db))
+    }
+
     fn sequences(&mut self) -> Result<BTreeMap<String, i64>, BackendError> {
         let db = self.target.dbname.clone();
         let rows =

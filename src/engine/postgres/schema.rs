@@ -178,6 +178,29 @@ pub fn birth_unregister(
     Ok(n)
 }
 
+/// One birth undone as a Directus API delete would (as
+/// [`crate::surface::birth_api_delete`]): the registry record, then the
+/// item, and one `delete` activity; the birth's history stays.
+pub fn birth_api_delete(
+    client: &mut impl postgres::GenericClient,
+    d: &crate::surface::ApiDelete<'_>,
+) -> Result<u64, postgres::Error> {
+    let registry = client.execute(
+        "DELETE FROM birth_registry WHERE collection = 'objects' AND item = $1::text::uuid",
+        &[&d.item],
+    )?;
+    if registry == 0 {
+        return Ok(0);
+    }
+    let item = client.execute("DELETE FROM objects WHERE id = $1::text::uuid", &[&d.item])?;
+    client.execute(
+        "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin)
+         VALUES ('delete', $1::text::uuid, $2::text::timestamptz, $3, $4, 'objects', $5, $6)",
+        &[&d.user, &d.at, &d.ip, &d.user_agent, &d.item, &d.origin],
+    )?;
+    Ok(registry + item)
+}
+
 /// Every table of the surface (Directus's, rendered from its bootstrap's
 /// description, then production's own) with primary and unique keys.
 pub fn tables_sql() -> String {

@@ -508,6 +508,18 @@ impl Backend for SqliteBackend {
         self.end_write(r)
     }
 
+    fn api_delete_births(&mut self, plan: &BirthPlan, done: u64) -> Result<(), BackendError> {
+        let target = self.target.clone();
+        let c = self.conn()?;
+        let r = in_write_transaction(c, |c| {
+            crate::rehearse::births::for_each_api_delete(plan, done, |d| {
+                crate::surface::birth_api_delete(c, d).map(|_| ())
+            })
+        })
+        .map_err(|e| db_err("compensate (api delete)", &target, e));
+        self.end_write(r)
+    }
+
     fn sequences(&mut self) -> Result<BTreeMap<String, i64>, BackendError> {
         let c = open_ro(&self.target).map_err(|e| db_err("open", &self.target, e))?;
         let exists: bool = c
