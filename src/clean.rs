@@ -41,7 +41,8 @@ pub struct Options {
 /// One leftover found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
-    /// "run folder", "keep folder", "temp file", "temp folder", "database".
+    /// "run folder", "keep folder", "temp file", "temp folder", "database",
+    /// "role".
     pub kind: &'static str,
     /// Its path or URL (never with a password).
     pub what: String,

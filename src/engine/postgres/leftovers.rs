@@ -1,5 +1,6 @@
-//! `clean` on PostgreSQL: drop the scratch databases of dead runs that this
-//! workspace's ledger says it created, and nothing else.
+//! `clean` on PostgreSQL: drop the scratch databases and sandbox roles of
+//! dead runs that this workspace's ledgers say it created, and nothing else
+//! (roles: [`super::role_ledger`]).
 //!
 //! A ledger entry (`<workspace>/.rollproof/pg/<system id>-<oid>.json`) is
 //! acted on only when its MAC verifies under the workspace key, its record
@@ -33,11 +34,13 @@ fn system_id(t: &Target) -> Option<String> {
 
 /// Servers to try, by system identifier: the given URLs first, then the
 /// recorded ones.
-fn servers(opts: &Options, records: &[(PathBuf, PgRecord)]) -> BTreeMap<String, Target> {
+fn servers<'a>(
+    opts: &'a Options,
+    recorded: impl Iterator<Item = &'a str>,
+) -> BTreeMap<String, Target> {
     let allow = super::guard::allowed_hosts(&opts.allow_hosts);
     let mut found = BTreeMap::new();
     let given = opts.target_urls.iter().map(String::as_str);
-    let recorded = records.iter().map(|(_, r)| r.server.as_str());
     for url in given.chain(recorded) {
         let Ok(t) = super::guard::parse_url(url) else {
             continue;
@@ -62,6 +65,10 @@ pub fn clean(ws: &Path, opts: &Options, out: &mut Cleaned) {
     let Ok((_, key)) = crate::guard::workspace_and_key() else {
         return;
     };
+    let roles: Vec<_> = super::role_ledger::entries(ws, &key)
+        .into_iter()
+        .filter(|(_, r)| r.as_ref().is_none_or(|r| !r.owner.alive()))
+        .collect();
     let mut records = Vec::new();
     for (path, entry) in provenance::ledger(ws) {
         match entry.ok().and_then(|e| e.verified(&key)) {
@@ -75,10 +82,15 @@ pub fn clean(ws: &Path, opts: &Options, out: &mut Cleaned) {
             }),
         }
     }
-    if records.is_empty() {
+    if records.is_empty() && roles.is_empty() {
         return;
     }
-    let servers = servers(opts, &records);
+    let recorded = records.iter().map(|(_, r)| r.server.as_str());
+    let role_servers = roles
+        .iter()
+        .filter_map(|(_, r)| r.as_ref())
+        .map(|r| r.server.as_str());
+    let servers = servers(opts, recorded.chain(role_servers));
     for (path, rec) in records {
         let Some(server) = servers.get(&rec.system_identifier) else {
             out.left.push(Item {
@@ -90,6 +102,83 @@ pub fn clean(ws: &Path, opts: &Options, out: &mut Cleaned) {
         };
         let t = server.with_db(&rec.dbname);
         drop_one(&t, &path, &rec, opts.dry_run, out);
+    }
+    // Roles after databases: a dead run's role owns objects only in its
+    // databases, dropped above.
+    for (path, rec) in roles {
+        drop_role(&servers, &path, rec, opts.dry_run, out);
+    }
+}
+
+/// Drop the sandbox role of a dead run, by its exact recorded name.
+fn drop_role(
+    servers: &BTreeMap<String, Target>,
+    entry: &Path,
+    rec: Option<super::role_ledger::RoleRecord>,
+    dry: bool,
+    out: &mut Cleaned,
+) {
+    let Some(rec) = rec else {
+        out.left.push(Item {
+            kind: "role",
+            what: entry.display().to_string(),
+            why: "a role ledger entry that does not verify under this workspace's key; left alone"
+                .into(),
+        });
+        return;
+    };
+    let what = format!("{} on {}", rec.role, rec.server);
+    let Some(server) = servers.get(&rec.system_identifier) else {
+        out.left.push(Item {
+            kind: "role",
+            what,
+            why: "its server cannot be reached; give its URL with --target-url (and --allow-host) to clean it".into(),
+        });
+        return;
+    };
+    let why = format!(
+        "sandbox role of a run (pid {} on {}) that died",
+        rec.owner.pid, rec.owner.host
+    );
+    let exists = server.connect_maintenance().and_then(|mut c| {
+        c.query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname = $1",
+            &[&rec.role],
+        )
+        .map(|r| r.get::<_, i64>(0) > 0)
+        .map_err(super::sql_err("looking up the role", "postgres"))
+    });
+    match exists {
+        Ok(false) => {
+            if !dry {
+                let _ = std::fs::remove_file(entry);
+            }
+        }
+        Ok(true) if dry => out.removed.push(Item {
+            kind: "role",
+            what,
+            why,
+        }),
+        Ok(true) => match super::sandbox::drop_role(server, &rec.role) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(entry);
+                out.removed.push(Item {
+                    kind: "role",
+                    what,
+                    why,
+                });
+            }
+            Err(e) => out.left.push(Item {
+                kind: "role",
+                what,
+                why: format!("{why}; cannot drop it: {e}"),
+            }),
+        },
+        Err(e) => out.left.push(Item {
+            kind: "role",
+            what,
+            why: format!("{why}; cannot look it up: {e}"),
+        }),
     }
 }
 

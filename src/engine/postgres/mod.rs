@@ -17,6 +17,7 @@ pub mod leftovers;
 pub mod load;
 pub mod logical;
 pub mod provenance;
+pub mod role_ledger;
 pub mod roles;
 pub mod sandbox;
 pub mod schema;

@@ -85,7 +85,12 @@ impl Sandbox {
                 sb.password
             ))
             .map_err(sql_err("creating the sandbox role", "postgres"))?;
-        if let Err(e) = sb.check(&mut admin) {
+        // Checked, then written in the workspace's role ledger so `clean`
+        // can drop it if this process dies before it does.
+        let kept = sb
+            .check(&mut admin)
+            .and_then(|()| super::role_ledger::remember(&mut admin, target, &sb.role));
+        if let Err(e) = kept {
             let _ = sb.drop_role(target);
             return Err(e);
         }
@@ -222,7 +227,9 @@ pub fn drop_role(target: &Target, role: &str) -> Result<(), PgError> {
     }
     admin
         .batch_execute(&format!("DROP ROLE IF EXISTS {}", quote_ident(role)))
-        .map_err(sql_err("dropping the sandbox role", "postgres"))
+        .map_err(sql_err("dropping the sandbox role", "postgres"))?;
+    super::role_ledger::forget(&mut admin, role);
+    Ok(())
 }
 
 /// `ALTER <kind> <name>` pairs for every object the sandbox role must own:
