@@ -18,7 +18,7 @@ use super::guard::Target;
 use super::provenance::{self, PgRecord};
 use crate::clean::{Cleaned, Item, Options};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Connect to the maintenance database of a server and read its
 /// system identifier.
