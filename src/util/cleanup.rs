@@ -141,7 +141,15 @@ pub fn on_signal_remove_temporaries() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 INTERRUPTED.store(sig, Ordering::SeqCst);
-                let removed = remove_registered();
+                let mut removed = remove_registered();
+                // The main thread runs on meanwhile and may have re-created
+                // a folder just removed (a --keep folder's run): once more.
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                for p in remove_registered() {
+                    if !removed.contains(&p) {
+                        removed.push(p);
+                    }
+                }
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
                 eprintln!(
                     "rollproof: interrupted by {name}; removed {} leftover(s){}",
