@@ -4,7 +4,8 @@
 //! Two generators live here. The generic engine (`engine`, `plan`,
 //! `produce`, `make`, `values`, `check`, `keys`, `sink_sqlite`) fills any
 //! schema from statistics: [`fill`] for an existing database,
-//! [`generate_schema`] for a new surrogate file. The birth-register
+//! [`generate_schema`] for a new surrogate file, [`postgres::generate`]
+//! for a new PostgreSQL database. The birth-register
 //! surface's own generator (`counts`, `history`, `sample`, `system`, and
 //! [`generate`] below) writes the modeled Directus history until the
 //! surface moves onto the engine.
@@ -24,6 +25,7 @@ mod history;
 pub mod keys;
 pub mod make;
 pub mod plan;
+pub mod postgres;
 mod produce;
 mod sample;
 mod sink_sqlite;
@@ -290,12 +292,45 @@ pub fn generate_schema(
         summary = Some(engine::build_file(
             conn, job.schema, job.stats, job.rows, job.seed,
         )?);
+        // A rollproof surrogate, whatever its schema: the guard adopts it
+        // as a rehearsal's working copy only with this mark.
+        conn.pragma_update(None, "application_id", surface::APPLICATION_ID)
+            .map_err(at)?;
         crate::guard::provenance::Record::surrogate_digest(job.profile_sha256, job.seed, job.scale)
             .stamp(conn)
             .map_err(at)
     })?;
     let rows = summary.map(|s| s.rows).unwrap_or_default();
     Ok(Generated::new(out, sha256, size, rows, started))
+}
+
+/// Generate the format-2 `profile` (its own schema and statistics, every
+/// table scaled by `scale`) into a new SQLite file at `out` with the
+/// generic engine; also returns what did not cross into SQLite.
+pub fn generate_profile(
+    profile: &Profile,
+    seed: u64,
+    scale: f64,
+    out: &Path,
+    overwrite: bool,
+) -> Result<(Generated, Vec<crate::schema::render::Skipped>), GenerateError> {
+    let schema = profile
+        .schema
+        .as_ref()
+        .ok_or_else(|| GenerateError::Unusable("a format-1 profile has no [schema]".into()))?;
+    let (schema, skipped) = sqlite_form(schema)?;
+    let stats = FillStats::from(profile);
+    let rows = stats.row_counts(scale);
+    let sha = crate::guard::provenance::profile_sha256(profile);
+    let job = SchemaJob {
+        schema: &schema,
+        stats: &stats,
+        rows: &rows,
+        seed,
+        scale,
+        profile_sha256: &sha,
+    };
+    Ok((generate_schema(&job, out, overwrite)?, skipped))
 }
 
 /// A schema in SQLite's dialect: itself, or a PostgreSQL schema rendered

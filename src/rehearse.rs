@@ -182,7 +182,7 @@ pub fn run(
     let on_pg = pg_url.is_some();
     let scripts = inputs::scripts(sc, on_pg)?;
 
-    let prep = setup::prepare(sc, &stamp, &run_id, opts.profile_override.as_deref())?;
+    let prep = setup::prepare(sc, &stamp, &run_id, opts.profile_override.as_deref(), on_pg)?;
     if let Some(g) = prep.generate_ms {
         timing.insert("generate".to_string(), g);
         say(&format!(
@@ -210,8 +210,17 @@ pub fn run(
         }
         None => None,
     };
-    let db_leg = crate::guard::provenance::leg_of(&prep.target)
-        .unwrap_or_else(|| crate::guard::provenance::LEG_SURROGATE.to_string());
+    let db_leg = match &pg_url {
+        // An existing PostgreSQL database: its own record says what it is.
+        Some(url) if matches!(prep.server, Some(setup::ServerSource::Database)) => {
+            crate::engine::postgres::backend::PostgresBackend::leg_of_database(
+                url,
+                &opts.allow_hosts,
+            )?
+        }
+        _ => crate::guard::provenance::leg_of(&prep.target)
+            .unwrap_or_else(|| crate::guard::provenance::LEG_SURROGATE.to_string()),
+    };
     let leg = match &spec.scenario.leg {
         Some(l) if *l != db_leg => {
             return Err(RehearseError::Input(format!(
@@ -221,8 +230,40 @@ pub fn run(
         }
         _ => db_leg,
     };
-    let mut be: Box<dyn Backend> = match &pg_url {
-        Some(url) => Box::new(
+    let mut be: Box<dyn Backend> = match (&pg_url, &prep.server) {
+        (Some(url), Some(setup::ServerSource::Database)) => Box::new(
+            crate::engine::postgres::backend::PostgresBackend::from_database(
+                url,
+                &opts.allow_hosts,
+                &run_id,
+            )?,
+        ),
+        (
+            Some(url),
+            Some(setup::ServerSource::Generate {
+                profile,
+                seed,
+                scale,
+            }),
+        ) => {
+            let started = Instant::now();
+            let be = crate::engine::postgres::backend::PostgresBackend::generated(
+                url,
+                &opts.allow_hosts,
+                &run_id,
+                profile,
+                *seed,
+                *scale,
+            )?;
+            let g = ms(started);
+            timing.insert("generate".to_string(), g);
+            say(&format!(
+                "generated surrogate from {} into PostgreSQL in {g} ms",
+                prep.surrogate.profile.as_deref().unwrap_or("?")
+            ));
+            Box::new(be)
+        }
+        (Some(url), None) => Box::new(
             crate::engine::postgres::backend::PostgresBackend::for_rehearsal(
                 url,
                 &opts.allow_hosts,
@@ -230,7 +271,7 @@ pub fn run(
                 &prep.target,
             )?,
         ),
-        None => Box::new(SqliteBackend::new(prep.target.clone())),
+        (None, _) => Box::new(SqliteBackend::new(prep.target.clone())),
     };
     let snap_method = spec.snapshot.method;
     let rb_method = spec.rollback.method;
@@ -267,6 +308,13 @@ pub fn run(
             surrogate.sha256 = h.clone();
             surrogate.size = before.size.unwrap_or(0);
         }
+        // PostgreSQL without a SQLite file (an existing database copied, or
+        // a schema generated into the target): its logical digest, as
+        // there are no bytes to name.
+        None if prep.server.is_some() => {
+            surrogate.sha256 = before.logical.sha256.clone();
+            surrogate.size = 0;
+        }
         // PostgreSQL: the SQLite surrogate that was loaded into the server.
         None => {
             let f = crate::hash::file_sha256(&prep.target).map_err(|e| RehearseError::Io {
@@ -279,7 +327,14 @@ pub fn run(
         }
     }
 
-    let plan = births::plan(&mut *be, sc)?;
+    let plan = match births::plan(&mut *be, sc) {
+        Ok(p) => p,
+        Err(e) => {
+            // PostgreSQL: the target made for this run goes again.
+            let _ = be.finish(false);
+            return Err(e);
+        }
+    };
     let seq_before = be.sequences()?;
 
     let snapshot_phase = be.measure_snapshot(&snap, &[("before", &before)])?;

@@ -239,6 +239,10 @@ pub trait Backend {
     /// Roll the open transaction back.
     fn rollback_transaction(&mut self) -> Result<(), BackendError>;
 
+    /// What the target lacks for a `births` apply (the birth-register
+    /// surface's operation), one line each; empty when births can run.
+    fn births_missing(&mut self) -> Result<Vec<String>, BackendError>;
+
     /// Acting users for birth requests: up to `limit` ids, sorted ascending.
     fn users(&mut self, limit: usize) -> Result<Vec<String>, BackendError>;
 

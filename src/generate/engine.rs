@@ -115,11 +115,26 @@ pub fn fill(
     result
 }
 
-/// Plan on a second thread, write on this one.
+/// Plan on a second thread, write into SQLite on this one.
 pub(super) fn run(
     conn: &Connection,
     plan: &Plan,
     commit_every: Option<u64>,
+) -> Result<FillSummary, GenerateError> {
+    run_with(plan, |producer, rx, bar| {
+        sink_sqlite::write(conn, plan, producer, rx, commit_every, bar)
+    })
+}
+
+/// Plan on a second thread; `write` takes the batches on this one (the
+/// SQLite writer, or PostgreSQL's COPY writer).
+pub(super) fn run_with(
+    plan: &Plan,
+    write: impl FnOnce(
+        &Producer<'_>,
+        std::sync::mpsc::Receiver<Batch>,
+        &indicatif::ProgressBar,
+    ) -> Result<sink_sqlite::Written, GenerateError>,
 ) -> Result<FillSummary, GenerateError> {
     let total: u64 = plan.tables.iter().map(|t| t.rows).sum();
     let bar = crate::util::progress::rows_bar(total, "generating rows");
@@ -137,7 +152,7 @@ pub(super) fn run(
         });
         // Returning (even early, on an error) drops `rx`, which stops the
         // planner; the scope then joins it.
-        let written = sink_sqlite::write(conn, plan, &producer, rx, commit_every, &bar);
+        let written = write(&producer, rx, &bar);
         (planner.join(), written)
     });
     bar.finish_and_clear();

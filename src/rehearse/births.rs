@@ -29,6 +29,14 @@ pub(super) fn plan(be: &mut dyn Backend, sc: &Loaded) -> Result<Option<BirthPlan
     if spec.apply.kind != ApplyKind::Births {
         return Ok(None);
     }
+    let missing = be.births_missing()?;
+    if !missing.is_empty() {
+        return Err(RehearseError::Input(format!(
+            "scenario {}: apply.kind = \"births\" needs the birth-register surface, and this database lacks it: {} (a database without the surface still rehearses SQL changes: kind = \"sql\")",
+            sc.path.display(),
+            missing.join("; ")
+        )));
+    }
     let users = be.users(USER_LIMIT)?;
     if users.is_empty() {
         return Err(RehearseError::Input(format!(

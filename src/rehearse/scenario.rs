@@ -78,7 +78,10 @@ pub struct SurrogateSpec {
     /// `postgres://user@host:port/rollproof_<name>`. The rehearsal loads the
     /// surrogate into its own new database `rollproof_<name>_<run id>` there
     /// and drops it afterwards (docs/POSTGRES.md); `rehearse --target-url`
-    /// overrides it.
+    /// overrides it. Alone (no `profile`, no `file`) it names an existing
+    /// rollproof database — an intake clone, a generated surrogate — which
+    /// the rehearsal copies (`CREATE DATABASE … TEMPLATE`) into that new
+    /// database and only reads.
     pub url: Option<String>,
 }
 
@@ -357,8 +360,13 @@ pub fn validate(s: &Scenario, path: &Path) -> Result<(), ScenarioError> {
     let sur = &s.surrogate;
     match (&sur.profile, &sur.file) {
         (Some(_), Some(_)) => return bad("surrogate", "give either `profile` or `file`, not both"),
-        (None, None) => return bad("surrogate", "give `profile` (+ `seed`) or `file`"),
-        (None, Some(_)) if sur.seed.is_some() || sur.scale.is_some() => {
+        (None, None) if sur.url.is_none() => {
+            return bad(
+                "surrogate",
+                "give `profile` (+ `seed`), `file`, or on PostgreSQL only `url` naming a rollproof database (an intake clone, a generated surrogate) to rehearse on a copy of",
+            );
+        }
+        (None, _) if sur.seed.is_some() || sur.scale.is_some() => {
             return bad("surrogate", "`seed` and `scale` only go with `profile`");
         }
         _ => {}

@@ -20,6 +20,23 @@ pub struct Prepared {
     pub surrogate: Surrogate,
     /// Milliseconds spent generating, if a surrogate was generated.
     pub generate_ms: Option<u64>,
+    /// PostgreSQL without a SQLite surrogate: `target` and `source` do not
+    /// exist, the backend makes the target from this instead.
+    pub server: Option<ServerSource>,
+}
+
+/// Where a PostgreSQL target comes from when no SQLite file does.
+pub enum ServerSource {
+    /// The existing rollproof database the scenario's `url` alone names,
+    /// copied.
+    Database,
+    /// A format-2 profile (any schema), generated into the target by the
+    /// generic engine.
+    Generate {
+        profile: Box<crate::profile::Profile>,
+        seed: u64,
+        scale: f64,
+    },
 }
 
 /// The source file alone must be the database: a `-wal` beside it holds
@@ -59,6 +76,7 @@ pub fn prepare(
     stamp: &str,
     run_id: &str,
     profile_override: Option<&Path>,
+    on_pg: bool,
 ) -> Result<Prepared, RehearseError> {
     let root = crate::guard::workspace()?;
     let run_dir = root
@@ -93,15 +111,45 @@ pub fn prepare(
             let seed = spec.seed.unwrap_or(1);
             let scale = spec.scale.unwrap_or(1.0);
             let out = run_dir.join("surrogate.db");
+            let record = Surrogate {
+                profile: Some(profile_path.display().to_string()),
+                profile_sha256: Some(crate::hash::sha256_hex(bytes)),
+                seed: Some(seed),
+                scale: Some(scale),
+                file: None,
+                sha256: String::new(),
+                size: 0,
+                fidelity: None,
+            };
+            if on_pg && profile.schema.is_some() {
+                // Any schema on PostgreSQL: generated straight into the
+                // target by the backend.
+                return Ok(Prepared {
+                    run_dir,
+                    source: target.clone(),
+                    target,
+                    surrogate: record,
+                    generate_ms: None,
+                    server: Some(ServerSource::Generate {
+                        profile: Box::new(profile),
+                        seed,
+                        scale,
+                    }),
+                });
+            }
             let started = std::time::Instant::now();
-            crate::generate::generate(
-                &profile,
-                &profile_path.display().to_string(),
-                seed,
-                scale,
-                &out,
-                false,
-            )?;
+            if profile.schema.is_some() {
+                crate::generate::generate_profile(&profile, seed, scale, &out, false)?;
+            } else {
+                crate::generate::generate(
+                    &profile,
+                    &profile_path.display().to_string(),
+                    seed,
+                    scale,
+                    &out,
+                    false,
+                )?;
+            }
             generate_ms = Some(started.elapsed().as_millis() as u64);
             let fidelity = if scale == 1.0 {
                 crate::profile::fidelity::score(&out, &profile)
@@ -110,19 +158,7 @@ pub fn prepare(
             } else {
                 None
             };
-            (
-                out,
-                Surrogate {
-                    profile: Some(profile_path.display().to_string()),
-                    profile_sha256: Some(crate::hash::sha256_hex(bytes)),
-                    seed: Some(seed),
-                    scale: Some(scale),
-                    file: None,
-                    sha256: String::new(),
-                    size: 0,
-                    fidelity,
-                },
-            )
+            (out, Surrogate { fidelity, ..record })
         }
         (None, Some(f)) => {
             let file = sc.resolve(f);
@@ -149,6 +185,26 @@ pub fn prepare(
                 },
             )
         }
+        (None, None) if spec.url.is_some() => {
+            let surrogate = Surrogate {
+                profile: None,
+                profile_sha256: None,
+                seed: None,
+                scale: None,
+                file: None,
+                sha256: String::new(),
+                size: 0,
+                fidelity: None,
+            };
+            return Ok(Prepared {
+                run_dir,
+                source: target.clone(),
+                target,
+                surrogate,
+                generate_ms: None,
+                server: Some(ServerSource::Database),
+            });
+        }
         (None, None) => {
             return Err(RehearseError::Input(format!(
                 "scenario {}: no surrogate",
@@ -163,5 +219,6 @@ pub fn prepare(
         source,
         surrogate,
         generate_ms,
+        server: None,
     })
 }

@@ -485,3 +485,31 @@ fn a_scenario_rehearses_on_the_clone_and_reports_its_leg() {
     assert_eq!(sha256_file(&clone), before);
     assert_success(&w.run(&["guard", "target", clone.to_str().unwrap()]));
 }
+
+/// #14 §3: `births` on a database without the birth-register surface is
+/// bad input (exit 2) that names what is missing, and says SQL changes
+/// still rehearse there.
+#[test]
+fn births_on_a_clone_without_the_surface_name_what_is_missing() {
+    let w = Work::new();
+    assert_success(&intake(&w, &fixture("no-surface.sql"), &["--out", "bare"]));
+    let clone = w.path("rollproof-work/clones/bare.db");
+    let path = w.path("births.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[scenario]\nname = \"bare-births\"\nexpect = \"PASS\"\n\
+             [surrogate]\nfile = \"{}\"\n\
+             [apply]\nkind = \"births\"\ncount = 3\n\
+             [snapshot]\nmethod = \"copy\"\n[rollback]\nmethod = \"restore\"\n",
+            clone.display()
+        ),
+    )
+    .unwrap();
+    let o = w.run(&["rehearse", path.to_str().unwrap()]);
+    assert_code(&o, 2);
+    let e = stderr(&o);
+    assert!(e.contains("birth-register surface"), "{e}");
+    assert!(e.contains("missing table birth_registry"), "{e}");
+    assert!(e.contains("kind = \"sql\""), "{e}");
+}

@@ -241,3 +241,164 @@ fn a_dump_with_a_secret_is_refused_and_its_clone_dropped() {
     assert!(!all.contains(&bcrypt[7..]), "{all}");
     role_gone(&r);
 }
+
+/// A sql scenario on PostgreSQL whose `[surrogate]` is only the `url` of an
+/// existing rollproof database.
+fn clone_scenario(
+    w: &Work,
+    name: &str,
+    db: &str,
+    up: &str,
+    down: Option<&str>,
+) -> std::path::PathBuf {
+    std::fs::write(w.path(&format!("{name}.up.sql")), up).unwrap();
+    let rollback = match down {
+        Some(d) => {
+            std::fs::write(w.path(&format!("{name}.down.sql")), d).unwrap();
+            format!("[rollback]\nmethod = \"compensate\"\ndown = \"{name}.down.sql\"\n")
+        }
+        None => "[rollback]\nmethod = \"restore\"\n".to_string(),
+    };
+    let p = w.path(&format!("{name}.toml"));
+    std::fs::write(
+        &p,
+        format!(
+            "[scenario]\nname = \"{name}\"\nexpect = \"PASS\"\n[surrogate]\nurl = \"{}\"\n\
+             [apply]\nkind = \"sql\"\nup = \"{name}.up.sql\"\n[snapshot]\nmethod = \"template\"\n{rollback}",
+            pg().url(db)
+        ),
+    )
+    .unwrap();
+    p
+}
+
+/// #14 §5: a pg_dump of a schema rollproof never made, taken in, is
+/// rehearsed by URL with an up/down pair (the trigger fires on the copy)
+/// and with a restore; both PASS on the operator's leg, the reports
+/// verify, the clone itself is unchanged and no rehearsal database is left.
+#[test]
+fn a_taken_in_postgres_clone_is_rehearsed_by_url_with_up_and_down_sql() {
+    let w = Work::new();
+    foreign_db("shop_rh_src", SHOP);
+    let dump = w.path("shop_rh.dump");
+    pg_dump("shop_rh_src", "custom", &dump);
+    let db = "rollproof_in_rh";
+    let (o, r) = intake(
+        &w,
+        &[
+            dump.to_str().unwrap(),
+            "--target-url",
+            &pg().url(db),
+            "--force",
+        ],
+    );
+    assert_success(&o);
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    let clone_before = hash(&w, db);
+    let up = "INSERT INTO category(id, parent, name) VALUES (10, 1, 'sanders');\n\
+              INSERT INTO product VALUES ('R-1', 10, 59.00, 'orbital');\n\
+              INSERT INTO line VALUES (2, 2, 'R-1', 3);\n\
+              UPDATE product SET note = 'sale' WHERE sku = 'S-1';\n";
+    let down = "DELETE FROM line WHERE order_id = 2 AND n = 2;\n\
+                UPDATE orders SET total = total - 3 WHERE id = 2;\n\
+                UPDATE product SET note = NULL WHERE sku = 'S-1';\n\
+                DELETE FROM product WHERE sku = 'R-1';\n\
+                DELETE FROM category WHERE id = 10;\n";
+    for (name, down) in [("clone-compensate", Some(down)), ("clone-restore", None)] {
+        let sc = clone_scenario(&w, name, db, up, down);
+        let (o, report) = crate::scripts::rehearse_one(&w, &sc);
+        assert_success(&o);
+        let report = report.expect("a report");
+        assert_eq!(report["verdict"], "PASS", "{name}: {report:#}");
+        assert_eq!(report["backend"], "postgres");
+        assert_eq!(report["leg"], "operator real-dump clone", "{name}");
+        // Named by the copy's logical digest (the copy, owned by the
+        // run's sandbox role, has the clone's rows table by table).
+        let before = &report["phases"]["before"]["logical"];
+        assert_eq!(report["surrogate"]["sha256"], before["sha256"], "{name}");
+        assert_eq!(
+            before["tables"], clone_before["logical"]["tables"],
+            "{name}"
+        );
+        // The up script ran on the copy, trigger and all.
+        let deltas = &report["apply"]["observed_row_deltas"];
+        assert_eq!(deltas["line"], 1, "{name}: {deltas}");
+        assert_eq!(deltas["product"], 1, "{name}: {deltas}");
+        assert_success(&crate::scripts::verify_report(&w, &o));
+    }
+    assert_eq!(
+        hash(&w, db)["logical"],
+        clone_before["logical"],
+        "the clone is only read"
+    );
+    let left: i64 = connect("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE starts_with(datname, 'rollproof_in_rh_')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the rehearsal copies are dropped");
+}
+
+/// A `url`-only scenario naming a database rollproof did not make is
+/// refused by the guard (exit 3) before anything is created.
+#[test]
+fn a_url_only_scenario_on_a_foreign_database_is_refused() {
+    let w = Work::new();
+    connect("postgres")
+        .batch_execute("DROP DATABASE IF EXISTS rollproof_not_ours")
+        .unwrap();
+    connect("postgres")
+        .batch_execute("CREATE DATABASE rollproof_not_ours")
+        .unwrap();
+    let sc = clone_scenario(&w, "not-ours", "rollproof_not_ours", "SELECT 1;\n", None);
+    let (o, _) = crate::scripts::rehearse_one(&w, &sc);
+    assert_code(&o, 3);
+    assert!(stderr(&o).contains("rollproof_not_ours"), "{}", stderr(&o));
+}
+
+/// #14 §3 on PostgreSQL: `births` on a taken-in clone without
+/// `fn_birth_register` is bad input naming the function, and no rehearsal
+/// database is left behind.
+#[test]
+fn births_on_a_postgres_clone_without_the_surface_name_what_is_missing() {
+    let w = Work::new();
+    foreign_db("shop_nb_src", SHOP);
+    let dump = w.path("shop_nb.dump");
+    pg_dump("shop_nb_src", "custom", &dump);
+    let db = "rollproof_in_nb";
+    let (o, _) = intake(
+        &w,
+        &[
+            dump.to_str().unwrap(),
+            "--target-url",
+            &pg().url(db),
+            "--force",
+        ],
+    );
+    assert_success(&o);
+    let p = w.path("nb-births.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[scenario]\nname = \"nb-births\"\nexpect = \"PASS\"\n[surrogate]\nurl = \"{}\"\n\
+             [apply]\nkind = \"births\"\ncount = 2\n[snapshot]\nmethod = \"template\"\n[rollback]\nmethod = \"restore\"\n",
+            pg().url(db)
+        ),
+    )
+    .unwrap();
+    let o = w.run(&["rehearse", p.to_str().unwrap()]);
+    assert_code(&o, 2);
+    let e = stderr(&o);
+    assert!(e.contains("missing function fn_birth_register"), "{e}");
+    assert!(e.contains("missing table directus_users"), "{e}");
+    let left: i64 = connect("postgres")
+        .query_one(
+            "SELECT count(*) FROM pg_database WHERE starts_with(datname, 'rollproof_in_nb_')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the rehearsal copy is dropped");
+}

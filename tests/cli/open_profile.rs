@@ -212,3 +212,224 @@ fn a_postgres_url_must_name_a_local_server() {
     assert!(stderr(&o).contains("db.example.com"), "{}", stderr(&o));
     assert!(!w.path("x.toml").exists());
 }
+
+/// `generate --profile P --target-url URL --json`: the report.
+fn generate_pg(w: &Work, profile: &str, seed: u64, db: &str) -> serde_json::Value {
+    let url = pg().url(db);
+    let seed = seed.to_string();
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile,
+        "--seed",
+        &seed,
+        "--target-url",
+        &url,
+        "--force",
+        "--json",
+    ]);
+    assert_success(&o);
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// (foreign keys, triggers, views, unique indexes) of a database, from the
+/// catalog.
+fn pg_shape(db: &str) -> Vec<i64> {
+    let mut c = connect(db);
+    [
+        "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+         WHERE contype = 'f' AND nspname NOT IN ('pg_catalog', 'information_schema')",
+        "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal",
+        "SELECT count(*) FROM pg_views WHERE schemaname NOT IN ('pg_catalog', 'information_schema')",
+        "SELECT count(*) FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname
+         JOIN pg_index x ON x.indexrelid = c.oid
+         WHERE x.indisunique AND schemaname NOT IN ('pg_catalog', 'information_schema', 'rollproof_meta')",
+    ]
+    .iter()
+    .map(|q| c.query_one(*q, &[]).unwrap().get(0))
+    .collect()
+}
+
+/// #14 §2: a format-2 profile of each PostgreSQL sample (functions,
+/// sequences, identity columns, enums, domains, views, triggers) and of a
+/// SQLite one generates into a new PostgreSQL database: the profile's row
+/// counts, every foreign key, trigger, view and unique index in place (so
+/// every constraint held over the generated rows), the same logical hash
+/// for the same profile and seed, another for another seed; a key column's
+/// sequence continues after the generated rows.
+#[test]
+fn format_2_profiles_generate_into_postgres_deterministically() {
+    let w = Work::new();
+    for name in SAMPLES {
+        let src = format!("gen_pg_src_{name}");
+        let url = sample_pg(name, &src);
+        let profile = format!("{name}-pg.toml");
+        let (p, _) = profile_ok(&w, &["profile", "--url", &url, "--out", &profile]);
+        let a = format!("rollproof_gpg_{name}_a");
+        let ra = generate_pg(&w, &profile, 5, &a);
+        for (table, t) in &p.tables {
+            assert_eq!(ra["rows"][table], t.rows, "{name}: {table}: {ra}");
+        }
+        assert_eq!(
+            pg_shape(&a),
+            pg_shape(&src),
+            "{name}: constraints, triggers, views"
+        );
+        let rb = generate_pg(&w, &profile, 5, &format!("rollproof_gpg_{name}_b"));
+        assert_eq!(
+            ra["logical"]["sha256"], rb["logical"]["sha256"],
+            "{name}: same seed"
+        );
+        let rc = generate_pg(&w, &profile, 6, &format!("rollproof_gpg_{name}_c"));
+        assert_ne!(
+            ra["logical"]["sha256"], rc["logical"]["sha256"],
+            "{name}: another seed"
+        );
+        // What `hash --target-url` reads is what generate reported.
+        let o = w.run(&["hash", "--target-url", &pg().url(&a), "--json"]);
+        assert_success(&o);
+        let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(h["logical"]["sha256"], ra["logical"]["sha256"], "{name}");
+    }
+    // A SQLite schema crosses too (its triggers are SQLite's: reported).
+    let lite = sample_sqlite(&w, "music");
+    let (p, _) = profile_ok(
+        &w,
+        &[
+            "profile",
+            lite.to_str().unwrap(),
+            "--out",
+            "music-lite.toml",
+        ],
+    );
+    let r = generate_pg(&w, "music-lite.toml", 5, "rollproof_gpg_lite");
+    for (table, t) in &p.tables {
+        assert_eq!(r["rows"][table], t.rows, "music (SQLite): {table}");
+    }
+}
+
+/// The guard holds for format-2 profiles too: only a `rollproof_` database
+/// on a local server (exit 3), and a database rollproof did not make is
+/// never replaced, --force or not.
+#[test]
+fn format_2_generation_into_postgres_is_guarded() {
+    let w = Work::new();
+    let lite = sample_sqlite(&w, "film");
+    let profile = "film.toml";
+    profile_ok(&w, &["profile", lite.to_str().unwrap(), "--out", profile]);
+    for url in [
+        pg().url("film"),
+        "postgres://me@db.example.com/rollproof_film".to_string(),
+    ] {
+        let o = w.run(&["generate", "--profile", profile, "--target-url", &url]);
+        assert_code(&o, 3);
+    }
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS rollproof_gpg_foreign")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE rollproof_gpg_foreign")
+        .unwrap();
+    let url = pg().url("rollproof_gpg_foreign");
+    let o = w.run(&[
+        "generate",
+        "--profile",
+        profile,
+        "--target-url",
+        &url,
+        "--force",
+    ]);
+    assert_code(&o, 3);
+    let tables: i64 = connect("rollproof_gpg_foreign")
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 0, "the foreign database was not touched");
+}
+
+/// #14 §5: an up/down pair rehearses on a surrogate generated from a
+/// format-2 profile, on both backends: the music sample's PostgreSQL
+/// profile on SQLite and on PostgreSQL (generated straight into the run's
+/// database), its SQLite profile on SQLite. The up script's INSERT without
+/// a key needs the sequences set past the generated rows.
+#[test]
+fn up_and_down_sql_rehearse_on_format_2_surrogates_on_both_backends() {
+    let w = Work::new();
+    let url = sample_pg("music", "open_rehearse_music");
+    profile_ok(&w, &["profile", "--url", &url, "--out", "music-pg.toml"]);
+    let lite = sample_sqlite(&w, "music");
+    profile_ok(
+        &w,
+        &[
+            "profile",
+            lite.to_str().unwrap(),
+            "--out",
+            "music-lite.toml",
+        ],
+    );
+    std::fs::write(
+        w.path("music.up.sql"),
+        "INSERT INTO artist(name) VALUES ('rollproof rehearsal artist');\n\
+         INSERT INTO album(title, artist_id) SELECT 'first light', max(artist_id) FROM artist;\n",
+    )
+    .unwrap();
+    // Compensated by a down script: a change that moves no AUTOINCREMENT
+    // counter (a down script cannot rewind one).
+    std::fs::write(
+        w.path("rename.up.sql"),
+        "UPDATE artist SET name = name || ' (live)' WHERE artist_id <= 3;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        w.path("rename.down.sql"),
+        "UPDATE artist SET name = substr(name, 1, length(name) - 7) WHERE artist_id <= 3;\n",
+    )
+    .unwrap();
+    let cases = [
+        ("music-pg.toml", true, "restore"),
+        ("music-pg.toml", false, "compensate"),
+        ("music-lite.toml", false, "restore"),
+    ];
+    for (i, (profile, on_pg, rollback)) in cases.into_iter().enumerate() {
+        let (snapshot, url) = if on_pg {
+            (
+                "template",
+                format!("url = \"{}\"\n", pg().url("rollproof_open_music")),
+            )
+        } else {
+            ("copy", String::new())
+        };
+        let (apply, down) = if rollback == "compensate" {
+            ("up = \"rename.up.sql\"\n", "down = \"rename.down.sql\"\n")
+        } else {
+            (
+                "up = \"music.up.sql\"\n[apply.expect_rows]\nartist = 1\nalbum = 1\n",
+                "",
+            )
+        };
+        let sc = w.path(&format!("music-{i}.toml"));
+        std::fs::write(
+            &sc,
+            format!(
+                "[scenario]\nname = \"music-{i}\"\nexpect = \"PASS\"\n\
+                 [surrogate]\nprofile = \"{profile}\"\nseed = 4\n{url}\
+                 [apply]\nkind = \"sql\"\n{apply}\
+                 [snapshot]\nmethod = \"{snapshot}\"\n[rollback]\nmethod = \"{rollback}\"\n{down}"
+            ),
+        )
+        .unwrap();
+        let (o, report) = crate::scripts::rehearse_one(&w, &sc);
+        let report = report.unwrap_or_else(|| panic!("{profile}: {}", stderr(&o)));
+        assert_success(&o);
+        assert_eq!(
+            report["verdict"], "PASS",
+            "{profile} {rollback}: {report:#}"
+        );
+        assert_eq!(report["backend"], if on_pg { "postgres" } else { "sqlite" });
+        assert_success(&crate::scripts::verify_report(&w, &o));
+    }
+}

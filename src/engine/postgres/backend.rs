@@ -173,6 +173,109 @@ impl PostgresBackend {
         Ok(Self::phase(digested, checks, cluster, None, started))
     }
 
+    /// The evidence leg of the existing database `url` names (an intake
+    /// clone is the operator's real-dump leg, anything else a surrogate),
+    /// read from its provenance record after the guard accepted the URL
+    /// and the record proved the database is one of rollproof's own.
+    pub fn leg_of_database(url: &str, allow_hosts: &[String]) -> Result<String, BackendError> {
+        use crate::guard::provenance::{LEG_CLONE, LEG_SURROGATE};
+        let allow = guard::allowed_hosts(allow_hosts);
+        let source = guard::authorize_url(url, &allow).map_err(be_err)?;
+        let mut client = source.connect().map_err(be_err)?;
+        let rec = crate::engine::postgres::provenance::verify(&mut client, &source.dbname)
+            .map_err(be_err)?;
+        Ok(if rec.purpose == "clone" {
+            LEG_CLONE
+        } else {
+            LEG_SURROGATE
+        }
+        .to_string())
+    }
+
+    /// A rehearsal target copied from an existing database: check `url`
+    /// with the guard, prove the database it names is one of rollproof's
+    /// own (an intake clone, a generated surrogate), and clone it with
+    /// `CREATE DATABASE <url's database>_<run_id> TEMPLATE <it>`. The
+    /// rehearsal then writes only to the copy; the source is only read
+    /// (its other sessions are ended, as a template needs).
+    pub fn from_database(
+        url: &str,
+        allow_hosts: &[String],
+        run_id: &str,
+    ) -> Result<PostgresBackend, BackendError> {
+        let allow = guard::allowed_hosts(allow_hosts);
+        let server = guard::authorize_url(url, &allow).map_err(be_err)?;
+        let source = server.dbname.clone();
+        let name = derived_name(&source, &format!("_{}", run_id.to_ascii_lowercase()));
+        snapshot::clone_template(&server, &source, &name, "rehearsal target").map_err(be_err)?;
+        let target = server.with_db(&name);
+        let client = match target.connect() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = snapshot::drop_database(&target, &name);
+                return Err(be_err(e));
+            }
+        };
+        Ok(PostgresBackend {
+            target,
+            client: Some(client),
+            in_tx: false,
+            made: Vec::new(),
+            snap_phase: None,
+            run_id: run_id.to_string(),
+            sandbox: None,
+            user: None,
+        })
+    }
+
+    /// A rehearsal target for any schema: check `url` with the guard,
+    /// create the new database `<url's database>_<run_id>` and generate the
+    /// format-2 `profile` into it with the generic engine
+    /// ([`crate::generate::postgres::generate`]).
+    pub fn generated(
+        url: &str,
+        allow_hosts: &[String],
+        run_id: &str,
+        profile: &crate::profile::Profile,
+        seed: u64,
+        scale: f64,
+    ) -> Result<PostgresBackend, BackendError> {
+        let allow = guard::allowed_hosts(allow_hosts);
+        let server = guard::authorize_url(url, &allow).map_err(be_err)?;
+        let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
+        let target = server.with_db(&name);
+        let schema = profile.schema.as_ref().ok_or_else(|| {
+            BackendError::Unsupported("a format-1 profile has no [schema]".into())
+        })?;
+        let sha = crate::guard::provenance::profile_sha256(profile);
+        let mut client = crate::engine::postgres::load::create_database(
+            &target,
+            false,
+            "rehearsal target",
+            &format!("profile_sha256={sha} seed={seed} scale={scale}"),
+        )
+        .map_err(be_err)?;
+        let stats = crate::generate::FillStats::from(profile);
+        let rows = stats.row_counts(scale);
+        if let Err(e) =
+            crate::generate::postgres::generate(&mut client, schema, &stats, &rows, seed)
+        {
+            drop(client);
+            let _ = snapshot::drop_database(&target, &name);
+            return Err(be_err(PgError::Generate(e)));
+        }
+        Ok(PostgresBackend {
+            target,
+            client: Some(client),
+            in_tx: false,
+            made: Vec::new(),
+            snap_phase: None,
+            run_id: run_id.to_string(),
+            sandbox: None,
+            user: None,
+        })
+    }
+
     /// A rehearsal target: check `url` with the guard (loopback, Unix
     /// socket or an allowed host; a `rollproof_` name), create the new
     /// database `<url's database>_<run_id>` and load the surface tables of
@@ -284,6 +387,29 @@ impl Backend for PostgresBackend {
             .map_err(db_err("rollback transaction", &db))?;
         self.in_tx = false;
         Ok(())
+    }
+
+    fn births_missing(&mut self) -> Result<Vec<String>, BackendError> {
+        // Births call the database's own fn_birth_register (production's
+        // real function on an operator's dump) as directus_users.
+        let db = self.target.dbname.clone();
+        let row = self
+            .client()?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'fn_birth_register'
+                                AND pg_function_is_visible(oid)),
+                        to_regclass('directus_users') IS NOT NULL",
+                &[],
+            )
+            .map_err(db_err("looking for fn_birth_register", &db))?;
+        let mut missing = Vec::new();
+        if !row.get::<_, bool>(0) {
+            missing.push("missing function fn_birth_register".to_string());
+        }
+        if !row.get::<_, bool>(1) {
+            missing.push("missing table directus_users".to_string());
+        }
+        Ok(missing)
     }
 
     fn users(&mut self, limit: usize) -> Result<Vec<String>, BackendError> {

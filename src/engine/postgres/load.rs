@@ -30,6 +30,10 @@ pub struct Loaded {
     pub rows: BTreeMap<String, u64>,
     /// The database's logical digest after loading.
     pub logical: LogicalDigest,
+    /// Objects of the profile's schema that could not be created on
+    /// PostgreSQL, and why (format-2 profiles).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::schema::render::Skipped>,
     /// Wall time in seconds.
     pub seconds: f64,
 }
@@ -274,6 +278,53 @@ pub fn generate_into(
             proof: "logical",
             rows,
             logical: digested.digest,
+            skipped: Vec::new(),
+            seconds: started.elapsed().as_secs_f64(),
+        }),
+        Err(e) => {
+            drop_unfinished(t);
+            Err(e)
+        }
+    }
+}
+
+/// `rollproof generate --target-url` with a format-2 profile: create the
+/// new database `t.dbname` (guarded as [`create_database`]), build the
+/// job's schema in it and fill it with the generic engine
+/// ([`crate::generate::postgres::generate`]). Scratch until finished; a
+/// failure drops it.
+pub fn generate_schema_into(
+    t: &Target,
+    job: &crate::generate::SchemaJob<'_>,
+    label: &str,
+    force: bool,
+) -> Result<Loaded, PgError> {
+    let started = Instant::now();
+    let source = format!(
+        "profile={label} profile_sha256={} seed={} scale={}",
+        job.profile_sha256, job.seed, job.scale
+    );
+    let mut client = create_database(t, force, "surrogate", &source)?;
+    let result =
+        crate::generate::postgres::generate(&mut client, job.schema, job.stats, job.rows, job.seed)
+            .map_err(PgError::from)
+            .and_then(|filled| {
+                client
+                    .batch_execute("ANALYZE")
+                    .map_err(sql_err("ANALYZE", &t.dbname))?;
+                let digested = super::logical::digest(&mut client, &t.dbname)?;
+                super::provenance::keep(&mut client, &t.dbname)?;
+                Ok((filled, digested))
+            });
+    drop(client);
+    match result {
+        Ok((filled, digested)) => Ok(Loaded {
+            url: t.display.clone(),
+            database: t.dbname.clone(),
+            proof: "logical",
+            rows: filled.summary.rows,
+            logical: digested.digest,
+            skipped: filled.skipped,
             seconds: started.elapsed().as_secs_f64(),
         }),
         Err(e) => {

@@ -130,6 +130,24 @@ pub fn generate_url(
         .with_context(|| format!("could not generate into {}", target.display))
 }
 
+/// `rollproof generate --target-url` with a format-2 profile: check the
+/// URL with the guard, then build and fill the profile's schema in the new
+/// database it names.
+pub fn generate_schema_url(
+    url: &str,
+    allow_hosts: &[String],
+    job: &crate::generate::SchemaJob<'_>,
+    label: &str,
+    force: bool,
+) -> anyhow::Result<load::Loaded> {
+    use anyhow::Context;
+    let allow = guard::allowed_hosts(allow_hosts);
+    let target = guard::authorize_url(url, &allow).map_err(PgError::into_anyhow)?;
+    load::generate_schema_into(&target, job, label, force)
+        .map_err(PgError::into_anyhow)
+        .with_context(|| format!("could not generate into {}", target.display))
+}
+
 /// What `rollproof hash --target-url` reports.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PgHash {

@@ -398,6 +398,15 @@ impl Backend for SqliteBackend {
         self.rebind()
     }
 
+    fn births_missing(&mut self) -> Result<Vec<String>, BackendError> {
+        // The modeled semantics write the surface's tables: all of them,
+        // with their columns, as intake judges a clone.
+        let c = open_ro(&self.target).map_err(|e| db_err("open", &self.target, e))?;
+        crate::intake::surface_check::check(&c)
+            .map(|s| s.problems())
+            .map_err(|e| db_err("reading the schema", &self.target, e))
+    }
+
     fn users(&mut self, limit: usize) -> Result<Vec<String>, BackendError> {
         let c = open_ro(&self.target).map_err(|e| db_err("open", &self.target, e))?;
         let mut stmt = c
