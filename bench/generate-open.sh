@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Benchmark: the generic engine on a non-surface schema, against the sqlite3
-# shell inserting the same rows, in the same run (issue #14 §6).
+# Benchmark: `rollproof generate` on a non-surface schema, against the
+# sqlite3 shell inserting the same rows, in the same run (issue #14 §6).
 #
-# The schema is bench/shop.sql: our own 14-table shop (foreign keys, one
-# self-reference, composite and WITHOUT ROWID keys, UNIQUE constraints,
-# partial and expression unique indexes, CHECKs, a view, a trigger).
+# The profile is bench/shop.toml, shipped: a format-2 profile (schema and
+# statistics, no values) of our own 14-table shop, bench/shop.sql (foreign
+# keys, one self-reference, composite and WITHOUT ROWID keys, UNIQUE
+# constraints, partial and expression unique indexes, CHECKs, a view, a
+# trigger).
 #
 # In one run it
-#   1. builds the library's speed probe (release) and generates the shop
-#      surrogate with the generic engine (`generate::engine::build_file`,
-#      the same call `generate_schema` makes) at `--scale` (default 26, about
-#      1 GiB), under /usr/bin/time -v for wall time and peak RSS;
+#   1. builds rollproof (release) and runs `rollproof generate --profile
+#      bench/shop.toml --scale N --out …` (default 26, about 1 GiB) — the
+#      whole command: the generic engine, fsync, SHA-256, provenance —
+#      under /usr/bin/time -v for wall time and peak RSS;
 #   2. has the sqlite3 shell (/usr/bin/sqlite3) insert exactly the same rows
 #      into the same schema: the tables' own CREATE TABLE statements, then
 #      per table `INSERT INTO t SELECT * FROM src.t` from the generated file
 #      (ATTACHed, already in the page cache), one transaction per table, then
 #      the same indexes, view and trigger — rollproof's pragmas (page_size
-#      4096, journal_mode OFF, synchronous OFF, cache_size 32 MiB);
+#      4096, journal_mode OFF, synchronous OFF, cache_size 32 MiB) — and
+#      then, like generate, fsyncs the file and takes its SHA-256
+#      (`sync FILE`, `sha256sum`);
 #   3. prints both times, their ratio and both peak RSS figures.
 # The baseline makes no values at all, it only copies them: the cheapest
 # way for the shell to end with the same rows, so the ratio flatters
-# rollproof nowhere. Neither side fsyncs or hashes here (the probe calls the
-# engine directly; `generate` adds fsync + SHA-256, see bench/generate.sh).
+# rollproof nowhere.
 # Targets: rollproof within 2x of the shell's time, peak RSS under 128 MiB.
 # With --strict a missed target exits 1.
 #
@@ -50,10 +53,10 @@ SQLITE=${SQLITE:-/usr/bin/sqlite3}
 command -v cargo >/dev/null || die "cargo is missing"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-echo "bench: building the speed probe (release)…" >&2
-probe=$(cd "$root" && cargo test --release --lib --no-run --message-format=json 2>/dev/null \
-  | awk -F'"executable":"' 'NF > 1 {split($2, a, "\""); p = a[1]} END {print p}')
-[ -x "$probe" ] || die "release build of the library tests failed (run: cargo test --release --lib --no-run)"
+echo "bench: building rollproof (release)…" >&2
+(cd "$root" && cargo build --release --quiet) || die "release build failed (run: cargo build --release)"
+rollproof="$root/target/release/rollproof"
+profile="$root/bench/shop.toml"
 
 if [ -z "$dir" ]; then dir=$(mktemp -d /tmp/rollproof-bench-open.XXXXXX); else mkdir -p "$dir"; fi
 cleanup() { if [ "$keep" = 0 ]; then rm -rf "$dir"; else echo "bench: kept $dir" >&2; fi; }
@@ -66,13 +69,13 @@ count_rows() {
     "SELECT group_concat('SELECT count(*) AS n FROM \"' || name || '\"', ' UNION ALL ') FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%'"))"
 }
 
-# --- 1. rollproof's engine --------------------------------------------------
+# --- 1. rollproof generate ---------------------------------------------------
 db="$dir/shop.db"
 sync
 t0=$(now)
-ROLLPROOF_PROBE="$scale" ROLLPROOF_PROBE_OUT="$db" /usr/bin/time -v -o "$dir/rollproof.time" \
-  "$probe" --ignored --exact generate::engine::tests::probe_shop --nocapture >/dev/null 2>"$dir/probe.log" \
-  || { cat "$dir/probe.log" >&2; die "the probe failed"; }
+(cd "$dir" && /usr/bin/time -v -o "$dir/rollproof.time" \
+  "$rollproof" generate --profile "$profile" --seed 1 --scale "$scale" --out "$db" >/dev/null 2>"$dir/generate.log") \
+  || { cat "$dir/generate.log" >&2; die "rollproof generate failed"; }
 t1=$(now)
 rp=$(echo "$t1 - $t0" | bc -l)
 size=$(stat -c %s "$db")
@@ -91,15 +94,17 @@ rm -f "$dir/baseline.db"
 sync
 t0=$(now)
 /usr/bin/time -v -o "$dir/sqlite3.time" "$SQLITE" -bail "$dir/baseline.db" <"$sql" >/dev/null
+sync "$dir/baseline.db"
+sha256sum "$dir/baseline.db" >/dev/null
 t1=$(now)
 sh=$(echo "$t1 - $t0" | bc -l)
 base_rows=$(count_rows "$dir/baseline.db")
 
 ratio=$(echo "$rp / $sh" | bc -l)
 rss_mib=$(echo "$(rss_kib "$dir/rollproof.time") / 1024" | bc -l)
-printf 'rollproof engine, shop --scale %s: %.2f s wall  %.2f s CPU  %d bytes  %d rows  peak RSS %.1f MiB\n' \
+printf 'rollproof generate, shop --scale %s: %.2f s wall  %.2f s CPU  %d bytes  %d rows  peak RSS %.1f MiB\n' \
   "$scale" "$rp" "$(cpu_s "$dir/rollproof.time")" "$size" "$rows" "$rss_mib"
-printf 'sqlite3 %s INSERT … SELECT:     %.2f s wall  %.2f s CPU  %d bytes  %d rows  peak RSS %.1f MiB\n' \
+printf 'sqlite3 %s INSERT … SELECT + fsync + sha256sum: %.2f s wall  %.2f s CPU  %d bytes  %d rows  peak RSS %.1f MiB\n' \
   "$("$SQLITE" --version | cut -d' ' -f1)" "$sh" "$(cpu_s "$dir/sqlite3.time")" \
   "$(stat -c %s "$dir/baseline.db")" "$base_rows" "$(echo "$(rss_kib "$dir/sqlite3.time") / 1024" | bc -l)"
 printf 'ratio rollproof / sqlite3: %.2fx wall (target <= 2x)\n' "$ratio"
