@@ -207,8 +207,9 @@ impl PostgresBackend {
         let server = guard::authorize_url(url, &allow).map_err(be_err)?;
         let source = server.dbname.clone();
         let name = derived_name(&source, &format!("_{}", run_id.to_ascii_lowercase()));
-        snapshot::clone_template(&server, &source, &name, "rehearsal target").map_err(be_err)?;
         let target = server.with_db(&name);
+        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
+        snapshot::clone_template(&server, &source, &name, "rehearsal target").map_err(be_err)?;
         let client = match target.connect() {
             Ok(c) => c,
             Err(e) => {
@@ -225,6 +226,7 @@ impl PostgresBackend {
             run_id: run_id.to_string(),
             sandbox: None,
             user: None,
+            cluster_lock: Some(cluster_lock),
         })
     }
 
@@ -244,6 +246,7 @@ impl PostgresBackend {
         let server = guard::authorize_url(url, &allow).map_err(be_err)?;
         let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
         let target = server.with_db(&name);
+        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
         let schema = profile.schema.as_ref().ok_or_else(|| {
             BackendError::Unsupported("a format-1 profile has no [schema]".into())
         })?;
@@ -273,6 +276,7 @@ impl PostgresBackend {
             run_id: run_id.to_string(),
             sandbox: None,
             user: None,
+            cluster_lock: Some(cluster_lock),
         })
     }
 
