@@ -71,7 +71,10 @@ pub fn clean(ws: &Path, opts: &Options, out: &mut Cleaned) {
         .collect();
     let mut records = Vec::new();
     for (path, entry) in provenance::ledger(ws) {
-        match entry.ok().and_then(|e| e.verified(&key)) {
+        match entry
+            .ok()
+            .and_then(|e| e.verified::<provenance::PgRecord>(&key))
+        {
             Some(r) if r.scratch && !r.owner.alive() => records.push((path, r)),
             Some(_) => {}
             None => out.left.push(Item {

@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod cluster_lock;
 pub mod diff;
 pub mod guard;
+pub mod ledger;
 pub mod leftovers;
 pub mod load;
 pub mod logical;

@@ -18,6 +18,7 @@
 //! clean` — needs both: the bound record in the database and the ledger
 //! entry in the workspace.
 
+pub use super::ledger::LedgerEntry;
 use super::{PgError, sql_err};
 use crate::guard::Refusal;
 use crate::util::owner::Owner;
@@ -85,60 +86,30 @@ fn key() -> Result<(PathBuf, Vec<u8>), PgError> {
     Ok(crate::guard::workspace_and_key()?)
 }
 
-fn mac(key: &[u8], record: &str) -> String {
-    crate::guard::provenance::mac_hex(key, record.as_bytes())
-}
-
 /// Where the ledger entry of (server, oid) lives.
 fn ledger_path(root: &Path, system_identifier: &str, oid: u32) -> PathBuf {
-    root.join(".rollproof")
-        .join("pg")
-        .join(format!("{system_identifier}-{oid}.json"))
+    ledger_dir(root).join(format!("{system_identifier}-{oid}.json"))
 }
 
-/// A ledger entry: the record as stored in the database, and its MAC.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LedgerEntry {
-    /// The record's canonical JSON, byte for byte as in the database.
-    pub record: String,
-    /// HMAC-SHA256 of `record` under the workspace key.
-    pub mac: String,
-}
-
-impl LedgerEntry {
-    /// The parsed record, if the MAC verifies under `key`.
-    pub fn verified(&self, key: &[u8]) -> Option<PgRecord> {
-        if !crate::guard::provenance::mac_verify(key, self.record.as_bytes(), &self.mac) {
-            return None;
-        }
-        serde_json::from_str(&self.record).ok()
-    }
+fn ledger_dir(root: &Path) -> PathBuf {
+    root.join(".rollproof").join("pg")
 }
 
 /// Every ledger entry of the workspace at `root` (path, entry); unreadable
 /// entries are skipped (and reported by `clean`).
 pub fn ledger(root: &Path) -> Vec<(PathBuf, Result<LedgerEntry, String>)> {
-    let dir = root.join(".rollproof").join("pg");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<_> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let entry = crate::util::fsutil::read_bounded(
-                &p,
-                crate::util::fsutil::limit::SIDECAR,
-                "ledger entry",
-            )
-            .map_err(|e| e.to_string())
-            .and_then(|b| serde_json::from_slice(&b).map_err(|e| format!("malformed ({e})")));
-            (p, entry)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    super::ledger::list(&ledger_dir(root))
+}
+
+/// Whether the connected database has the provenance table at all.
+fn has_provenance(client: &mut Client, db: &str) -> Result<bool, PgError> {
+    Ok(client
+        .query_one(
+            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
+            &[],
+        )
+        .map_err(sql_err("reading provenance", db))?
+        .get::<_, bool>(0))
 }
 
 /// Remove the ledger entry of a database just dropped.
@@ -213,31 +184,10 @@ pub fn record(
 fn store(client: &mut Client, root: &Path, key: &[u8], rec: &PgRecord) -> Result<(), PgError> {
     let db = &rec.dbname;
     let text = serde_json::to_string(rec).map_err(|e| PgError::Invalid(e.to_string()))?;
-    let tag = mac(key, &text);
-    let entry = LedgerEntry {
-        record: text.clone(),
-        mac: tag.clone(),
-    };
+    let entry = LedgerEntry::seal(key, text);
     let path = ledger_path(root, &rec.system_identifier, rec.oid);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| PgError::Io {
-            what: "creating the workspace's database ledger".into(),
-            db: db.clone(),
-            source,
-        })?;
-    }
-    let mut bytes =
-        serde_json::to_vec_pretty(&entry).map_err(|e| PgError::Invalid(e.to_string()))?;
-    bytes.push(b'\n');
-    crate::util::fsutil::write_atomic(&path, &bytes, true)
-        .map_err(|e| PgError::Invalid(e.to_string()))?;
-    let has = client
-        .query_one(
-            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
-            &[],
-        )
-        .map_err(sql_err("reading provenance", db))?
-        .get::<_, bool>(0);
+    super::ledger::write(&path, &entry, "database ledger", db)?;
+    let has = has_provenance(client, db)?;
     if !has {
         client
             .batch_execute(DDL)
@@ -248,7 +198,7 @@ fn store(client: &mut Client, root: &Path, key: &[u8], rec: &PgRecord) -> Result
             "INSERT INTO rollproof_meta.provenance (dbname, record, mac)
              VALUES (current_database(), $1, $2)
              ON CONFLICT (dbname) DO UPDATE SET record = excluded.record, mac = excluded.mac",
-            &[&text, &tag],
+            &[&entry.record, &entry.mac],
         )
         .map_err(sql_err("writing provenance", db))?;
     Ok(())
@@ -278,14 +228,7 @@ fn refuse(db: &str, why: &str) -> PgError {
 pub fn verify(client: &mut Client, db: &str) -> Result<PgRecord, PgError> {
     crate::guard::url::check_name(db)?;
     let (_, key) = key()?;
-    let has = client
-        .query_one(
-            "SELECT to_regclass('rollproof_meta.provenance') IS NOT NULL",
-            &[],
-        )
-        .map_err(sql_err("reading provenance", db))?
-        .get::<_, bool>(0);
-    if !has {
+    if !has_provenance(client, db)? {
         return Err(refuse(db, "has no rollproof provenance record"));
     }
     // Read as text whatever the columns' types: a hand-made table with
@@ -330,14 +273,8 @@ pub fn verify_for_drop(client: &mut Client, db: &str) -> Result<PgRecord, PgErro
     let rec = verify(client, db)?;
     let (root, key) = key()?;
     let path = ledger_path(&root, &rec.system_identifier, rec.oid);
-    let entry: Option<LedgerEntry> = crate::util::fsutil::read_bounded(
-        &path,
-        crate::util::fsutil::limit::SIDECAR,
-        "ledger entry",
-    )
-    .ok()
-    .and_then(|b| serde_json::from_slice(&b).ok());
-    match entry.and_then(|e| e.verified(&key)) {
+    let entry = super::ledger::read(&path).ok();
+    match entry.and_then(|e| e.verified::<PgRecord>(&key)) {
         Some(l)
             if l.oid == rec.oid
                 && l.system_identifier == rec.system_identifier

@@ -34,14 +34,6 @@ pub struct RoleRecord {
     pub owner: Owner,
 }
 
-/// The stored form: the record's JSON, byte for byte, and its MAC.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Entry {
-    record: String,
-    mac: String,
-}
-
 fn dir(root: &Path) -> PathBuf {
     root.join(".rollproof").join("pg").join("roles")
 }
@@ -74,21 +66,13 @@ pub fn remember(admin: &mut Client, target: &Target, role: &str) -> Result<(), P
         owner: Owner::current(),
     };
     let record = serde_json::to_string(&rec).map_err(|e| PgError::Invalid(e.to_string()))?;
-    let entry = Entry {
-        mac: crate::guard::provenance::mac_hex(&key, record.as_bytes()),
-        record,
-    };
     let file = path(&root, &rec.system_identifier, role);
-    std::fs::create_dir_all(dir(&root)).map_err(|source| PgError::Io {
-        what: "creating the workspace's role ledger".into(),
-        db: "postgres".into(),
-        source,
-    })?;
-    let mut bytes =
-        serde_json::to_vec_pretty(&entry).map_err(|e| PgError::Invalid(e.to_string()))?;
-    bytes.push(b'\n');
-    crate::util::fsutil::write_atomic(&file, &bytes, true)
-        .map_err(|e| PgError::Invalid(e.to_string()))
+    super::ledger::write(
+        &file,
+        &super::ledger::LedgerEntry::seal(&key, record),
+        "role ledger",
+        role,
+    )
 }
 
 /// `role` was dropped on the server of `admin`: forget its entry.
@@ -101,25 +85,8 @@ pub fn forget(admin: &mut Client, role: &str) {
 /// Every entry of the workspace at `root`: its path and, when it reads and
 /// its MAC verifies under `key`, the record.
 pub fn entries(root: &Path, key: &[u8]) -> Vec<(PathBuf, Option<RoleRecord>)> {
-    let Ok(rd) = std::fs::read_dir(dir(root)) else {
-        return Vec::new();
-    };
-    let mut out: Vec<_> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let rec = crate::util::fsutil::read_bounded(
-                &p,
-                crate::util::fsutil::limit::SIDECAR,
-                "role ledger entry",
-            )
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Entry>(&b).ok())
-            .filter(|e| crate::guard::provenance::mac_verify(key, e.record.as_bytes(), &e.mac))
-            .and_then(|e| serde_json::from_str::<RoleRecord>(&e.record).ok());
-            (p, rec)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    super::ledger::list(&dir(root))
+        .into_iter()
+        .map(|(p, e)| (p, e.ok().and_then(|e| e.verified(key))))
+        .collect()
 }
