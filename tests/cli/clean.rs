@@ -106,25 +106,24 @@ fn my_start_ticks() -> u64 {
     rest.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
+/// A `generate` of the default profile into `big.db`, once its temp file
+/// is there (it is still writing).
+fn generate_until_its_temp_file(w: &Work) -> Child {
+    let profile = default_profile();
+    let mut g = spawn(w, &["generate", "--profile", &profile, "--out", "big.db"]);
+    wait_for(&mut g, "the temp file", || {
+        !temps_in(w.dir.path()).is_empty()
+    });
+    g
+}
+
 #[test]
 fn clean_removes_what_killed_runs_left_and_nothing_else() {
     let w = Work::new();
     let kept = w.tiny("kept.db", 7);
     let kept_sha = sha256_file(&kept);
     // A generate killed while it writes leaves its temp file beside --out.
-    let mut g = spawn(
-        &w,
-        &[
-            "generate",
-            "--profile",
-            &default_profile(),
-            "--out",
-            "big.db",
-        ],
-    );
-    wait_for(&mut g, "the temp file", || {
-        !temps_in(w.dir.path()).is_empty()
-    });
+    let mut g = generate_until_its_temp_file(&w);
     g.kill().unwrap();
     g.wait().unwrap();
     let leftover_tmp = temps_in(w.dir.path());
@@ -215,19 +214,7 @@ fn clean_removes_what_killed_runs_left_and_nothing_else() {
 #[test]
 fn sigterm_during_generate_and_sigint_during_rehearse_remove_their_temporaries() {
     let w = Work::new();
-    let mut g = spawn(
-        &w,
-        &[
-            "generate",
-            "--profile",
-            &default_profile(),
-            "--out",
-            "big.db",
-        ],
-    );
-    wait_for(&mut g, "the temp file", || {
-        !temps_in(w.dir.path()).is_empty()
-    });
+    let g = generate_until_its_temp_file(&w);
     signal(&g, libc::SIGTERM);
     let pid = g.id();
     let o = g.wait_with_output().unwrap();
