@@ -195,14 +195,9 @@ pub fn run(
             let d = k
                 .join(&spec.scenario.name)
                 .join(format!("{stamp}-{run_id}"));
-            std::fs::create_dir_all(&d).map_err(|source| RehearseError::Io {
-                what: "cannot create keep folder",
-                path: d.clone(),
-                source,
-            })?;
             let ws = crate::guard::workspace()?;
             crate::util::cleanup::begin_folder(&d, &ws).map_err(|source| RehearseError::Io {
-                what: "cannot mark keep folder",
+                what: "cannot create keep folder",
                 path: d.clone(),
                 source,
             })?;

@@ -82,15 +82,10 @@ pub fn prepare(
     let run_dir = root
         .join("runs")
         .join(format!("{}-{stamp}-{run_id}", sc.spec.scenario.name));
-    std::fs::create_dir_all(&run_dir).map_err(|source| RehearseError::Io {
-        what: "cannot create run folder",
-        path: run_dir.clone(),
-        source,
-    })?;
     // Marked with its owner until the run ends: a killed run's folder is a
     // leftover that `rollproof clean` removes, and SIGINT/SIGTERM remove it.
     crate::util::cleanup::begin_folder(&run_dir, &root).map_err(|source| RehearseError::Io {
-        what: "cannot mark run folder",
+        what: "cannot create run folder",
         path: run_dir.clone(),
         source,
     })?;

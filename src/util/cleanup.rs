@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 
 static REGISTRY: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
@@ -27,6 +27,47 @@ static INTERRUPTED: AtomicI32 = AtomicI32::new(0);
 pub fn yield_to_interruption() {
     while INTERRUPTED.load(Ordering::SeqCst) != 0 {
         std::thread::park_timeout(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Shared by every step that creates a path and registers it (or commits
+/// one), taken exclusively by the watcher before it removes anything and
+/// held until the process exits: a path is either created *and* registered
+/// before the removal, or never created at all. Without it, a folder made
+/// just before a signal and registered just after survived the removal.
+static CREATING: RwLock<()> = RwLock::new(());
+
+/// Run `create` — which makes a path and [`register`]s it, or commits one —
+/// as one step with respect to an interruption. Once a signal is being
+/// handled it never returns (the watcher ends the process).
+pub fn creating<T>(create: impl FnOnce() -> T) -> T {
+    thread_local!(static DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    // A nested step runs inside its caller's: it must not wait for the
+    // watcher, which waits for the outer step to end.
+    if DEPTH.get() == 0 {
+        yield_to_interruption();
+    }
+    let _shared = CREATING.read().unwrap_or_else(|e| e.into_inner());
+    DEPTH.set(DEPTH.get() + 1);
+    let out = create();
+    DEPTH.set(DEPTH.get() - 1);
+    out
+}
+
+/// The watcher's side of [`CREATING`]: wait for a step in progress to end
+/// (at most a few seconds: a step is a mkdir or a rename, and a stuck one
+/// must not keep the process from exiting).
+fn stop_creating() -> Option<std::sync::RwLockWriteGuard<'static, ()>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match CREATING.try_write() {
+            Ok(g) => return Some(g),
+            Err(std::sync::TryLockError::Poisoned(e)) => return Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
     }
 }
 
@@ -66,9 +107,11 @@ pub fn owner_of_temp(name: &str) -> Option<(u32, u64)> {
 /// A temporary folder in the system's temp dir, named with its owner and
 /// removed on interruption.
 pub fn temp_dir() -> std::io::Result<tempfile::TempDir> {
-    let d = tempfile::Builder::new().prefix(&temp_prefix()).tempdir()?;
-    register(d.path());
-    Ok(d)
+    creating(|| {
+        let d = tempfile::Builder::new().prefix(&temp_prefix()).tempdir()?;
+        register(d.path());
+        Ok(d)
+    })
 }
 
 /// What else to undo on interruption (PostgreSQL scratch databases): each
@@ -141,9 +184,10 @@ pub fn on_signal_remove_temporaries() {
         std::thread::spawn(move || {
             if let Some(sig) = signals.forever().next() {
                 INTERRUPTED.store(sig, Ordering::SeqCst);
+                let _held = stop_creating();
                 let mut removed = remove_registered();
-                // The main thread runs on meanwhile and may have re-created
-                // a folder just removed (a --keep folder's run): once more.
+                // Files SQLite itself makes beside a registered one (a
+                // journal) are not created through `creating`: once more.
                 std::thread::sleep(std::time::Duration::from_millis(100));
                 for p in remove_registered() {
                     if !removed.contains(&p) {
@@ -192,26 +236,34 @@ fn journal_path(workspace: &Path, dir: &Path) -> PathBuf {
     partial_dir(workspace).join(format!("{}.json", &id[..32]))
 }
 
-/// `dir` (just created) is being filled by this process: mark it, remove
-/// it on interruption, and, when it lies outside the `workspace`, list it
-/// in the workspace's journal.
+/// Create `dir` (and its parents) to be filled by this process: mark it,
+/// remove it on interruption, and, when it lies outside the `workspace`,
+/// list it in the workspace's journal. One step for the watcher
+/// ([`creating`]): a signal never finds it made but not registered.
 pub fn begin_folder(dir: &Path, workspace: &Path) -> std::io::Result<()> {
-    let dir = dir.canonicalize()?;
+    creating(|| {
+        std::fs::create_dir_all(dir)?;
+        let dir = dir.canonicalize()?;
+        register(&dir);
+        mark_folder(&dir, workspace)
+    })
+}
+
+fn mark_folder(dir: &Path, workspace: &Path) -> std::io::Result<()> {
     let owner = crate::util::owner::Owner::current();
     let json = serde_json::to_vec_pretty(&owner).map_err(std::io::Error::other)?;
     crate::util::fsutil::write_atomic(&dir.join(IN_PROGRESS), &json, true)
         .map_err(std::io::Error::other)?;
     if !dir.starts_with(workspace) {
         let entry = Partial {
-            path: dir.clone(),
+            path: dir.to_path_buf(),
             owner,
         };
         let bytes = serde_json::to_vec_pretty(&entry).map_err(std::io::Error::other)?;
-        let path = journal_path(workspace, &dir);
+        let path = journal_path(workspace, dir);
         std::fs::create_dir_all(partial_dir(workspace))?;
         crate::util::fsutil::write_atomic(&path, &bytes, true).map_err(std::io::Error::other)?;
     }
-    register(&dir);
     Ok(())
 }
 
@@ -230,5 +282,50 @@ pub fn remove_folder(dir: &Path, workspace: &Path) {
     if let Some(real) = real {
         unregister(&real);
         let _ = std::fs::remove_file(journal_path(workspace, &real));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    #[test]
+    fn the_watcher_waits_for_a_step_in_progress_and_holds_off_the_next() {
+        static DONE: AtomicBool = AtomicBool::new(false);
+        static NEXT: AtomicBool = AtomicBool::new(false);
+        let step = std::thread::spawn(|| {
+            creating(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                DONE.store(true, Ordering::SeqCst);
+            })
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let held = stop_creating().expect("the step ends well within the deadline");
+        assert!(DONE.load(Ordering::SeqCst), "the watcher did not wait");
+        let next = std::thread::spawn(|| creating(|| NEXT.store(true, Ordering::SeqCst)));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !NEXT.load(Ordering::SeqCst),
+            "a step ran while the watcher held"
+        );
+        drop(held);
+        next.join().unwrap();
+        step.join().unwrap();
+        assert!(NEXT.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn begin_folder_creates_registers_and_marks_in_one_step() {
+        let ws = tempfile::tempdir().unwrap();
+        let d = ws.path().join("a").join("b");
+        begin_folder(&d, ws.path()).unwrap();
+        let real = d.canonicalize().unwrap();
+        assert!(REGISTRY.lock().unwrap().contains(&real));
+        assert!(real.join(IN_PROGRESS).is_file());
+        remove_folder(&d, ws.path());
+        assert!(!d.exists());
+        assert!(!REGISTRY.lock().unwrap().contains(&real));
     }
 }

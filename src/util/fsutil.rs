@@ -149,7 +149,12 @@ pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
     b.prefix(&prefix);
     #[cfg(unix)]
     b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let tmp = b.tempfile_in(dir).map_err(io_err(dest))?;
+    // Created and registered as one step (util::cleanup::creating).
+    let tmp = crate::util::cleanup::creating(|| {
+        let tmp = b.tempfile_in(dir).map_err(io_err(dest))?;
+        crate::util::cleanup::register(tmp.path());
+        Ok::<_, WriteError>(tmp)
+    })?;
     if let Ok(meta) = std::fs::metadata(dest)
         && meta.is_file()
     {
@@ -157,33 +162,39 @@ pub fn temp_beside(dest: &Path) -> Result<NamedTempFile, WriteError> {
             .set_permissions(meta.permissions())
             .map_err(io_err(dest))?;
     }
-    crate::util::cleanup::register(tmp.path());
     Ok(tmp)
 }
 
 /// Move a finished temp file into place, atomically.
 pub fn commit(tmp: NamedTempFile, dest: &Path, overwrite: bool) -> Result<(), WriteError> {
-    crate::util::cleanup::unregister(tmp.path());
     tmp.as_file().sync_all().map_err(io_err(dest))?;
     if dest.is_dir() {
         return Err(WriteError::Directory {
             path: dest.to_path_buf(),
         });
     }
-    if overwrite {
-        tmp.persist(dest).map_err(|e| io_err(dest)(e.error))?;
-    } else {
-        tmp.persist_noclobber(dest).map_err(|e| {
-            if e.error.kind() == io::ErrorKind::AlreadyExists {
-                WriteError::Exists {
-                    path: dest.to_path_buf(),
+    // Renamed and unregistered as one step: an interruption either removes
+    // the temp file or finds the finished file in place, never both undone.
+    crate::util::cleanup::creating(|| {
+        let path = tmp.path().to_path_buf();
+        let done = if overwrite {
+            tmp.persist(dest)
+                .map(|_| ())
+                .map_err(|e| io_err(dest)(e.error))
+        } else {
+            tmp.persist_noclobber(dest).map(|_| ()).map_err(|e| {
+                if e.error.kind() == io::ErrorKind::AlreadyExists {
+                    WriteError::Exists {
+                        path: dest.to_path_buf(),
+                    }
+                } else {
+                    io_err(dest)(e.error)
                 }
-            } else {
-                io_err(dest)(e.error)
-            }
-        })?;
-    }
-    Ok(())
+            })
+        };
+        crate::util::cleanup::unregister(&path);
+        done
+    })
 }
 
 /// Replace (or create) `dest` with `bytes` atomically.
