@@ -1,11 +1,17 @@
 //! The modeled birth-register write surface: Directus's system tables
 //! (rendered from a real 12.4.1 bootstrap's description, [`directus`]), the
-//! `objects` application collection, production's own `birth_registry`, and
-//! the semantics of `fn_birth_register` — defined once here so every
+//! `objects` application collection and production's own `birth_registry`
+//! (one description for both backends, [`production`]), and the semantics
+//! of `fn_birth_register` ([`function`]) — defined once here so every
 //! backend reproduces them.
 
 pub mod directus;
+pub mod function;
 pub mod json;
+pub mod production;
+
+use crate::schema::render::{Need, render};
+use crate::schema::{Dialect, Schema};
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -21,44 +27,6 @@ pub const SURFACE_VERSION: i64 = 1;
 
 /// Allowed `birth_registry.status` values.
 pub const BIRTH_STATUSES: &[&str] = &["born", "voided", "superseded"];
-
-/// Production's own part of the surface as SQLite DDL (parents first):
-/// the `objects` collection as Directus creates a user collection, and
-/// `birth_registry`, production's own addition. Directus's part is
-/// rendered from its bootstrap's description ([`directus`]).
-pub const APP_TABLES_SQL: &str = r#"
-CREATE TABLE objects (
-  id TEXT NOT NULL PRIMARY KEY,
-  status VARCHAR(20) NOT NULL DEFAULT 'draft',
-  kind VARCHAR(32) NOT NULL,
-  key VARCHAR(128) NOT NULL CONSTRAINT objects_key_unique UNIQUE,
-  payload JSON,
-  user_created TEXT REFERENCES directus_users(id),
-  date_created DATETIME,
-  user_updated TEXT REFERENCES directus_users(id),
-  date_updated DATETIME
-);
-CREATE TABLE birth_registry (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  object_uid VARCHAR(64) NOT NULL CONSTRAINT birth_registry_object_uid_unique UNIQUE,
-  kind VARCHAR(32) NOT NULL,
-  born_by TEXT NOT NULL REFERENCES directus_users(id),
-  born_at DATETIME NOT NULL,
-  source VARCHAR(64) NOT NULL,
-  collection VARCHAR(64) NOT NULL,
-  item TEXT NOT NULL CONSTRAINT birth_registry_item_unique UNIQUE REFERENCES objects(id),
-  status VARCHAR(16) NOT NULL DEFAULT 'born'
-    CHECK (status IN ('born','voided','superseded')),
-  activity INTEGER NOT NULL REFERENCES directus_activity(id),
-  revision INTEGER REFERENCES directus_revisions(id)
-);
-"#;
-
-/// Secondary indexes of production's own tables.
-pub const APP_INDEXES_SQL: &str = r#"
-CREATE INDEX birth_registry_kind_index ON birth_registry (kind);
-CREATE INDEX birth_registry_born_at_index ON birth_registry (born_at);
-"#;
 
 /// Tables the surface generator fills from a profile's row counts (every
 /// other Directus table stays empty, as on a fresh bootstrap, except
@@ -78,9 +46,6 @@ pub const FILLED: &[&str] = &[
     "birth_registry",
 ];
 
-/// Production's own tables, after Directus's.
-const APP_TABLES: &[&str] = &["objects", "birth_registry"];
-
 /// Every table of the surface: Directus's 33 in their fill order, then
 /// production's own.
 pub fn tables() -> &'static [&'static str] {
@@ -88,20 +53,28 @@ pub fn tables() -> &'static [&'static str] {
     T.get_or_init(|| {
         directus::tables()
             .iter()
+            .chain(production::tables())
             .map(String::as_str)
-            .chain(APP_TABLES.iter().copied())
             .collect()
     })
 }
 
 /// The tables of the surface as SQLite DDL (no secondary indexes).
 pub fn tables_sql() -> String {
-    format!("{}{APP_TABLES_SQL}", directus::sqlite_ddl().tables)
+    format!(
+        "{}{}",
+        directus::sqlite_ddl().tables,
+        production::sqlite_ddl().tables
+    )
 }
 
 /// The secondary indexes of the surface as SQLite DDL.
 pub fn indexes_sql() -> String {
-    format!("{}{APP_INDEXES_SQL}", directus::sqlite_ddl().after)
+    format!(
+        "{}{}",
+        directus::sqlite_ddl().after,
+        production::sqlite_ddl().after
+    )
 }
 
 /// The whole surface as SQLite DDL, in creation order. Serial ids are
@@ -109,6 +82,50 @@ pub fn indexes_sql() -> String {
 /// SQLite, so `sqlite_sequence` behaves like PG sequences.
 pub fn schema_sql() -> String {
     format!("{}{}", tables_sql(), indexes_sql())
+}
+
+/// DDL in two parts: what the rows go into, and what is added afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ddl {
+    /// Sequences and tables (PostgreSQL: with primary and unique keys).
+    pub tables: String,
+    /// PostgreSQL: foreign keys and indexes; SQLite: indexes.
+    pub after: String,
+}
+
+/// Render one part of the surface (described in `path`) for `dialect`,
+/// split into [`Ddl`]. Nothing of it may be left out: a skipped object
+/// would make the surrogate differ from the description silently (SQLite
+/// has no sequences; the rowid keys stand for them).
+fn split(schema: &Schema, path: &str, dialect: Dialect) -> Ddl {
+    let r = render(schema, dialect);
+    let skipped: Vec<_> = r
+        .skipped
+        .iter()
+        .filter(|s| !(dialect == Dialect::Sqlite && s.kind == "sequence"))
+        .collect();
+    assert!(
+        skipped.is_empty(),
+        "rendering {path} for {dialect:?} skipped {skipped:?}"
+    );
+    let mut ddl = Ddl {
+        tables: String::new(),
+        after: String::new(),
+    };
+    for st in &r.statements {
+        assert!(
+            st.need == Need::Required || dialect == Dialect::Sqlite,
+            "{}",
+            st.name
+        );
+        let dest = match st.kind {
+            "foreign key" | "index" => &mut ddl.after,
+            _ => &mut ddl.tables,
+        };
+        dest.push_str(&st.sql);
+        dest.push('\n');
+    }
+    ddl
 }
 
 /// Create the surface in an empty database.
@@ -260,30 +277,36 @@ pub fn birth_register_ref(conn: &Connection, b: &BirthRef<'_>) -> rusqlite::Resu
 }
 
 fn birth_register_inner(conn: &Connection, b: &BirthRef<'_>) -> rusqlite::Result<BirthIds> {
-    conn.prepare_cached(
-        "INSERT INTO objects (id, status, kind, key, payload, user_created, date_created)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        b.item, b.status, b.kind, b.key, b.payload, b.user, b.at
-    ])?;
-    conn.prepare_cached(
-        "INSERT INTO directus_activity (action, \"user\", \"timestamp\", ip, user_agent, collection, item, origin)
-         VALUES ('create', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![b.user, b.at, b.ip, b.user_agent, COLLECTION, b.item, b.origin])?;
+    conn.prepare_cached(function::SQLITE_INSERT_ITEM)?
+        .execute(params![
+            b.item, b.status, b.kind, b.key, b.payload, b.user, b.at
+        ])?;
+    conn.prepare_cached(function::SQLITE_INSERT_ACTIVITY)?
+        .execute(params![
+            b.user,
+            b.at,
+            b.ip,
+            b.user_agent,
+            COLLECTION,
+            b.item,
+            b.origin
+        ])?;
     let activity = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO directus_revisions (activity, collection, item, data, delta, parent, version)
-         VALUES (?1, ?2, ?3, ?4, ?4, NULL, NULL)",
-    )?
-    .execute(params![activity, COLLECTION, b.item, b.fields])?;
+    conn.prepare_cached(function::SQLITE_INSERT_REVISION)?
+        .execute(params![activity, COLLECTION, b.item, b.fields])?;
     let revision = conn.last_insert_rowid();
-    conn.prepare_cached(
-        "INSERT INTO birth_registry (object_uid, kind, born_by, born_at, source, collection, item, status, activity, revision)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'born', ?8, ?9)",
-    )?
-    .execute(params![b.object_uid, b.kind, b.user, b.at, b.source, COLLECTION, b.item, activity, revision])?;
+    conn.prepare_cached(function::SQLITE_INSERT_REGISTRY)?
+        .execute(params![
+            b.object_uid,
+            b.kind,
+            b.user,
+            b.at,
+            b.source,
+            COLLECTION,
+            b.item,
+            activity,
+            revision
+        ])?;
     let registry = conn.last_insert_rowid();
     Ok(BirthIds {
         activity,

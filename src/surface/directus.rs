@@ -14,8 +14,8 @@
 //! gets the nearest types. The tests check that a generated surrogate's
 //! Directus tables read back equal to the description on both backends.
 
+use super::Ddl;
 use crate::profile::Profile;
-use crate::schema::render::{Need, render};
 use crate::schema::{Dialect, Schema};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -75,46 +75,9 @@ pub fn pg_ddl() -> &'static Ddl {
     D.get_or_init(|| split(Dialect::Postgres))
 }
 
-/// DDL in two parts: what the rows go into, and what is added afterwards.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ddl {
-    /// Sequences and tables (PostgreSQL: with primary and unique keys).
-    pub tables: String,
-    /// PostgreSQL: foreign keys and indexes; SQLite: indexes.
-    pub after: String,
-}
-
 fn split(dialect: Dialect) -> Ddl {
-    let r = render(schema(), dialect);
-    // Nothing of Directus's schema may be left out: a skipped object would
-    // make the surrogate differ from the description silently.
-    let skipped: Vec<_> = r
-        .skipped
-        .iter()
-        .filter(|s| !(dialect == Dialect::Sqlite && s.kind == "sequence"))
-        .collect();
-    assert!(
-        skipped.is_empty(),
-        "rendering {PROFILE_PATH} for {dialect:?} skipped {skipped:?}"
-    );
-    let mut ddl = Ddl {
-        tables: String::new(),
-        after: String::new(),
-    };
-    for st in &r.statements {
-        assert!(
-            st.need == Need::Required || dialect == Dialect::Sqlite,
-            "{}",
-            st.name
-        );
-        let dest = match st.kind {
-            "foreign key" | "index" => &mut ddl.after,
-            _ => &mut ddl.tables,
-        };
-        dest.push_str(&st.sql);
-        dest.push('\n');
-    }
-    ddl
+    // Nothing of Directus's schema may be left out.
+    super::split(schema(), PROFILE_PATH, dialect)
 }
 
 /// `(version, name)` of every migration Directus expects to have run,
