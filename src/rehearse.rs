@@ -322,7 +322,7 @@ pub fn run(
         }
     }
 
-    let plan = match births::plan(&mut *be, sc) {
+    let plan = match births::plan(&mut *be, sc, prep.history_end_ms) {
         Ok(p) => p,
         Err(e) => {
             // PostgreSQL: the target made for this run goes again.

@@ -16,15 +16,24 @@ use rand::RngExt;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// First birth's timestamp: the end of the generated history (2026-07-01).
+/// First birth's timestamp on a surrogate of the default as-of day: the
+/// end of its generated history (2026-07-01, [`crate::generate::DEFAULT_AS_OF`]).
+/// A rehearsal starts its births where its surrogate's history ends
+/// ([`plan`]); the benchmark's SQL emitter uses this.
 pub const DEFAULT_START_MS: i64 = 1_782_864_000_000;
 
 /// How many users (ids ascending) births are attributed to, at most.
 pub const USER_LIMIT: usize = 1000;
 
 /// The births plan of a births scenario (None for an sql apply): its
-/// seed, count and kind mix, attributed to the target's first users.
-pub(super) fn plan(be: &mut dyn Backend, sc: &Loaded) -> Result<Option<BirthPlan>, RehearseError> {
+/// seed, count and kind mix, attributed to the target's first users,
+/// starting at `start_ms`: where the surrogate's generated history ends
+/// (its profile's as-of day), so births follow the history they join.
+pub(super) fn plan(
+    be: &mut dyn Backend,
+    sc: &Loaded,
+    start_ms: i64,
+) -> Result<Option<BirthPlan>, RehearseError> {
     let spec = &sc.spec;
     if spec.apply.kind != ApplyKind::Births {
         return Ok(None);
@@ -58,7 +67,7 @@ pub(super) fn plan(be: &mut dyn Backend, sc: &Loaded) -> Result<Option<BirthPlan
         count: spec.apply.count.unwrap_or(0),
         kinds,
         users,
-        start_ms: DEFAULT_START_MS,
+        start_ms,
     }))
 }
 
@@ -198,6 +207,14 @@ mod tests {
             users: vec!["u1".into(), "u2".into()],
             start_ms: DEFAULT_START_MS,
         }
+    }
+
+    #[test]
+    fn the_default_start_is_the_end_of_the_default_history() {
+        assert_eq!(
+            crate::generate::history_end_ms(None).unwrap(),
+            DEFAULT_START_MS
+        );
     }
 
     #[test]

@@ -23,6 +23,36 @@ pub struct Prepared {
     /// PostgreSQL without a SQLite surrogate: `target` and `source` do not
     /// exist, the backend makes the target from this instead.
     pub server: Option<ServerSource>,
+    /// Where the surrogate's generated history ends (epoch ms): 00:00Z of
+    /// its profile's as-of day (`[profile] as_of`, `generate --as-of`),
+    /// read from the scenario's profile or from the file's provenance
+    /// record; [`crate::generate::DEFAULT_AS_OF`] for a database without
+    /// one ([`super::births::DEFAULT_START_MS`]). Rehearsal births start
+    /// there, after the history.
+    pub history_end_ms: i64,
+}
+
+/// [`Prepared::history_end_ms`] of a profile (a bad `as_of` is bad input).
+fn history_end(sc: &Loaded, profile: &crate::profile::Profile) -> Result<i64, RehearseError> {
+    crate::generate::history_end_ms(profile.profile.as_of.as_deref()).map_err(|p| {
+        RehearseError::Input(format!(
+            "scenario {}: the surrogate's profile: {p}",
+            sc.path.display()
+        ))
+    })
+}
+
+/// [`Prepared::history_end_ms`] of an existing file: the as-of day of the
+/// profile its provenance record carries (a generated surrogate), else the
+/// default day (an intake clone, a file without a record).
+fn history_end_of_file(file: &Path) -> i64 {
+    let as_of = crate::guard::provenance::read_record(file)
+        .ok()
+        .and_then(|r| r.profile_json)
+        .and_then(|j| serde_json::from_str::<crate::profile::Profile>(&j).ok())
+        .and_then(|p| p.profile.as_of);
+    // A record's as-of day was checked when the file was generated.
+    crate::generate::history_end_ms(as_of.as_deref()).unwrap_or(super::births::DEFAULT_START_MS)
 }
 
 /// Where a PostgreSQL target comes from when no SQLite file does.
@@ -92,7 +122,7 @@ pub fn prepare(
     let target = run_dir.join("target.db");
     let spec = &sc.spec.surrogate;
     let mut generate_ms = None;
-    let (source, surrogate) = match (&spec.profile, &spec.file) {
+    let (source, surrogate, history_end_ms) = match (&spec.profile, &spec.file) {
         (Some(p), _) => {
             let profile_path = profile_override
                 .map(Path::to_path_buf)
@@ -103,6 +133,7 @@ pub fn prepare(
                 .map_err(crate::profile::ProfileError::from)?;
             let bytes = text.as_bytes();
             let profile = crate::profile::Profile::parse(&text, &profile_path)?;
+            let history_end_ms = history_end(sc, &profile)?;
             let seed = spec.seed.unwrap_or(1);
             let scale = spec.scale.unwrap_or(1.0);
             let out = run_dir.join("surrogate.db");
@@ -130,6 +161,7 @@ pub fn prepare(
                         seed,
                         scale,
                     }),
+                    history_end_ms,
                 });
             }
             let started = std::time::Instant::now();
@@ -153,7 +185,7 @@ pub fn prepare(
             } else {
                 None
             };
-            (out, Surrogate { fidelity, ..record })
+            (out, Surrogate { fidelity, ..record }, history_end_ms)
         }
         (None, Some(f)) => {
             let file = sc.resolve(f);
@@ -166,6 +198,7 @@ pub fn prepare(
                 ))
             })?;
             one_file(sc, &file)?;
+            let history_end_ms = history_end_of_file(&file);
             (
                 file.clone(),
                 Surrogate {
@@ -178,6 +211,7 @@ pub fn prepare(
                     size: 0,
                     fidelity: None,
                 },
+                history_end_ms,
             )
         }
         (None, None) if spec.url.is_some() => {
@@ -198,6 +232,8 @@ pub fn prepare(
                 surrogate,
                 generate_ms: None,
                 server: Some(ServerSource::Database),
+                // An existing PostgreSQL database carries no profile.
+                history_end_ms: super::births::DEFAULT_START_MS,
             });
         }
         (None, None) => {
@@ -215,5 +251,6 @@ pub fn prepare(
         surrogate,
         generate_ms,
         server: None,
+        history_end_ms,
     })
 }

@@ -406,3 +406,72 @@ fn an_api_delete_compensation_only_goes_with_compensating_births() {
         assert!(stderr(&o).contains(needle), "{needle}: {}", stderr(&o));
     }
 }
+
+/// The `born_at` range of the births a rehearsal made, read from its kept
+/// after-apply file.
+fn births_span(w: &Work, r: &Value) -> (String, String) {
+    let db = w
+        .dir
+        .path()
+        .join(r["artifacts"].as_str().unwrap())
+        .join("after-apply.db");
+    let c = Connection::open(db).unwrap();
+    let span: (String, String) = c
+        .query_row(
+            "SELECT min(born_at), max(born_at) FROM birth_registry WHERE object_uid LIKE 'OBJ-rollproof.%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    span
+}
+
+#[test]
+fn rehearsal_births_start_at_the_profiles_as_of_day() {
+    let w = Work::new();
+    let text = std::fs::read_to_string(repo_file("surrogates/profiles/tiny.toml")).unwrap();
+    let dated = text.replacen(
+        "format = 1\n",
+        &format!("format = 1\nas_of = \"{AS_OF}\"\n"),
+        1,
+    );
+    std::fs::write(w.path("dated.toml"), dated).unwrap();
+    // A surrogate generated from the scenario's profile, and a file
+    // generated with --as-of (its provenance record carries the day).
+    generate(&w, "file.db", &["--as-of", AS_OF]);
+    for (name, surrogate) in [
+        ("dated-profile", "profile = \"dated.toml\"\nseed = 7"),
+        ("dated-file", "file = \"file.db\""),
+    ] {
+        std::fs::write(
+            w.path(&format!("{name}.toml")),
+            format!(
+                "[scenario]\nname = \"{name}\"\nexpect = \"PASS\"\n\
+                 [surrogate]\n{surrogate}\n\
+                 [apply]\nkind = \"births\"\ncount = 20\n\
+                 [snapshot]\nmethod = \"copy\"\n[rollback]\nmethod = \"restore\"\n"
+            ),
+        )
+        .unwrap();
+        let o = w.run(&[
+            "rehearse",
+            &format!("{name}.toml"),
+            "--workspace",
+            "ws",
+            "--json",
+            "--keep",
+            "keep",
+        ]);
+        assert_success(&o);
+        let r = only_report(&w, &o);
+        let (first, last) = births_span(&w, &r);
+        // After the history (which ends before the as-of day), on that day.
+        assert!(first.starts_with("2026-11-30T00:00:"), "{name}: {first}");
+        assert!(last.starts_with("2026-11-30T00:00:"), "{name}: {last}");
+    }
+    // The default as-of day, 2026-07-01, for the unchanged profile.
+    let (o, _keep) = compensated(&w, "api-delete");
+    assert_success(&o);
+    let (first, _) = births_span(&w, &only_report(&w, &o));
+    assert!(first.starts_with("2026-07-01T00:00:"), "{first}");
+}
