@@ -23,6 +23,7 @@ mod migrations_evidence;
 mod migrations_pg;
 mod open_profile;
 mod postgres;
+mod postgres_api_delete;
 mod postgres_guard;
 mod postgres_sandbox;
 mod profile;
