@@ -120,3 +120,72 @@ pub(super) fn path_finding(path: &str, p: PathProblem) -> Finding {
         PathProblem::NotNormal(why) => finding(path, Drift::BadPath, why),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind, as `check` names it in its output and in JSON.
+    const ALL: [(Drift, &str); 21] = [
+        (Drift::ChangedBytes, "changed-bytes"),
+        (Drift::Truncated, "truncated"),
+        (Drift::Appended, "appended"),
+        (Drift::Missing, "missing"),
+        (Drift::Unsealed, "unsealed"),
+        (Drift::Renamed, "renamed"),
+        (Drift::Symlink, "symlink"),
+        (Drift::SymlinkOutside, "symlink-outside"),
+        (Drift::NotRegularFile, "not-regular-file"),
+        (Drift::Unreadable, "unreadable"),
+        (Drift::ReplacedDuringCheck, "replaced-during-check"),
+        (Drift::SealedDirDropped, "sealed-dir-dropped"),
+        (Drift::EntryEdited, "entry-edited"),
+        (Drift::ManifestSealBroken, "manifest-seal-broken"),
+        (Drift::DuplicateEntry, "duplicate-entry"),
+        (Drift::PathTraversal, "path-traversal"),
+        (Drift::BadPath, "bad-path"),
+        (Drift::BadEntry, "bad-entry"),
+        (Drift::InvalidJson, "invalid-json"),
+        (Drift::InvalidManifest, "invalid-manifest"),
+        (Drift::NotRegenerable, "not-regenerable"),
+    ];
+
+    #[test]
+    fn every_drift_has_its_kebab_case_name_in_output_and_json() {
+        for (d, name) in ALL {
+            assert_eq!(d.as_str(), name);
+            assert_eq!(serde_json::to_value(d).unwrap(), name);
+        }
+    }
+
+    #[test]
+    fn a_finding_escapes_control_characters_in_its_path() {
+        let f = finding("fixtures/a b.db", Drift::Missing, "gone");
+        assert_eq!(
+            f,
+            Finding {
+                path: "fixtures/a b.db".into(),
+                drift: Drift::Missing,
+                detail: "gone".into(),
+            }
+        );
+        // A newline cannot start a forged `path: OK` line.
+        let f = finding("x\nfixtures/y: OK", Drift::Unsealed, "");
+        assert_eq!(f.path, "x\\nfixtures/y: OK");
+        assert_eq!(printable("tab\there"), "tab\\there");
+    }
+
+    #[test]
+    fn a_path_problem_is_a_traversal_or_a_bad_path() {
+        let f = path_finding("../x", PathProblem::Traversal("a `..` component".into()));
+        assert_eq!(
+            (f.path.as_str(), f.drift, f.detail.as_str()),
+            ("../x", Drift::PathTraversal, "a `..` component")
+        );
+        let f = path_finding("a//b", PathProblem::NotNormal("not in normal form".into()));
+        assert_eq!(
+            (f.path.as_str(), f.drift, f.detail.as_str()),
+            ("a//b", Drift::BadPath, "not in normal form")
+        );
+    }
+}
