@@ -203,31 +203,17 @@ impl PostgresBackend {
         allow_hosts: &[String],
         run_id: &str,
     ) -> Result<PostgresBackend, BackendError> {
-        let allow = guard::allowed_hosts(allow_hosts);
-        let server = guard::authorize_url(url, &allow).map_err(be_err)?;
-        let source = server.dbname.clone();
-        let name = derived_name(&source, &format!("_{}", run_id.to_ascii_lowercase()));
-        let target = server.with_db(&name);
-        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
-        snapshot::clone_template(&server, &source, &name, "rehearsal target").map_err(be_err)?;
+        let (server, target, lock) = rehearsal_target(url, allow_hosts, run_id)?;
+        snapshot::clone_template(&server, &server.dbname, &target.dbname, "rehearsal target")
+            .map_err(be_err)?;
         let client = match target.connect() {
             Ok(c) => c,
             Err(e) => {
-                let _ = snapshot::drop_database(&target, &name);
+                let _ = snapshot::drop_database(&target, &target.dbname);
                 return Err(be_err(e));
             }
         };
-        Ok(PostgresBackend {
-            target,
-            client: Some(client),
-            in_tx: false,
-            made: Vec::new(),
-            snap_phase: None,
-            run_id: run_id.to_string(),
-            sandbox: None,
-            user: None,
-            cluster_lock: Some(cluster_lock),
-        })
+        Ok(Self::rehearsing(target, client, run_id, lock))
     }
 
     /// A rehearsal target for any schema: check `url` with the guard,
@@ -242,41 +228,17 @@ impl PostgresBackend {
         seed: u64,
         scale: f64,
     ) -> Result<PostgresBackend, BackendError> {
-        let allow = guard::allowed_hosts(allow_hosts);
-        let server = guard::authorize_url(url, &allow).map_err(be_err)?;
-        let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
-        let target = server.with_db(&name);
-        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
         let schema = profile.schema.as_ref().ok_or_else(|| {
             BackendError::Unsupported("a format-1 profile has no [schema]".into())
         })?;
         let sha = crate::guard::provenance::profile_sha256(profile);
-        let mut client = crate::engine::postgres::load::create_database(
-            &target,
-            false,
-            "rehearsal target",
-            &format!("profile_sha256={sha} seed={seed} scale={scale}"),
-        )
-        .map_err(be_err)?;
+        let source = format!("profile_sha256={sha} seed={seed} scale={scale}");
         let stats = crate::generate::FillStats::from(profile);
         let rows = stats.row_counts(scale);
-        if let Err(e) =
-            crate::generate::postgres::generate(&mut client, schema, &stats, &rows, seed)
-        {
-            drop(client);
-            let _ = snapshot::drop_database(&target, &name);
-            return Err(be_err(PgError::Generate(e)));
-        }
-        Ok(PostgresBackend {
-            target,
-            client: Some(client),
-            in_tx: false,
-            made: Vec::new(),
-            snap_phase: None,
-            run_id: run_id.to_string(),
-            sandbox: None,
-            user: None,
-            cluster_lock: Some(cluster_lock),
+        Self::created(url, allow_hosts, run_id, &source, |client, _| {
+            crate::generate::postgres::generate(client, schema, &stats, &rows, seed)
+                .map(|_| ())
+                .map_err(PgError::Generate)
         })
     }
 
@@ -290,24 +252,42 @@ impl PostgresBackend {
         run_id: &str,
         source: &Path,
     ) -> Result<PostgresBackend, BackendError> {
-        let allow = guard::allowed_hosts(allow_hosts);
-        let server = guard::authorize_url(url, &allow).map_err(be_err)?;
-        let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
-        let target = server.with_db(&name);
-        let cluster_lock = ClusterLock::take(&target).map_err(be_err)?;
+        let what = format!("loaded from {}", source.display());
+        Self::created(url, allow_hosts, run_id, &what, |client, db| {
+            crate::engine::postgres::load::load_sqlite(source, client, db).map(|_| ())
+        })
+    }
+
+    /// A new rehearsal target on `url`'s server (the guard's checks, the
+    /// server lock), created with provenance `source` and filled by `fill`
+    /// (given the client and the database's name); dropped again if the
+    /// fill fails.
+    fn created(
+        url: &str,
+        allow_hosts: &[String],
+        run_id: &str,
+        source: &str,
+        fill: impl FnOnce(&mut Client, &str) -> Result<(), PgError>,
+    ) -> Result<PostgresBackend, BackendError> {
+        let (_, target, lock) = rehearsal_target(url, allow_hosts, run_id)?;
         let mut client = crate::engine::postgres::load::create_database(
             &target,
             false,
             "rehearsal target",
-            &format!("loaded from {}", source.display()),
+            source,
         )
         .map_err(be_err)?;
-        if let Err(e) = crate::engine::postgres::load::load_sqlite(source, &mut client, &name) {
+        if let Err(e) = fill(&mut client, &target.dbname) {
             drop(client);
-            let _ = snapshot::drop_database(&target, &name);
+            let _ = snapshot::drop_database(&target, &target.dbname);
             return Err(be_err(e));
         }
-        Ok(PostgresBackend {
+        Ok(Self::rehearsing(target, client, run_id, lock))
+    }
+
+    /// The backend of run `run_id` on its new target, holding the lock.
+    fn rehearsing(target: Target, client: Client, run_id: &str, lock: ClusterLock) -> Self {
+        PostgresBackend {
             target,
             client: Some(client),
             in_tx: false,
@@ -316,9 +296,24 @@ impl PostgresBackend {
             run_id: run_id.to_string(),
             sandbox: None,
             user: None,
-            cluster_lock: Some(cluster_lock),
-        })
+            cluster_lock: Some(lock),
+        }
     }
+}
+
+/// The guard-checked server of `url` (as given), the run's target on it,
+/// `<url's database>_<run_id>`, and the server lock, taken.
+fn rehearsal_target(
+    url: &str,
+    allow_hosts: &[String],
+    run_id: &str,
+) -> Result<(Target, Target, ClusterLock), BackendError> {
+    let allow = guard::allowed_hosts(allow_hosts);
+    let server = guard::authorize_url(url, &allow).map_err(be_err)?;
+    let name = derived_name(&server.dbname, &format!("_{}", run_id.to_ascii_lowercase()));
+    let target = server.with_db(&name);
+    let lock = ClusterLock::take(&target).map_err(be_err)?;
+    Ok((server, target, lock))
 }
 
 impl Backend for PostgresBackend {
