@@ -339,3 +339,208 @@ fn short_digests_and_none_read_as_reviewers_see_them() {
         "t0 +1 vs +0, t1 +1 vs +0, t2 +1 vs +0, t3 +1 vs +0, t4 +1 vs +0"
     );
 }
+
+#[test]
+fn a_byte_exact_claim_the_methods_cannot_give_is_named_once() {
+    // Claimed byte-exact, derivable only as logical-only: that is the
+    // named rule's contradiction, not also a "proof-kind" one.
+    let v = edited(|v| v["methods"]["rollback"] = json!("compensate"));
+    assert!(!codes(&v).contains(&"proof-kind"), "{:?}", codes(&v));
+}
+
+#[test]
+fn a_backend_without_files_records_neither_a_file_digest_nor_a_size() {
+    for field in ["file_sha256", "size"] {
+        let v = edited(|v| {
+            v["backend"] = json!("postgres");
+            v["methods"]["snapshot"] = json!("template");
+            v["proof"] = json!("logical-only");
+            for phase in ["before", "snapshot", "after_apply", "after_rollback"] {
+                v["phases"][phase]["file_sha256"] = Value::Null;
+                v["phases"][phase]["size"] = Value::Null;
+            }
+            v["phases"]["after_apply"][field] = json!(if field == "size" {
+                json!(4096)
+            } else {
+                json!("ab".repeat(32))
+            });
+        });
+        let r = report(&v);
+        let impossible: Vec<String> = recompute(&r)
+            .into_iter()
+            .filter(|p| p.code == "digest-impossible")
+            .map(|p| p.message)
+            .collect();
+        assert_eq!(
+            impossible,
+            ["phases.after_apply records a file digest, but the postgres backend has no file"],
+            "{field}"
+        );
+    }
+}
+
+#[test]
+fn a_script_record_that_cannot_add_up_says_why() {
+    use crate::evidence::report::{ScriptFailure, ScriptRun};
+    let run = |statements, completed, at: Option<u64>| ScriptRun {
+        statements,
+        completed,
+        failure: at.map(|statement| ScriptFailure {
+            statement,
+            line: 1,
+            sql: "x".into(),
+            message: "m".into(),
+            denied: false,
+            undone: false,
+        }),
+    };
+    for (statements, completed, at, why) in [
+        (3, 3, None, None),
+        (3, 4, None, Some("4 statements completed of 3")),
+        (3, 2, Some(3), None), // the last statement failed
+        (3, 2, Some(4), Some("failed at statement 4 of 3")),
+        (3, 3, Some(4), Some("failed at statement 4 of 3")),
+        (3, 1, Some(2), None),
+        (3, 3, Some(0), None), // rollproof's COMMIT after all statements
+        (
+            3,
+            0,
+            Some(2),
+            Some("failed at statement 2 but says 0 completed before it"),
+        ),
+        (
+            3,
+            2,
+            Some(2),
+            Some("failed at statement 2 but says 2 completed before it"),
+        ),
+    ] {
+        assert_eq!(
+            script_inconsistency(&run(statements, completed, at)).as_deref(),
+            why,
+            "{statements} {completed} {at:?}"
+        );
+    }
+    // Found in a report, it is named with its phase.
+    let v = edited(|v| {
+        v["rollback"]["script"] = json!({"statements": 2, "completed": 3, "failure": null});
+    });
+    let r = report(&v);
+    let p: Vec<String> = check(&r)
+        .into_iter()
+        .filter(|p| p.code == "script-record")
+        .map(|p| p.message)
+        .collect();
+    assert_eq!(p, ["rollback.script: 3 statements completed of 2"]);
+}
+
+#[test]
+fn a_pass_with_a_failed_change_script_is_named() {
+    let failure = json!({
+        "statement": 2, "line": 4, "sql": "DROP TABLE t;", "message": "no such table",
+        "denied": false, "undone": false
+    });
+    let script = json!({"statements": 3, "completed": 1, "failure": failure});
+    let pass_script_failed = |v: &Value| {
+        let r = report(v);
+        check(&r)
+            .into_iter()
+            .filter(|p| p.code == "pass-script-failed")
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+    };
+    let v = edited(|v| v["rollback"]["script"] = script.clone());
+    assert_eq!(
+        pass_script_failed(&v),
+        ["verdict PASS but a change script stopped at a failed statement"]
+    );
+    let v = edited(|v| v["apply"]["script"] = script.clone());
+    assert_eq!(pass_script_failed(&v).len(), 1);
+    // Under an apply fault the up script is meant to stop part-way…
+    let v = edited(|v| {
+        v["faults"] = json!([{"kind": "kill", "injected": true, "detail": "x"}]);
+        v["apply"]["script"] = script.clone();
+    });
+    assert!(pass_script_failed(&v).is_empty());
+    // …but the down script is not.
+    let v = edited(|v| {
+        v["faults"] = json!([{"kind": "kill", "injected": true, "detail": "x"}]);
+        v["rollback"]["script"] = script.clone();
+    });
+    assert_eq!(pass_script_failed(&v).len(), 1);
+    // Scripts that ran through are fine.
+    let ran = json!({"statements": 3, "completed": 3, "failure": null});
+    let v = edited(|v| {
+        v["apply"]["script"] = ran.clone();
+        v["rollback"]["script"] = ran.clone();
+    });
+    assert!(pass_script_failed(&v).is_empty());
+}
+
+#[test]
+fn a_sha3_digest_on_one_side_only_is_a_missing_digest_not_a_difference() {
+    for phase in ["before", "after_rollback"] {
+        let v = edited(|v| v["phases"][phase]["sha3"] = Value::Null);
+        assert_eq!(codes(&v), ["digest-missing"], "{phase}");
+    }
+    let v = edited(|v| v["phases"]["after_rollback"]["sha3"] = json!("ef".repeat(32)));
+    assert_eq!(
+        messages(&v),
+        [format!(
+            "byte-exact PASS but the .sha3sum digest before ({}) differs from after rollback (efefefefefefefef)",
+            &report(&v).phases.before.sha3.clone().unwrap()[..16]
+        )]
+    );
+}
+
+#[test]
+fn an_api_delete_pass_stands_on_everything_but_the_history_being_as_before() {
+    let pass_before_after = |v: &Value| {
+        let r = report(v);
+        check(&r)
+            .into_iter()
+            .filter(|p| p.code == "pass-before-after")
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
+    };
+    // The rollback restored the before state, so the history an API delete
+    // keeps is not there: its PASS is not borne out.
+    let v = edited(|v| v["rollback"]["compensation"] = json!("api-delete"));
+    assert_eq!(
+        pass_before_after(&v),
+        [
+            "api-delete PASS not borne out: after the API deletes of 500 births: \
+          directus_activity +0 rows (expected +1000); directus_revisions +0 rows (expected +500)"
+        ]
+    );
+    // With that history, and the logical hash no longer the before one,
+    // it is.
+    let v = edited(|v| {
+        v["rollback"]["compensation"] = json!("api-delete");
+        let r = &mut v["phases"]["after_rollback"];
+        r["derived_from"] = Value::Null;
+        r["logical"]["sha256"] = json!("9a".repeat(32));
+        for (t, grown) in [("directus_activity", 1000), ("directus_revisions", 500)] {
+            let rows = r["logical"]["tables"][t]["rows"].as_i64().unwrap();
+            r["logical"]["tables"][t]["rows"] = json!(rows + grown);
+        }
+    });
+    assert!(pass_before_after(&v).is_empty(), "{:?}", messages(&v));
+}
+
+#[test]
+fn a_births_apply_without_its_count_may_change_nothing() {
+    let v = edited(|v| v["apply"]["births"] = Value::Null);
+    assert_eq!(judge::expected_deltas(&report(&v)), Some(BTreeMap::new()));
+    let v = edited(|_| {});
+    let births: BTreeMap<String, i64> = crate::proof::verdict::BIRTH_TABLES
+        .iter()
+        .map(|t| (t.to_string(), 500))
+        .collect();
+    assert_eq!(judge::expected_deltas(&report(&v)), Some(births));
+    // An sql apply's deltas are the scenario's, as recorded.
+    let v = edited(|v| v["methods"]["apply"] = json!("sql"));
+    let recorded = report(&v).apply.expected_row_deltas.clone();
+    assert!(recorded.is_some());
+    assert_eq!(judge::expected_deltas(&report(&v)), recorded);
+}

@@ -6,7 +6,7 @@
 //! of the report format, so their text is pinned too.
 
 use super::*;
-use crate::engine::sqlite::logical::{LogicalDigest, TableDigest};
+use crate::engine::sqlite::logical::{LogicalDigest, Setting, TableDigest};
 use crate::evidence::report::ClusterState;
 
 fn phase(file: Option<&str>, logical: &str, rows: &[(&str, u64)]) -> Phase {
@@ -56,6 +56,8 @@ struct Case {
     births_reported: Option<u64>,
     apply_error: Option<String>,
     fault: Option<(FaultKind, FaultRecord)>,
+    /// How the up script ran (an sql apply).
+    apply_script: Option<ScriptRun>,
     rollback: RollbackRecord,
     refused_corrupt: bool,
 }
@@ -78,6 +80,7 @@ fn base() -> Case {
         births_reported: None,
         apply_error: None,
         fault: None,
+        apply_script: None,
         rollback: RollbackRecord {
             sql: None,
             sql_sha256: None,
@@ -108,7 +111,7 @@ fn eval(c: &Case) -> (Vec<Check>, Verdict) {
         births_reported: c.births_reported,
         apply_error: c.apply_error.as_deref(),
         fault: c.fault.as_ref().map(|(k, r)| (*k, r)),
-        apply_script: None,
+        apply_script: c.apply_script.as_ref(),
         rollback: &c.rollback,
         refused_corrupt: c.refused_corrupt,
     })
@@ -726,4 +729,194 @@ fn long_digests_are_shortened_to_sixteen_characters_in_details() {
     );
     assert_eq!(short(None), "(none)");
     assert_eq!(short(Some("abc")), "abc");
+}
+
+#[test]
+fn with_a_file_on_one_side_only_the_bytes_are_said_to_differ() {
+    // "n/a (no file)" only when neither phase has a file.
+    let c = with(|c| c.phases.after_apply.as_mut().unwrap().file_sha256 = None);
+    let checks = passes(&c);
+    assert_eq!(
+        detail(&checks, "apply_was_real"),
+        "after-apply logical l1 vs before l0; file bytes differ"
+    );
+}
+
+#[test]
+fn an_sql_apply_fault_is_judged_by_how_far_the_script_ran() {
+    // No births requested: the script's record, not the birth counts, says
+    // whether the fault landed part-way.
+    let faulted = |completed: u64| {
+        with(|c| {
+            c.fault = Some((
+                FaultKind::Kill,
+                FaultRecord {
+                    kind: "kill".into(),
+                    injected: true,
+                    detail: "killed after statement 1".into(),
+                },
+            ));
+            c.apply_script = Some(ScriptRun {
+                statements: 3,
+                completed,
+                failure: None,
+            });
+        })
+    };
+    let checks = passes(&faulted(1));
+    assert_eq!(
+        detail(&checks, "apply_interrupted_part_way"),
+        "the fault stopped the script after 1 of 3 statements (stopped after 1 of 3 statements); \
+         the database was left changed: its logical state differs from the before state's \
+         (same schema; row deltas objects +2)"
+    );
+    assert!(!checks.iter().any(|x| x.name == "apply_was_real"));
+    assert!(!checks.iter().any(|x| x.name == "script_completed:apply"));
+    fails_only(&faulted(3), &["apply_interrupted_part_way"]);
+}
+
+/// Births undone as Directus API deletes: `n` births applied on top of
+/// before (5 births, 20 activity rows, 10 revisions), then deleted through
+/// the API, which keeps each birth's create and delete activity and its
+/// create revision.
+fn api_deleted(n: u64) -> Case {
+    let t = |br: u64, act: u64, rev: u64| {
+        [
+            ("birth_registry", br),
+            ("directus_activity", act),
+            ("directus_revisions", rev),
+            ("objects", br),
+        ]
+    };
+    with(|c| {
+        c.proof = Proof::LogicalOnly;
+        c.copy_snapshot = false;
+        c.rollback.compensation = Some(API_DELETE.into());
+        c.expected = Some(
+            BIRTH_TABLES
+                .iter()
+                .map(|t| (t.to_string(), n as i64))
+                .collect(),
+        );
+        c.phases.before = phase(Some("f0"), "l0", &t(5, 20, 10));
+        c.phases.snapshot = Some(c.phases.before.clone());
+        c.phases.after_apply = Some(phase(Some("f1"), "l1", &t(5 + n, 20 + n, 10 + n)));
+        // Same table digests as before for the tables an API delete
+        // restores (the helper derives them from the logical name).
+        c.phases.after_rollback = Some(phase(Some("f2"), "l0", &t(5, 20 + 2 * n, 10 + n)));
+    })
+}
+
+fn rolled(c: &mut Case) -> &mut Phase {
+    c.phases.after_rollback.as_mut().unwrap()
+}
+
+#[test]
+fn an_api_delete_must_leave_everything_as_before_but_the_history_it_keeps() {
+    let checks = passes(&api_deleted(3));
+    assert!(
+        !checks
+            .iter()
+            .any(|x| x.name.starts_with("restored_") && x.name != "restored_as_api_delete")
+    );
+    assert_eq!(
+        detail(&checks, "restored_as_api_delete"),
+        "3 births undone as Directus API deletes: every table as before except the history \
+         they keep (directus_activity +6: each birth's create and delete; directus_revisions \
+         +3: the creates' revisions); schema and settings as before; sequences not compared; \
+         not a restoration of the before state"
+    );
+    // Sequences advanced, as a production delete leaves them: not compared.
+    let mut seq = api_deleted(3);
+    let counter = |rows| TableDigest {
+        rows,
+        sha256: format!("seq-{rows}"),
+    };
+    let before = &mut seq.phases.before.logical.tables;
+    before.insert("sqlite_sequence".into(), counter(4));
+    let after = &mut rolled(&mut seq).logical.tables;
+    after.insert("sqlite_sequence".into(), counter(5));
+    passes(&seq);
+    // One birth is as good as many; none is nothing undone.
+    passes(&api_deleted(1));
+    let mut none = api_deleted(3);
+    none.phases.after_apply = Some(none.phases.before.clone());
+    none.phases.after_apply.as_mut().unwrap().logical.sha256 = "l1".into();
+    none.phases.after_apply.as_mut().unwrap().file_sha256 = Some("f1".into());
+    *rolled(&mut none) = none.phases.before.clone();
+    let (checks, v) = eval(&none);
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        failing(&checks).contains(&"restored_as_api_delete"),
+        "{checks:#?}"
+    );
+    assert_eq!(
+        detail(&checks, "restored_as_api_delete"),
+        "no births were measured after apply, so there is nothing an API delete undid"
+    );
+    let mut unmeasured = api_deleted(3);
+    unmeasured.phases.after_apply = None;
+    let (checks, _) = eval(&unmeasured);
+    assert!(failing(&checks).contains(&"restored_as_api_delete"));
+}
+
+#[test]
+fn an_api_delete_fails_on_any_other_difference_and_names_it() {
+    type Edit = fn(&mut Phase);
+    let cases: [(Edit, &str); 6] = [
+        (
+            |r| r.logical.tables.get_mut("directus_activity").unwrap().rows -= 1,
+            "directus_activity +5 rows (expected +6)",
+        ),
+        (
+            |r| r.logical.tables.get_mut("directus_revisions").unwrap().rows += 1,
+            "directus_revisions +4 rows (expected +3)",
+        ),
+        (
+            |r| r.logical.tables.get_mut("objects").unwrap().rows += 1,
+            "objects differs",
+        ),
+        (
+            |r| r.logical.tables.get_mut("birth_registry").unwrap().sha256 = "x".into(),
+            "birth_registry differs",
+        ),
+        (
+            |r| r.logical.schema_sha256 = "s2".into(),
+            "the schema differs",
+        ),
+        (
+            |r| {
+                r.logical
+                    .settings
+                    .insert("user_version".into(), Setting::Int(7));
+            },
+            "the settings differ",
+        ),
+    ];
+    for (edit, why) in cases {
+        let mut c = api_deleted(3);
+        edit(rolled(&mut c));
+        fails_only(&c, &["restored_as_api_delete"]);
+        let (checks, _) = eval(&c);
+        assert_eq!(
+            detail(&checks, "restored_as_api_delete"),
+            format!("after the API deletes of 3 births: {why}")
+        );
+    }
+    // A table the delete left behind, and one it removed.
+    let mut c = api_deleted(3);
+    rolled(&mut c).logical.tables.insert(
+        "extra".into(),
+        TableDigest {
+            rows: 1,
+            sha256: "e".into(),
+        },
+    );
+    rolled(&mut c).logical.tables.remove("objects");
+    fails_only(&c, &["restored_as_api_delete"]);
+    let (checks, _) = eval(&c);
+    assert_eq!(
+        detail(&checks, "restored_as_api_delete"),
+        "after the API deletes of 3 births: extra differs; objects differs"
+    );
 }
