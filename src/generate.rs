@@ -80,17 +80,18 @@ const EVENTS_PER_COMMIT: u64 = 100_000;
 const RECENT_OBJECTS: u64 = 2_000;
 /// Page size of every generated file.
 pub const PAGE_SIZE: u32 = 4096;
-/// Fields `objects` declares in `directus_fields`.
+/// Fields `objects` declares in `directus_fields`, in its column order
+/// (`surrogates/surface/production.toml`; a unit test keeps them equal).
 const OBJECT_FIELDS: &[(&str, Option<&str>, &str)] = &[
     ("id", Some("uuid"), "input"),
     ("status", None, "select-dropdown"),
-    ("kind", None, "select-dropdown"),
-    ("key", None, "input"),
-    ("payload", Some("cast-json"), "input-code"),
     ("user_created", Some("user-created"), "select-dropdown-m2o"),
     ("date_created", Some("date-created"), "datetime"),
     ("user_updated", Some("user-updated"), "select-dropdown-m2o"),
     ("date_updated", Some("date-updated"), "datetime"),
+    ("kind", None, "select-dropdown"),
+    ("key", None, "input"),
+    ("payload", Some("cast-json"), "input-code"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -510,6 +511,14 @@ impl<'a> Generator<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn objects_fields_follow_its_columns() {
+        let t = surface::production::schema().table("objects").unwrap();
+        let columns: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+        let fields: Vec<&str> = OBJECT_FIELDS.iter().map(|f| f.0).collect();
+        assert_eq!(fields, columns);
+    }
 
     #[test]
     fn derived_uuids_are_v4_shaped_and_distinct() {

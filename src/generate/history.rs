@@ -433,7 +433,7 @@ impl Generator<'_> {
         // data = the full read-back of the updated item, as Directus stores
         // it: every field in column order except user_created/user_updated.
         let mut update = conn.prepare_cached(
-            "UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4 RETURNING json_object('id', id, 'status', status, 'kind', kind, 'key', key, 'payload', json(payload), 'date_created', date_created, 'date_updated', date_updated)",
+            "UPDATE objects SET status = ?1, user_updated = ?2, date_updated = ?3 WHERE id = ?4 RETURNING json_object('id', id, 'status', status, 'date_created', date_created, 'date_updated', date_updated, 'kind', kind, 'key', key, 'payload', json(payload))",
         )?;
         let mut delete = conn.prepare_cached("DELETE FROM objects WHERE id = ?1")?;
         let mut registry_status_stmt =

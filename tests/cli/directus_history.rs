@@ -179,12 +179,13 @@ fn history_rows_have_the_shapes_directus_writes() {
             [
                 "id",
                 "status",
+                "date_created",
+                "date_updated",
                 "kind",
                 "key",
-                "payload",
-                "date_created",
-                "date_updated"
-            ]
+                "payload"
+            ],
+            "the read-back in objects' column order"
         );
         assert_eq!(keys(&delta), ["status", "user_updated", "date_updated"]);
         assert_eq!(delta["user_updated"].as_str(), r[2].as_deref());

@@ -38,6 +38,26 @@ fn description() -> Schema {
 /// Production's own tables, the rest of the surface.
 const OWN: [&str; 2] = ["birth_registry", "objects"];
 
+/// `objects` as Directus's API creates a collection (docs/SURFACE.md,
+/// measured on Directus 12.4.1): id, status, user_created, date_created,
+/// user_updated, date_updated, then the collection's own fields.
+const OBJECTS_COLUMNS: [&str; 9] = [
+    "id",
+    "status",
+    "user_created",
+    "date_created",
+    "user_updated",
+    "date_updated",
+    "kind",
+    "key",
+    "payload",
+];
+
+fn column_names<'a>(s: &'a Schema, table: &str) -> Vec<&'a str> {
+    let t = s.table(table).unwrap_or_else(|| panic!("no table {table}"));
+    t.columns.iter().map(|c| c.name.as_str()).collect()
+}
+
 /// `rollproof profile ARGS… --out OUT` and the schema it wrote.
 fn profiled(w: &Work, args: &[&str], out: &str) -> Schema {
     let mut all = vec!["profile"];
@@ -96,6 +116,7 @@ fn postgres_surrogate_has_exactly_the_directus_bootstrap_schema() {
     assert_success(&o);
     let got = profiled(&w, &["--url", &url], "pg.toml");
     let want = description();
+    assert_eq!(column_names(&got, "objects"), OBJECTS_COLUMNS);
     assert_eq!(modeled_tables(&want).len(), 33 + OWN.len());
     // Tables field for field: columns in Directus's order, types,
     // defaults, NOT NULL, serial ids, keys and their names, foreign keys
@@ -165,6 +186,7 @@ fn sqlite_surrogate_has_the_directus_bootstrap_schema_in_the_nearest_types() {
     let db = w.tiny("s.db", 7);
     let got = profiled(&w, &[db.to_str().unwrap()], "lite.toml");
     let want = description();
+    assert_eq!(column_names(&got, "objects"), OBJECTS_COLUMNS);
     let (g, e) = (modeled_tables(&got), modeled_tables(&want));
     let names = |v: &[&Table]| v.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(&g), names(&e));
@@ -215,4 +237,19 @@ fn sqlite_surrogate_has_the_directus_bootstrap_schema_in_the_nearest_types() {
         .query_row("SELECT count(*) FROM directus_migrations", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 109);
+    // Directus lists the collection's fields in its column order.
+    let mut stmt = c
+        .prepare("SELECT field FROM directus_fields WHERE collection = 'objects' ORDER BY sort")
+        .unwrap();
+    let fields: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let fields: Vec<&str> = fields
+        .iter()
+        .map(String::as_str)
+        .filter(|f| OBJECTS_COLUMNS.contains(f))
+        .collect();
+    assert_eq!(fields, OBJECTS_COLUMNS);
 }
