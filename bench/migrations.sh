@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark: `rollproof migrations` on a 50-migration folder over a ~100 MB
-# database, against a shell baseline in the same run (issue #16, "Speed").
+# Benchmark: `rollproof migrations` on a 50-migration folder over a
+# production-sized database (1,000,000 rows per table by default), against
+# a shell baseline in the same run (issue #16, "Speed").
 #
-#   bench/migrations.sh [ROWS] [STEPS]    default: 400000 rows per table, 50 steps
+#   bench/migrations.sh [ROWS] [STEPS]    default: 1000000 rows per table, 50 steps
 #
 # The folder (plain layout, written under $TMPDIR, removed at exit):
 # migration 1 creates two tables (`orders` and `lines`, keyed to orders);
@@ -10,9 +11,12 @@
 # trigger, a second index and a CHECKed column, each with a correct down.
 #
 # rollproof: `rollproof migrations DIR --rows ROWS` fills both tables with
-# ROWS generated rows before step 2 (data first), then per step measures,
-# snapshots (file copy), runs up, measures, down, measures, proves, runs the
-# up again and measures its schema.
+# ROWS generated rows before step 2 (data first), then per step snapshots
+# (file copy, hashed), runs up, measures, down, measures, proves, runs the
+# up again and measures (that state is the next step's before). A measure
+# reuses the digest of every table whose page fingerprint it has seen
+# (src/engine/sqlite/fingerprint.rs): only the tables a script rewrote are
+# hashed row by row.
 #
 # Baseline (no proof): the sqlite3 shell creates the same tables, fills them
 # with ROWS rows each from recursive CTEs (values of similar size), then per
@@ -22,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rows=${1:-400000}
+rows=${1:-1000000}
 steps=${2:-50}
 
 cargo build --locked --release --quiet

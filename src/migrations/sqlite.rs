@@ -4,13 +4,24 @@
 //! stamped with a provenance record (a surrogate whose recipe is the
 //! folder's manifest digest) and bound by the guard; every write asks the
 //! guard first and re-binds afterwards, as every SQLite write in rollproof
-//! does. The snapshot is a plain file copy (byte-identical, no open
-//! writer); a restore copies it back after re-checking its SHA-256.
+//! does. The snapshot is a plain file copy (byte-identical, taken when no
+//! transaction is open and the main file is the whole database); a
+//! restore copies it back after re-checking its SHA-256.
+//!
+//! **Measuring cheaply, soundly** (issue #16, "Speed"). A measure reuses a
+//! table's digest when the table's page fingerprint
+//! (`engine::sqlite::fingerprint`: its definition and the bytes of every
+//! page of its b-tree) equals one already digested in this run, and hashes
+//! the table row by row otherwise. A whole state is reused only when no
+//! write went through the engine since it was measured and the file is
+//! unchanged (size, modification time, header change counter): the state
+//! after a step's redo is the next step's before when data first added
+//! nothing in between.
 
 use super::engine::{EngineError, ObjectKey, ScriptError, ScriptMode, State, StepEngine};
 use super::layout::Script;
 use super::tool::Bookkeeping;
-use crate::engine::sqlite::{diff, logical, snapshot};
+use crate::engine::sqlite::{diff, fingerprint, logical, snapshot};
 use crate::evidence::report::TableDiff;
 use crate::guard;
 use rusqlite::Connection;
@@ -32,6 +43,41 @@ pub struct SqliteEngine {
     snap: PathBuf,
     snap_sha: Option<String>,
     writer: Option<Connection>,
+    /// Table digests by page fingerprint, for this run.
+    digests: fingerprint::Cache,
+    /// The last state measured, and the file as it was then; dropped by
+    /// every write through the engine.
+    last: Option<(FileStamp, State)>,
+}
+
+/// What identifies the file's bytes cheaply between two measures with no
+/// write through the engine: a write by anything else changes one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    /// Header bytes 24–27, SQLite's file change counter.
+    change_counter: [u8; 4],
+    /// The `-wal` file's size and modification time, if there is one (a
+    /// commit in WAL mode changes only it).
+    wal: Option<(u64, Option<std::time::SystemTime>)>,
+}
+
+fn stamp(path: &Path) -> Result<FileStamp, EngineError> {
+    let meta = std::fs::metadata(path).map_err(|source| EngineError::Io {
+        what: "cannot inspect the working database".into(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let h = logical::read_header(path).unwrap_or([0; 100]);
+    Ok(FileStamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        change_counter: [h[24], h[25], h[26], h[27]],
+        wal: std::fs::metadata(&snapshot::sidecars(path)[0])
+            .ok()
+            .map(|m| (m.len(), m.modified().ok())),
+    })
 }
 
 fn db(what: &str) -> impl Fn(rusqlite::Error) -> EngineError + '_ {
@@ -90,6 +136,8 @@ impl SqliteEngine {
             target: real,
             snap_sha: None,
             writer: None,
+            digests: fingerprint::Cache::default(),
+            last: None,
         })
     }
 
@@ -99,6 +147,8 @@ impl SqliteEngine {
     }
 
     fn writer(&mut self) -> Result<&mut Connection, EngineError> {
+        // Whoever asks for the writer may write: the last state is stale.
+        self.last = None;
         if self.writer.is_none() {
             guard::authorize_write(&self.target)?;
             let c = Connection::open(&self.target).map_err(db("open the working database"))?;
@@ -220,8 +270,38 @@ fn column_def(r: &rusqlite::Row<'_>) -> rusqlite::Result<String> {
 
 /// Measure a database file: logical digest, settings, objects.
 pub fn measure_file(path: &Path) -> Result<State, EngineError> {
+    measure_with(path, &mut fingerprint::Cache::default())
+}
+
+/// [`measure_file`], reusing the digests of tables whose page fingerprint
+/// `digests` has seen (see the module doc). Everything is read in one read
+/// transaction.
+pub fn measure_with(path: &Path, digests: &mut fingerprint::Cache) -> Result<State, EngineError> {
     let c = logical::open_read_only(path).map_err(db("open for measuring"))?;
-    let logical = logical::digest_conn(&c).map_err(db("logical hash"))?;
+    c.execute_batch("BEGIN; SELECT count(*) FROM main.sqlite_schema;")
+        .map_err(db("start measuring"))?;
+    let pages = fingerprint::Pages::open(path, &c).map_err(|source| EngineError::Io {
+        what: "cannot read pages of".into(),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let state = measure_conn(&c, pages.as_ref(), digests);
+    // The connection closes before the page reader's file handle (closing
+    // a handle drops the process's POSIX locks on the file).
+    let closed = c.close().map_err(|(_, e)| db("close after measuring")(e));
+    drop(pages);
+    let state = state?;
+    closed?;
+    Ok(state)
+}
+
+fn measure_conn(
+    c: &Connection,
+    pages: Option<&fingerprint::Pages>,
+    digests: &mut fingerprint::Cache,
+) -> Result<State, EngineError> {
+    let logical = logical::digest_conn_with(c, &mut |c, t| digests.table_digest(pages, c, t))
+        .map_err(db("logical hash"))?;
     let mut settings = BTreeMap::new();
     for p in ["application_id", "user_version"] {
         let v: i64 = c
@@ -229,7 +309,7 @@ pub fn measure_file(path: &Path) -> Result<State, EngineError> {
             .map_err(db("read settings"))?;
         settings.insert(p.to_string(), v.to_string());
     }
-    let objects = objects(&c).map_err(db("read the schema"))?;
+    let objects = objects(c).map_err(db("read the schema"))?;
     Ok(State {
         logical,
         settings,
@@ -264,12 +344,31 @@ impl StepEngine for SqliteEngine {
     }
 
     fn measure(&mut self) -> Result<State, EngineError> {
+        let now = stamp(&self.target)?;
+        if let Some((then, state)) = &self.last
+            && *then == now
+        {
+            return Ok(state.clone());
+        }
         // A read-only connection beside the idle writer sees what it committed.
-        measure_file(&self.target)
+        let state = measure_with(&self.target, &mut self.digests)?;
+        // Stamped before measuring: a write meanwhile makes it stale.
+        self.last = Some((now, state.clone()));
+        Ok(state)
     }
 
     fn snapshot(&mut self) -> Result<(), EngineError> {
-        self.close()?;
+        // An idle writer (no transaction open) on a rollback-journal file
+        // with nothing beside it has all its commits in the main file:
+        // the copy can be taken without closing it (and without the guard
+        // re-hashing the file to rebind it and again to re-open it).
+        let idle = self.writer.as_ref().is_none_or(|c| c.is_autocommit())
+            && snapshot::stray_files(&self.target).is_empty()
+            && logical::read_header(&self.target)
+                .is_some_and(|h| logical::journal_mode_of(&h) == "rollback");
+        if !idle {
+            self.close()?;
+        }
         // The step before left its snapshot; this one replaces it.
         self.snap_sha = None;
         match std::fs::remove_file(&self.snap) {
@@ -288,6 +387,7 @@ impl StepEngine for SqliteEngine {
     }
 
     fn restore(&mut self) -> Result<(), EngineError> {
+        self.last = None;
         self.close()?;
         let sha = self.snap_sha.clone().ok_or_else(|| EngineError::Db {
             what: "restore".into(),
@@ -311,8 +411,15 @@ impl StepEngine for SqliteEngine {
         if plan.source == super::data::Source::None {
             return Ok(super::data::Filled::default());
         }
+        let last = self.last.take();
         let c = self.writer()?;
-        Ok(super::data::fill(c, plan, step)?)
+        let filled = super::data::fill(c, plan, step)?;
+        // No row written: the logical state is the one last measured (the
+        // file stamp is still compared before it is reused).
+        if filled.rows.is_empty() {
+            self.last = last;
+        }
+        Ok(filled)
     }
 
     fn location(&self) -> String {

@@ -339,6 +339,16 @@ pub fn settings(conn: &Connection) -> rusqlite::Result<Vec<(&'static str, Settin
 
 /// Compute the logical digest over an open connection.
 pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
+    digest_conn_with(conn, &mut |c, t| table_digest(c, t))
+}
+
+/// [`digest_conn`] with each table's digest from `table` (which must
+/// return exactly what [`table_digest`] would: a caller may answer from a
+/// cache it can prove current, see `fingerprint`).
+pub fn digest_conn_with(
+    conn: &Connection,
+    table: &mut dyn FnMut(&Connection, &str) -> rusqlite::Result<TableDigest>,
+) -> rusqlite::Result<LogicalDigest> {
     let schema_sha256 = schema_digest(conn)?;
     let mut buf = Vec::new();
     put_str(&mut buf, ALGORITHM.as_bytes());
@@ -353,7 +363,7 @@ pub fn digest_conn(conn: &Connection) -> rusqlite::Result<LogicalDigest> {
     buf.extend_from_slice(&hex::decode(&schema_sha256).unwrap_or_default());
     let mut tables = BTreeMap::new();
     for t in table_names(conn)? {
-        let d = table_digest(conn, &t)?;
+        let d = table(conn, &t)?;
         put_str(&mut buf, t.as_bytes());
         buf.extend_from_slice(&hex::decode(&d.sha256).unwrap_or_default());
         tables.insert(t, d);

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod diff;
+pub mod fingerprint;
 pub mod freespace;
 pub mod header;
 pub mod logical;
