@@ -11,11 +11,13 @@
 //! - [`engine`]: what the loop needs from a database, implemented by
 //!   [`sqlite`] (file copies) and `postgres` (template clones); user SQL
 //!   reaches a database only through [`runner`];
-//! - [`data`]: data first, every empty table filled before each step;
+//! - [`data`]: data first, every empty table filled before each step
+//!   (SQLite; [`data_pg`] on PostgreSQL);
 //! - [`step`]: the loop; [`report`]: the sealed folder report. The rules
 //!   that judge a step are pure, in `crate::proof::migrations`.
 
 pub mod data;
+pub mod data_pg;
 pub mod engine;
 pub mod junit;
 pub mod layout;

@@ -59,9 +59,9 @@ pub struct Args {
     #[arg(long, value_name = "REV")]
     pub changed_since: Option<String>,
     /// Data first: rows generated into every empty table before each step
-    /// (generic generation on the schema at N−1; default 100 on SQLite, 0 on
-    /// PostgreSQL, where only the migrations' own rows are used so far).
-    /// With --profile: rows for the tables the profile does not know.
+    /// (generic generation on the schema at N−1; default 100; 0: only the
+    /// migrations' own rows). With --profile: rows for the tables the
+    /// profile does not know.
     #[arg(long, value_name = "N")]
     pub rows: Option<u64>,
     /// Data first from a profile of production (docs/PROFILES.md): its row
@@ -155,8 +155,7 @@ pub fn run(args: Args) -> anyhow::Result<Status> {
 
 /// The data plan from the options.
 fn data_plan(args: &Args) -> anyhow::Result<DataPlan> {
-    let default_rows = if args.target_url.is_some() { 0 } else { 100 };
-    let rows = args.rows.unwrap_or(default_rows);
+    let rows = args.rows.unwrap_or(100);
     let source = match &args.profile {
         Some(p) => {
             if !args.scale.is_finite() || args.scale <= 0.0 {
@@ -216,6 +215,7 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
             folder,
             rehearsed,
             backend,
+            data,
         } => {
             if !quiet {
                 println!(
@@ -226,11 +226,7 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
                     folder.migrations.len()
                 );
             }
-            if backend == "postgres" {
-                eprintln!(
-                    "rollproof: note: data first is SQLite only so far: on PostgreSQL every step runs on tables holding only the rows the migrations insert"
-                );
-            }
+            eprintln!("rollproof: data first: {data}");
             bar = Some(crate::util::progress::steps_bar(
                 folder.migrations.len() as u64,
                 "migrations",

@@ -136,11 +136,50 @@ pub fn generate(
         .transaction()
         .map_err(|e| unusable("BEGIN")(pg_message(&e)))?;
     let summary = run_with(&plan, |_, rx, bar| write(&mut tx, &plan, &targets, rx, bar))?;
-    set_sequences(&mut tx)?;
+    set_sequences(&mut tx, None)?;
     tx.commit()
         .map_err(|e| unusable("COMMIT")(pg_message(&e)))?;
     skipped.extend(load(client, &part(after, Vec::new()))?);
     Ok(PgFill { summary, skipped })
+}
+
+/// Fill tables that already exist in the database behind `client` (the
+/// data first of `rollproof migrations`): `schema` holds the tables to
+/// fill, with only the keys among them, and `rows` their counts. No DDL:
+/// one transaction in which triggers and foreign-key enforcement are off
+/// (`SET LOCAL session_replication_role = replica`, as data-only restores
+/// do; it needs a superuser), so that `then` can point keys at rows
+/// outside the fill before the commit; then the sequences the filled
+/// tables own continue after the generated keys (no other sequence moves).
+pub fn fill_existing(
+    client: &mut Client,
+    schema: &Schema,
+    stats: &FillStats,
+    rows: &RowCounts,
+    seed: u64,
+    then: impl FnOnce(&mut Transaction<'_>) -> Result<(), GenerateError>,
+) -> Result<FillSummary, GenerateError> {
+    let planning = planning_schema(schema)?;
+    let plan = Plan::build(&planning, stats, rows, seed)?;
+    let targets = targets(client, &plan, schema)?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| unusable("BEGIN")(pg_message(&e)))?;
+    tx.batch_execute("SET LOCAL session_replication_role = replica")
+        .map_err(|e| {
+            unusable("switching triggers and foreign-key checks off for the fill (session_replication_role needs a superuser)")(pg_message(&e))
+        })?;
+    let summary = run_with(&plan, |_, rx, bar| write(&mut tx, &plan, &targets, rx, bar))?;
+    then(&mut tx)?;
+    let filled: Vec<String> = schema
+        .tables
+        .iter()
+        .map(|t| qualified(t.namespace.as_deref(), &t.name))
+        .collect();
+    set_sequences(&mut tx, Some(filled))?;
+    tx.commit()
+        .map_err(|e| unusable("COMMIT")(pg_message(&e)))?;
+    Ok(summary)
 }
 
 /// Where one plan table goes: its COPY statement and, per planned column, the
@@ -324,8 +363,9 @@ fn escape(out: &mut Vec<u8>, t: &[u8]) {
 }
 
 /// Every sequence a column owns (serial, identity) continues after the
-/// largest generated value, so the next INSERT without a key works.
-fn set_sequences(tx: &mut Transaction<'_>) -> Result<(), GenerateError> {
+/// largest generated value, so the next INSERT without a key works; with
+/// `only`, just the sequences owned by those tables (qualified names).
+fn set_sequences(tx: &mut Transaction<'_>, only: Option<Vec<String>>) -> Result<(), GenerateError> {
     let owned = tx
         .query(
             "SELECT s.oid::regclass::text, c.oid::regclass::text, a.attname::text
@@ -335,8 +375,9 @@ fn set_sequences(tx: &mut Transaction<'_>) -> Result<(), GenerateError> {
              JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
              WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
                AND d.deptype IN ('a', 'i')
+               AND ($1::text[] IS NULL OR c.oid IN (SELECT x::regclass::oid FROM unnest($1::text[]) x))
              ORDER BY 1, 2, 3",
-            &[],
+            &[&only],
         )
         .map_err(|e| unusable("reading the sequences")(pg_message(&e)))?;
     for r in owned {

@@ -2,7 +2,9 @@
 //! are still empty get production-shaped rows, so a down that loses data
 //! shows it. Rows come from the user's profile (its statistics and row
 //! counts, for the tables it knows) or from generic generation
-//! (`generate::fill` on the schema at N−1, `--rows` rows per table).
+//! (`generate::fill` on the schema at N−1, `--rows` rows per table). What
+//! is filled is chosen the same way on both backends ([`choose`]); this
+//! module fills SQLite, `data_pg` PostgreSQL.
 //!
 //! Which tables: every table of the schema that holds no row, except the
 //! tool's bookkeeping table, virtual tables and their shadow tables (as
@@ -108,14 +110,21 @@ impl DataPlan {
         }
     }
 
-    fn stats(&self) -> FillStats {
+    /// The seed of step `step`'s rows.
+    pub fn step_seed(&self, step: usize) -> u64 {
+        crate::generate::keys::mix(self.seed, step as u64)
+    }
+
+    /// The statistics rows follow (empty without a profile).
+    pub fn stats(&self) -> FillStats {
         match &self.source {
             Source::Profile { stats, .. } => stats.clone(),
             _ => FillStats::default(),
         }
     }
 
-    fn rows_for(&self, table: &str) -> u64 {
+    /// Rows for an empty `table` (its key).
+    pub fn rows_for(&self, table: &str) -> u64 {
         match &self.source {
             Source::None => 0,
             Source::Generated { rows } => *rows,
@@ -139,6 +148,14 @@ pub enum DataError {
         what: String,
         #[source]
         source: rusqlite::Error,
+    },
+    /// The PostgreSQL server failed.
+    #[error("{what}: {message}")]
+    Server {
+        /// What rollproof was doing.
+        what: String,
+        /// The server's message.
+        message: String,
     },
     /// The generator refused the schema.
     #[error("generating rows before step {step}: {source}")]
@@ -182,6 +199,90 @@ fn shadow_tables(c: &Connection) -> Result<BTreeSet<String>, DataError> {
         .map_err(db("list shadow tables"))
 }
 
+/// What one step fills, chosen from the schema and the row counts alone
+/// (both backends): the schema the generator sees (the tables to fill,
+/// only the keys among them), the keys to tables outside the fill
+/// (pointed at existing rows afterwards) and the row counts.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    /// The tables to fill, with only the keys among them.
+    pub sub: Schema,
+    /// Keys from a filled table (its key) to a table outside the fill.
+    pub outside: Vec<(String, ForeignKey)>,
+    /// Rows per filled table.
+    pub rows: RowCounts,
+}
+
+/// The key of the table a foreign key references.
+pub fn ref_key(fk: &ForeignKey) -> String {
+    crate::schema::key_of(fk.ref_namespace.as_deref(), &fk.ref_table)
+}
+
+/// Choose what to fill: every table of `schema` that `counts` (by table
+/// key; tables never filled are absent) says is empty and the plan gives
+/// rows, except those whose keys to existing rows cannot be pointed
+/// anywhere. `None` when nothing is filled.
+pub fn choose(
+    schema: &Schema,
+    counts: &BTreeMap<String, u64>,
+    plan: &DataPlan,
+) -> (Option<Choice>, BTreeMap<String, String>) {
+    let mut skipped = BTreeMap::new();
+    let mut fill: BTreeSet<String> = counts
+        .iter()
+        .filter(|(t, n)| **n == 0 && plan.rows_for(t) > 0)
+        .map(|(t, _)| t.clone())
+        .collect();
+    // Drop tables whose keys to existing rows cannot be pointed anywhere,
+    // until no more drop (a dropped table is a parent with no rows).
+    loop {
+        let drop: Vec<(String, String)> = schema
+            .tables
+            .iter()
+            .filter(|t| fill.contains(&t.key()))
+            .filter_map(|t| unfillable(t, &fill, counts).map(|why| (t.key(), why)))
+            .collect();
+        if drop.is_empty() {
+            break;
+        }
+        for (t, why) in drop {
+            fill.remove(&t);
+            skipped.insert(t, why);
+        }
+    }
+    if fill.is_empty() {
+        return (None, skipped);
+    }
+    // The generator sees only the tables it fills and the keys among them.
+    let mut sub = Schema::new(schema.dialect);
+    sub.namespaces = schema.namespaces.clone();
+    sub.extensions = schema.extensions.clone();
+    sub.types = schema.types.clone();
+    let mut outside: Vec<(String, ForeignKey)> = Vec::new();
+    for t in schema.tables.iter().filter(|t| fill.contains(&t.key())) {
+        let mut t = t.clone();
+        let (inside, out_keys): (Vec<ForeignKey>, Vec<ForeignKey>) = t
+            .foreign_keys
+            .drain(..)
+            .partition(|fk| fill.contains(&ref_key(fk)));
+        t.foreign_keys = inside;
+        outside.extend(out_keys.into_iter().map(|fk| (t.key(), fk)));
+        sub.tables.push(t);
+    }
+    let rows: RowCounts = sub
+        .tables
+        .iter()
+        .map(|t| {
+            (
+                t.key(),
+                capped(t, plan.rows_for(&t.key()), &outside, counts),
+            )
+        })
+        .collect();
+    let choice = Choice { sub, outside, rows };
+    (Some(choice), skipped)
+}
+
 /// Fill the empty tables of the database behind `c` (outside a
 /// transaction) before step `step` (1-based).
 pub fn fill(c: &Connection, plan: &DataPlan, step: usize) -> Result<Filled, DataError> {
@@ -201,58 +302,15 @@ pub fn fill(c: &Connection, plan: &DataPlan, step: usize) -> Result<Filled, Data
         }
         counts.insert(t.name.clone(), row_count(c, &t.name)?);
     }
-    let mut fill: BTreeSet<String> = counts
-        .iter()
-        .filter(|(t, n)| **n == 0 && plan.rows_for(t) > 0)
-        .map(|(t, _)| t.clone())
-        .collect();
-    // Drop tables whose keys to existing rows cannot be pointed anywhere,
-    // until no more drop (a dropped table is a parent with no rows).
-    loop {
-        let drop: Vec<(String, String)> = schema
-            .tables
-            .iter()
-            .filter(|t| fill.contains(&t.name))
-            .filter_map(|t| unfillable(t, &fill, &counts).map(|why| (t.name.clone(), why)))
-            .collect();
-        if drop.is_empty() {
-            break;
-        }
-        for (t, why) in drop {
-            fill.remove(&t);
-            out.skipped.insert(t, why);
-        }
-    }
-    if fill.is_empty() {
+    let (choice, skipped) = choose(&schema, &counts, plan);
+    out.skipped = skipped;
+    let Some(choice) = choice else {
         return Ok(out);
-    }
-    // The generator sees only the tables it fills and the keys among them.
-    let mut sub = Schema::new(schema.dialect);
-    let mut outside: Vec<(String, ForeignKey)> = Vec::new();
-    for t in schema.tables.iter().filter(|t| fill.contains(&t.name)) {
-        let mut t = t.clone();
-        let (inside, out_keys): (Vec<ForeignKey>, Vec<ForeignKey>) = t
-            .foreign_keys
-            .drain(..)
-            .partition(|fk| fill.contains(&fk.ref_table));
-        t.foreign_keys = inside;
-        outside.extend(out_keys.into_iter().map(|fk| (t.name.clone(), fk)));
-        sub.tables.push(t);
-    }
-    let rows: RowCounts = sub
-        .tables
-        .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                capped(t, plan.rows_for(&t.name), &outside, &counts),
-            )
-        })
-        .collect();
-    let seed = crate::generate::keys::mix(plan.seed, step as u64);
-    let summary = crate::generate::engine::fill(c, &sub, &plan.stats(), &rows, seed)
+    };
+    let seed = plan.step_seed(step);
+    let summary = crate::generate::engine::fill(c, &choice.sub, &plan.stats(), &choice.rows, seed)
         .map_err(|source| DataError::Generate { step, source })?;
-    point_keys(c, &outside, &counts)?;
+    point_keys(c, &choice.outside, &counts)?;
     out.rows = summary.rows.into_iter().filter(|(_, n)| *n > 0).collect();
     Ok(out)
 }
@@ -278,7 +336,7 @@ fn capped(
     outside
         .iter()
         .filter(|(child, fk)| child == &t.name && unique(&fk.columns))
-        .map(|(_, fk)| counts.get(&fk.ref_table).copied().unwrap_or(0))
+        .map(|(_, fk)| counts.get(&ref_key(fk)).copied().unwrap_or(0))
         .fold(n, u64::min)
 }
 
@@ -289,10 +347,10 @@ fn unfillable(
     counts: &BTreeMap<String, u64>,
 ) -> Option<String> {
     for fk in &t.foreign_keys {
-        if fill.contains(&fk.ref_table) {
+        if fill.contains(&ref_key(fk)) {
             continue;
         }
-        let parent_rows = counts.get(&fk.ref_table).copied().unwrap_or(0);
+        let parent_rows = counts.get(&ref_key(fk)).copied().unwrap_or(0);
         let not_null = fk
             .columns
             .iter()
@@ -330,7 +388,7 @@ fn point_keys(
     let result = (|| {
         c.execute_batch("BEGIN").map_err(db("point keys"))?;
         for (child, fk) in keys {
-            let n = counts.get(&fk.ref_table).copied().unwrap_or(0);
+            let n = counts.get(&ref_key(fk)).copied().unwrap_or(0);
             let cols: Vec<String> = fk.columns.iter().map(|c| quote(c)).collect();
             let refs: Vec<String> = fk.ref_columns.iter().map(|c| quote(c)).collect();
             let sql = if n == 0 {

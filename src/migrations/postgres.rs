@@ -315,17 +315,15 @@ impl StepEngine for PgEngine {
     fn fill(
         &mut self,
         plan: &super::data::DataPlan,
-        _step: usize,
+        step: usize,
     ) -> Result<super::data::Filled, EngineError> {
-        // The run never asks for PostgreSQL rows (run.rs refuses the
-        // options); refusing here too keeps a library caller honest.
-        match plan.source {
-            super::data::Source::None => Ok(super::data::Filled::default()),
-            _ => Err(EngineError::Db {
-                what: "data first".into(),
-                message: "generated rows are written to SQLite only so far".into(),
-            }),
+        if plan.source == super::data::Source::None {
+            return Ok(super::data::Filled::default());
         }
+        // Rows are rollproof's own writes: the admin connection, never
+        // the sandbox role's (docs/MIGRATIONS.md "Data first").
+        let c = self.client()?;
+        Ok(super::data_pg::fill(c, plan, step)?)
     }
 
     fn location(&self) -> String {

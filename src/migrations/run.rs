@@ -73,6 +73,8 @@ pub enum Event<'a> {
         rehearsed: usize,
         /// Backend name.
         backend: &'static str,
+        /// Where the data comes from, in words (the report's `data`).
+        data: String,
     },
     /// A step ended.
     Step(&'a StepReport),
@@ -158,10 +160,6 @@ fn runner_record(layout: Layout, req: &Request, fk: bool, dialect: Dialect) -> R
     }
 }
 
-/// The report's `data` on PostgreSQL, where no rows are generated (yet):
-/// said in words, so that a PASS is never read as proven on filled tables.
-pub const NO_PG_DATA: &str = "none: on PostgreSQL rollproof generates no rows yet (data first fills SQLite only), so every step ran on tables holding only the rows the migrations themselves insert";
-
 /// Run the folder rehearsal.
 pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome, MigrationsError> {
     let started = Instant::now();
@@ -173,11 +171,6 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
     let folder = load(&req.dir, req.layout, dialect)?;
     let (plan, resolved) = plan(&folder, &req.selection)?;
     let (files, manifest_sha256) = manifest(&folder)?;
-    if dialect == Dialect::Postgres && req.data.source != super::data::Source::None {
-        return Err(MigrationsError::Input(
-            "--rows and --profile fill SQLite databases only so far; on PostgreSQL give --rows 0 (the rows the migrations insert are the data)".into(),
-        ));
-    }
     let mut data = req.data.clone();
     data.exclude
         .extend(tool::tool_table(folder.layout).map(str::to_string));
@@ -220,6 +213,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
         folder: &folder,
         rehearsed: plan.iter().filter(|p| **p).count(),
         backend: engine.backend(),
+        data: data.describe(),
     });
     let steps = super::step::run(engine.as_mut(), &folder, &plan, &opts, &mut |s| {
         progress(Event::Step(s))
@@ -286,10 +280,7 @@ pub fn run(req: &Request, progress: &mut dyn FnMut(Event<'_>)) -> Result<Outcome
                 .as_ref()
                 .map(|r| format!("{r} ({})", resolved.clone().unwrap_or_default())),
         },
-        data: match dialect {
-            Dialect::Postgres => NO_PG_DATA.to_string(),
-            Dialect::Sqlite => data.describe(),
-        },
+        data: data.describe(),
         steps,
         summary,
         verdict,

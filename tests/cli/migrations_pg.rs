@@ -118,18 +118,17 @@ fn migrations_run_as_the_rehearsal_role_and_a_privileged_statement_fails_its_ste
         let url = pg().url("rollproof_mig_sb");
         let (code, v) = migrations_json(&w, &dir, &["--target-url", &url, "--reports", "r"]);
         assert_eq!(code, 1, "{name}: {v}");
-        // No data first on PostgreSQL, and the report says so.
+        // Data first on PostgreSQL too (default --rows 100), and the
+        // report says so.
         let rep: serde_json::Value =
             serde_json::from_slice(&std::fs::read(w.path(v["report"].as_str().unwrap())).unwrap())
                 .unwrap();
         assert!(
-            rep["data"]
-                .as_str()
-                .unwrap()
-                .starts_with("none: on PostgreSQL rollproof generates no rows yet"),
+            rep["data"].as_str().unwrap().starts_with("generated: "),
             "{}",
             rep["data"]
         );
+        assert_eq!(rep["steps"][1]["data"]["rows"]["t"], 100, "{name}");
         let s = &v["steps"];
         assert_eq!(s[0]["status"], "pass", "{name}: {v}");
         assert_eq!(s[1]["status"], "fail", "{name}: {v}");
@@ -157,5 +156,110 @@ fn migrations_run_as_the_rehearsal_role_and_a_privileged_statement_fails_its_ste
         assert!(role.len() > "rollproof_r_".len(), "{finding}");
         assert!(roles(&role).is_empty(), "{name}: {role} was dropped");
         assert!(our_databases("rollproof_mig_sb").is_empty(), "{name}");
+    }
+}
+
+/// Data first on PostgreSQL (issue #16): before each step the empty tables
+/// hold generated rows, so a down that loses data is reported as a loss
+/// with its rows counted, and a key to a table that already holds rows
+/// points at those rows.
+#[test]
+fn data_first_on_postgres_counts_the_rows_a_down_loses() {
+    let w = Work::new();
+    let dir = w.path("mig-pg-data");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in [
+        (
+            "1-orders.up.sql",
+            "CREATE TABLE orders (id serial PRIMARY KEY, total int NOT NULL CHECK (total >= 0), note text NOT NULL DEFAULT '');",
+        ),
+        ("1-orders.down.sql", "DROP TABLE orders;"),
+        // Drops the column, and the down adds it back empty: a loss.
+        ("2-drop-note.up.sql", "ALTER TABLE orders DROP COLUMN note;"),
+        (
+            "2-drop-note.down.sql",
+            "ALTER TABLE orders ADD COLUMN note text NOT NULL DEFAULT '';",
+        ),
+        (
+            "3-lines.up.sql",
+            "CREATE TABLE lines (id serial PRIMARY KEY, order_id int NOT NULL REFERENCES orders (id), sku text NOT NULL);",
+        ),
+        ("3-lines.down.sql", "DROP TABLE lines;"),
+        ("4-index.up.sql", "CREATE INDEX lines_sku ON lines (sku);"),
+        ("4-index.down.sql", "DROP INDEX lines_sku;"),
+    ] {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let url = pg().url("rollproof_mig_data");
+    let mut args = vec!["migrations", dir.to_str().unwrap(), "--json"];
+    args.extend([
+        "--rows",
+        "40",
+        "--target-url",
+        &url,
+        "--reports",
+        "r",
+        "--keep",
+    ]);
+    let o = w.run(&args);
+    assert!(
+        stderr(&o)
+            .contains("rollproof: data first: generated: every empty table filled with 40 rows"),
+        "{}",
+        stderr(&o)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(1), "{v}");
+    let s = v["steps"].as_array().unwrap();
+    let status: Vec<&str> = s.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["pass", "fail", "pass", "pass"], "{v}");
+    assert_eq!(
+        s[1]["findings"],
+        serde_json::json!([
+            "down loses data in 40 rows of `orders` (column `note` dropped by up, not restored)"
+        ]),
+        "{v}"
+    );
+    let rep: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(w.path(v["report"].as_str().unwrap())).unwrap())
+            .unwrap();
+    assert!(
+        rep["data"].as_str().unwrap().starts_with("generated: "),
+        "{}",
+        rep["data"]
+    );
+    // orders is filled once, before step 2; lines before step 4.
+    let filled = |i: usize, t: &str| rep["steps"][i]["data"]["rows"][t].clone();
+    assert_eq!(filled(1, "orders"), 40);
+    assert_eq!(filled(3, "lines"), 40);
+    assert!(rep["steps"][2]["data"].is_null(), "{}", rep["steps"][2]);
+    let before = |i: usize| rep["steps"][i]["before"]["rows"].as_u64().unwrap();
+    assert!(before(3) >= before(2) + 40, "{}", rep["steps"][3]);
+    // The fill ran with key checks off: the keys of lines must point at
+    // existing orders, and the sequence of orders continue after them.
+    let kept = our_databases("rollproof_mig_data");
+    let work = kept
+        .iter()
+        .find(|d| !d.ends_with('s'))
+        .expect("kept database");
+    let mut c = connect(work);
+    let q = |c: &mut postgres::Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    let dangling = q(
+        &mut c,
+        "SELECT count(*) FROM lines l LEFT JOIN orders o ON o.id = l.order_id WHERE o.id IS NULL",
+    );
+    assert_eq!(dangling, 0, "every key points at an order");
+    assert_eq!(q(&mut c, "SELECT count(DISTINCT order_id) FROM lines"), 40);
+    let next = q(&mut c, "SELECT nextval('orders_id_seq')");
+    assert!(
+        next > q(&mut c, "SELECT max(id)::bigint FROM orders"),
+        "sequence past the keys"
+    );
+    drop(c);
+    let mut admin = connect("postgres");
+    for d in &kept {
+        admin
+            .batch_execute(&format!("DROP DATABASE \"{d}\""))
+            .unwrap();
     }
 }
