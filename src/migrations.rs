@@ -22,6 +22,7 @@ pub mod engine;
 pub mod junit;
 pub mod layout;
 pub mod postgres;
+pub mod render;
 pub mod report;
 pub mod run;
 pub mod runner;

@@ -8,7 +8,7 @@ use crate::exit::Status;
 use crate::generate::FillStats;
 use crate::migrations::data::{DataPlan, Source};
 use crate::migrations::layout::Layout;
-use crate::migrations::report::{MigrationsReport, StepReport, StepStatus};
+use crate::migrations::report::MigrationsReport;
 use crate::migrations::run::{Event, Request};
 use crate::migrations::select::Selection;
 use crate::migrations::step::Transactions;
@@ -250,7 +250,7 @@ fn rehearse(args: &Args) -> anyhow::Result<Status> {
     if args.json {
         print_json(r, outcome.path.as_deref(), outcome.signature.as_deref())?;
     } else {
-        print_table(r);
+        print!("{}", crate::migrations::render::table(r));
         if let Some(p) = &outcome.path {
             println!("report: {}", p.display());
         }
@@ -304,68 +304,4 @@ fn print_json(
     });
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
-}
-
-fn label(s: &StepReport) -> String {
-    if s.name.is_empty() {
-        s.version.clone()
-    } else {
-        format!("{} {}", s.version, s.name)
-    }
-}
-
-fn print_table(r: &MigrationsReport) {
-    let width = r
-        .steps
-        .iter()
-        .map(|s| label(s).chars().count())
-        .max()
-        .unwrap_or(9)
-        .clamp(9, 48);
-    println!(
-        "{:>3}  {:<width$}  {:<12}  verdict",
-        "#", "migration", "status"
-    );
-    for s in &r.steps {
-        let status = match s.status {
-            StepStatus::Pass => "PASS",
-            StepStatus::Fail => "FAIL",
-            StepStatus::Irreversible => "IRREVERSIBLE",
-            StepStatus::Setup => "setup",
-            StepStatus::NotRun => "not run",
-        };
-        let mut l = label(s);
-        if l.chars().count() > width {
-            l = l.chars().take(width - 1).collect::<String>() + "…";
-        }
-        let mut findings = s.findings.iter();
-        println!(
-            "{:>3}  {:<width$}  {:<12}  {}",
-            s.index,
-            l,
-            status,
-            findings.next().map_or("", String::as_str)
-        );
-        for f in findings {
-            println!("{:>3}  {:<width$}  {:<12}  {f}", "", "", "");
-        }
-    }
-    let m = &r.summary;
-    println!(
-        "{}: {} pass, {} fail, {} irreversible{}{}",
-        r.verdict,
-        m.pass,
-        m.fail,
-        m.irreversible,
-        if m.setup > 0 {
-            format!(", {} setup", m.setup)
-        } else {
-            String::new()
-        },
-        if m.not_run > 0 {
-            format!(", {} not run", m.not_run)
-        } else {
-            String::new()
-        }
-    );
 }

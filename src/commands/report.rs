@@ -1,5 +1,6 @@
-//! `rollproof report show | attest | sign`: read a proof report as a human,
-//! wrap it in a signed in-toto attestation (DSSE envelope), or sign it.
+//! `rollproof report show | attest | sign`: read a proof report (a
+//! rehearsal's, or a migrations folder run's) as a human, wrap it in a
+//! signed in-toto attestation (DSSE envelope), or sign it.
 //! All verify the report first and fail closed when it does not verify.
 
 use crate::evidence::sign::SigningKey;
@@ -139,12 +140,18 @@ fn checked(path: &Path) -> anyhow::Result<crate::evidence::verify::Checked> {
 
 fn show(a: ShowArgs) -> anyhow::Result<Status> {
     let c = checked(&a.report)?;
-    let Some(r) = &c.report else {
-        eprintln!(
-            "rollproof: {} cannot be shown: it is not a readable report",
-            a.report.display()
-        );
-        return Ok(Status::Failed);
+    let text = match (&c.report, &c.migrations) {
+        (Some(r), _) if a.markdown => crate::evidence::render::markdown(r),
+        (Some(r), _) => crate::evidence::render::text(r),
+        (None, Some(m)) if a.markdown => crate::migrations::render::markdown(m),
+        (None, Some(m)) => crate::migrations::render::text(m),
+        (None, None) => {
+            eprintln!(
+                "rollproof: {} cannot be shown: it is not a readable report",
+                a.report.display()
+            );
+            return Ok(Status::Failed);
+        }
     };
     if !c.ok() {
         let reasons: Vec<String> = c.problems.iter().map(ToString::to_string).collect();
@@ -153,11 +160,7 @@ fn show(a: ShowArgs) -> anyhow::Result<Status> {
             reasons.join("; ")
         );
     }
-    if a.markdown {
-        print!("{}", crate::evidence::render::markdown(r));
-    } else {
-        print!("{}", crate::evidence::render::text(r));
-    }
+    print!("{text}");
     Ok(if c.ok() {
         Status::Success
     } else {
@@ -178,7 +181,7 @@ fn default_out(report: &Path, scenario: &str) -> anyhow::Result<PathBuf> {
 fn attest(a: AttestArgs) -> anyhow::Result<Status> {
     let key = signing_key(a.sign_key.as_deref(), "report attest")?;
     let c = checked(&a.report)?;
-    let (Some(r), true) = (&c.report, c.ok()) else {
+    let (Some(facts), true) = (c.facts(), c.ok()) else {
         eprintln!(
             "rollproof: refusing to attest {}: it does not verify",
             a.report.display()
@@ -191,13 +194,18 @@ fn attest(a: AttestArgs) -> anyhow::Result<Status> {
     let bytes = read_bounded(&a.report, limit::REPORT, "report")?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", a.report.display()))?;
-    let statement = serde_json::to_vec(&crate::evidence::attest::statement(r, value))?;
+    let statement = match (&c.report, &c.migrations) {
+        (Some(r), _) => crate::evidence::attest::statement(r, value),
+        (None, Some(m)) => crate::evidence::attest::migrations_statement(m, value),
+        (None, None) => anyhow::bail!("{} is not a readable report", a.report.display()),
+    };
+    let statement = serde_json::to_vec(&statement)?;
     let envelope = crate::evidence::attest::envelope(&statement, &key)?;
     let mut text = serde_json::to_vec_pretty(&envelope)?;
     text.push(b'\n');
     let out = match a.out {
         Some(o) => o,
-        None => default_out(&a.report, &r.scenario.name)?,
+        None => default_out(&a.report, &facts.name)?,
     };
     if out.as_os_str() == "-" {
         print!("{}", String::from_utf8_lossy(&text));

@@ -1,6 +1,7 @@
 //! In-toto attestation of a proof report (`rollproof report attest`): an
 //! in-toto Statement v1 whose subjects are the surrogate and the phase
-//! artifacts with their SHA-256 digests and whose predicate is the sealed
+//! artifacts with their SHA-256 digests (for a migrations folder report:
+//! the folder's migration files) and whose predicate is the sealed
 //! report itself, unchanged, so the evidence travels with standard
 //! supply-chain tooling (in-toto, Sigstore `cosign attest --type`, SLSA
 //! verifiers) and the seal can still be re-checked from the predicate.
@@ -145,6 +146,32 @@ pub fn subjects(r: &Report) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The subjects of a migrations folder report: every migration file, under
+/// `migrations/<path in the folder>`, with its SHA-256 (the folder's
+/// manifest digest is computed over exactly these).
+pub fn migrations_subjects(m: &crate::migrations::report::MigrationsReport) -> Vec<Value> {
+    m.folder
+        .files
+        .iter()
+        .map(|(path, sha)| subject(format!("migrations/{path}"), sha))
+        .collect()
+}
+
+/// The in-toto Statement for a migrations folder report, as [`statement`]
+/// for a rehearsal's: same types, its files as subjects, the report
+/// exactly as read as the predicate.
+pub fn migrations_statement(
+    m: &crate::migrations::report::MigrationsReport,
+    report_json: Value,
+) -> Value {
+    json!({
+        "_type": STATEMENT_TYPE,
+        "subject": migrations_subjects(m),
+        "predicateType": PREDICATE_TYPE,
+        "predicate": report_json,
+    })
 }
 
 /// The in-toto Statement for a report. `report_json` is the report exactly

@@ -325,6 +325,15 @@ fn check_statement(mut v: Value) -> Checked {
             ));
         }
     }
+    if let Some(m) = &checked.migrations {
+        let expected = Value::Array(crate::evidence::attest::migrations_subjects(m));
+        if v.get("subject") != Some(&expected) {
+            problems.push(Problem::new(
+                "statement-subjects",
+                format!("the subjects are not the predicate's migration files and digests: expected {expected}"),
+            ));
+        }
+    }
     problems.append(&mut checked.problems);
     checked.problems = problems;
     checked

@@ -258,3 +258,167 @@ fn unsigned_and_failing_migrations_reports_are_not_attached() {
     assert_eq!(v["ok"], false);
     assert!(!w.path("never/migrations-mig").exists());
 }
+
+/// `sha256sum FILE`, the independent digest.
+fn sha256sum(file: &Path) -> String {
+    let o = Command::new("sha256sum").arg(file).output().unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+const LEAKY: &[(&str, &str)] = &[
+    (
+        "1-items.up.sql",
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT);",
+    ),
+    ("1-items.down.sql", "DROP TABLE items;"),
+    ("2-index.up.sql", "CREATE INDEX ix_items_v ON items (v);"),
+    ("2-index.down.sql", "SELECT 1;"),
+];
+
+#[test]
+fn report_show_prints_every_step_verdict_of_a_migrations_report() {
+    let w = Work::new();
+    let dir = folder(&w, "mig", LEAKY);
+    let (code, v, report) = run(&w, &dir, &[]);
+    assert_eq!((code, v["verdict"].as_str()), (1, Some("FAIL")), "{v}");
+    let o = w.run(&["report", "show", p(&report)]);
+    assert_success(&o);
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("FAIL: migrations folder ") && out.contains("2 migrations, 2 rehearsed"),
+        "{out}"
+    );
+    assert!(out.contains("data       generated: "), "{out}");
+    let step = |i: usize| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{i}  ")))
+            .unwrap_or_else(|| panic!("a line for step {i}\n{out}"))
+            .to_string()
+    };
+    assert!(
+        step(1).contains("1-items") && step(1).contains("PASS"),
+        "{out}"
+    );
+    assert!(
+        step(2).contains("2-index")
+            && step(2).contains("FAIL")
+            && step(2).contains("down leaves index `ix_items_v`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("FAIL: 1 pass, 1 fail, 0 irreversible"),
+        "{out}"
+    );
+    let o = w.run(&["report", "show", "--markdown", p(&report)]);
+    assert_success(&o);
+    assert!(
+        stdout(&o).contains("| 2 | 2-index | FAIL | down leaves index `ix_items_v`"),
+        "{}",
+        stdout(&o)
+    );
+    // Tampered (a FAIL step turned into a pass): shown with a warning on
+    // top, exit 1.
+    let mut r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    r["steps"][1]["status"] = "pass".into();
+    let bad = w.path("bad.json");
+    std::fs::write(&bad, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+    let o = w.run(&["report", "show", p(&bad)]);
+    assert_code(&o, 1);
+    assert!(stdout(&o).starts_with("NOT VERIFIED"), "{}", stdout(&o));
+}
+
+#[test]
+fn report_attest_wraps_a_migrations_report_in_a_signed_envelope_over_its_files() {
+    use base64::Engine;
+    let w = Work::new();
+    let key = w.keygen("keys/ci", "ci@example.org");
+    let trust = w.allowed_signers("allowed_signers", &[(&key, "")]);
+    let dir = folder(&w, "mig", GOOD);
+    let (code, _, report) = run(&w, &dir, &[]);
+    assert_eq!(code, 0);
+    let out = w.path("mig.intoto.json");
+    let o = w.run(&[
+        "report",
+        "attest",
+        p(&report),
+        "--out",
+        p(&out),
+        "--sign-key",
+        p(&key.private),
+    ]);
+    assert_success(&o);
+    let env: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(env["payload"].as_str().unwrap())
+        .unwrap();
+    let st: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+    assert_eq!(
+        st["predicateType"],
+        "https://rollproof.dev/attestation/rollback-proof/v1"
+    );
+    // The predicate is the sealed report, unchanged.
+    let sealed: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(st["predicate"], sealed);
+    // The subjects are the folder's files, with their digests.
+    let subjects = st["subject"].as_array().unwrap();
+    let names: Vec<&str> = subjects
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "migrations/1-items.down.sql",
+            "migrations/1-items.up.sql",
+            "migrations/2-index.down.sql",
+            "migrations/2-index.up.sql"
+        ]
+    );
+    for s in subjects {
+        let f = dir.join(
+            s["name"]
+                .as_str()
+                .unwrap()
+                .strip_prefix("migrations/")
+                .unwrap(),
+        );
+        assert_eq!(s["digest"]["sha256"], sha256sum(&f).as_str(), "{s}");
+    }
+    // The envelope verifies and is evidence; a subject digest swapped is not.
+    let o = w.run(&["verify", p(&out), "--trust", p(&trust)]);
+    assert_success(&o);
+    assert!(
+        stdout(&o).contains("signed by ci@example.org"),
+        "{}",
+        stdout(&o)
+    );
+    let mut forged = st.clone();
+    forged["subject"][0]["digest"]["sha256"] = st["subject"][1]["digest"]["sha256"].clone();
+    let mut env2 = env.clone();
+    env2["payload"] = base64::engine::general_purpose::STANDARD
+        .encode(serde_json::to_vec(&forged).unwrap())
+        .into();
+    let forged_path = w.path("forged.intoto.json");
+    std::fs::write(&forged_path, serde_json::to_vec_pretty(&env2).unwrap()).unwrap();
+    let o = w.run(&["verify", p(&forged_path)]);
+    assert_code(&o, 1);
+    assert!(
+        stdout(&o).contains("FAILED (statement-subjects: "),
+        "{}",
+        stdout(&o)
+    );
+    // A report that does not verify is not attested.
+    let mut r = sealed.clone();
+    r["verdict"] = "FAIL".into();
+    let bad = w.path("bad.json");
+    std::fs::write(&bad, serde_json::to_vec_pretty(&r).unwrap()).unwrap();
+    let o = w.run(&["report", "attest", p(&bad), "--sign-key", p(&key.private)]);
+    assert_code(&o, 1);
+    assert!(stderr(&o).contains("does not verify"), "{}", stderr(&o));
+}
