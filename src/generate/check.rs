@@ -8,12 +8,15 @@
 //! `length(col)` / `char_length` / `octet_length` compared with a number,
 //! `col <> ''`, `col IS NOT NULL`, `(a IS NULL) <> (b IS NULL)`,
 //! `a IS NOT NULL OR b IS NOT NULL`, `a < b` / `a <= b` between columns,
-//! `a <> b`, `col = lower(col)` / `upper`, `json_valid(col)`. A CHECK of
+//! `a <> b`, `col = lower(col)` / `upper`, `json_valid(col)`, and
+//! PostgreSQL's `col ~ 'pattern'` / `~*` (values are drawn from an anchored
+//! pattern, [`regex`]). A CHECK of
 //! another shape is still evaluated when the evaluator models all of it;
 //! otherwise only the database judges it (the writer then draws again).
 
 pub mod eval;
 pub mod parse;
+pub mod regex;
 
 use crate::schema::{Dialect, Table};
 use parse::{Expr, Lit, Op};
@@ -45,6 +48,8 @@ pub struct Hints {
     pub lower: bool,
     pub upper: bool,
     pub json: bool,
+    /// `col ~ 'pattern'` (pattern, case-insensitive).
+    pub pattern: Option<(String, bool)>,
 }
 
 /// A rule across columns of one row.
@@ -152,6 +157,11 @@ impl TableChecks {
             Expr::Func(f, args) if f == "json_valid" && args.len() == 1 => {
                 if let Some(c) = col(&args[0]) {
                     self.hint(&c).json = true;
+                }
+            }
+            Expr::Matches(x, p, icase) => {
+                if let Some(c) = col(x) {
+                    self.hint(&c).pattern = Some((p.clone(), *icase));
                 }
             }
             Expr::Bin(op, a, b) => self.comparison(*op, a, b),
@@ -324,6 +334,7 @@ pub fn columns_in(e: &Expr, out: &mut Vec<String>) {
             columns_in(b, out);
         }
         Expr::Func(_, args) => args.iter().for_each(|a| columns_in(a, out)),
+        Expr::Matches(x, _, _) => columns_in(x, out),
         Expr::Lit(_) | Expr::Unknown => {}
     }
 }
@@ -338,6 +349,7 @@ pub fn is_modelled(e: &Expr) -> bool {
         Expr::In(x, l, _) => is_modelled(x) && l.iter().all(is_modelled),
         Expr::Between(x, a, b, _) => is_modelled(x) && is_modelled(a) && is_modelled(b),
         Expr::Func(_, args) => args.iter().all(is_modelled),
+        Expr::Matches(x, p, icase) => is_modelled(x) && regex::compiled(p, *icase).is_some(),
     }
 }
 

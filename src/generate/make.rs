@@ -86,6 +86,8 @@ pub struct Shape {
     pub perm: Option<Affine>,
     /// The range comes from a CHECK: it may not be widened.
     pub bounded: bool,
+    /// Text drawn from a CHECK's anchored pattern (`col ~ '^…$'`).
+    pub pattern: Option<crate::generate::check::regex::Pattern>,
 }
 
 impl Shape {
@@ -107,6 +109,7 @@ impl Shape {
             rows: 0,
             perm: None,
             bounded: false,
+            pattern: None,
         }
     }
 
@@ -171,6 +174,13 @@ pub fn make(s: &Shape, rng: &mut ChaCha8Rng, uniq: Option<u64>, b: &mut Batch) -
                 start: start as u32,
                 len: n as u32,
             })
+        }
+        _ if s.pattern.is_some() => {
+            let start = b.open_text();
+            if let Some(p) = &s.pattern {
+                p.write(rng, uniq, &mut b.text);
+            }
+            b.close_text(start)
         }
         _ => {
             let start = b.open_text();

@@ -16,9 +16,10 @@
 //! SQLite form — enums as `IN (…)` CHECKs, domains as their base type plus
 //! their checks, a table outside `public` as the one name `ns.table` —
 //! with the PostgreSQL types put back (`uuid`, `inet`, `text[]`, …), so the
-//! values have the shapes PostgreSQL parses. A CHECK that has no SQLite
-//! form (a regular expression) is not modelled: PostgreSQL judges it, and a
-//! row it rejects fails the generation with the constraint's name.
+//! values have the shapes PostgreSQL parses, and the regular-expression
+//! parts of CHECKs (`col ~ '^…$'`) restated so values are drawn from them.
+//! A CHECK the planner does not model otherwise: PostgreSQL judges it, and
+//! a row it rejects fails the generation with the constraint's name.
 //!
 //! Deterministic: the rows are the planner's, a pure function of (schema,
 //! statistics, counts, seed, rollproof version), written in one fixed
@@ -76,8 +77,38 @@ pub fn planning_schema(schema: &Schema) -> Result<Cow<'_, Schema>, GenerateError
                 c.sql_type = planning_type(schema, &p.sql_type, 0);
             }
         }
+        t.checks.extend(pattern_checks(pg));
     }
     Ok(Cow::Owned(lite))
+}
+
+/// The regular-expression parts (`col ~ 'pattern'`) of `pg`'s CHECKs,
+/// which have no SQLite form, restated for the planner so that values
+/// follow them (generate::check::regex); PostgreSQL still judges the whole
+/// CHECK as declared.
+fn pattern_checks(pg: &crate::schema::Table) -> Vec<crate::schema::Check> {
+    use super::check::parse::{Expr, parse};
+    let mut out = Vec::new();
+    for c in &pg.checks {
+        let e = parse(&c.expr, Dialect::Postgres);
+        for part in super::check::conjuncts(&e) {
+            if let Expr::Matches(col, pattern, icase) = part
+                && let Expr::Col(col) = col.as_ref()
+            {
+                out.push(crate::schema::Check {
+                    name: c.name.clone(),
+                    column: Some(col.clone()),
+                    expr: format!(
+                        "\"{}\" ~{} '{}'",
+                        col.replace('"', "\"\""),
+                        if *icase { "*" } else { "" },
+                        pattern.replace('\'', "''")
+                    ),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The type whose values the planner makes for a PostgreSQL column type:

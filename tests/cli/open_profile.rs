@@ -433,3 +433,49 @@ fn up_and_down_sql_rehearse_on_format_2_surrogates_on_both_backends() {
         assert_success(&crate::scripts::verify_report(&w, &o));
     }
 }
+
+/// #14 §2: a PostgreSQL CHECK with a regular expression (`code ~ '^…$'`,
+/// also on a UNIQUE column, and `~*`) is followed, not only judged: before,
+/// PostgreSQL rejected the first generated row ("violates check constraint
+/// warehouse_code_check") and the generation failed. The schema is our own.
+#[test]
+fn postgres_regex_checks_are_followed_by_the_generated_values() {
+    let w = Work::new();
+    let mut admin = connect("postgres");
+    admin
+        .batch_execute("DROP DATABASE IF EXISTS open_regex_src")
+        .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE open_regex_src")
+        .unwrap();
+    connect("open_regex_src")
+        .batch_execute(
+            "CREATE TABLE warehouse (
+               id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+               code text NOT NULL UNIQUE CHECK (code ~ '^[A-Z]{3}[0-9]{2}$'),
+               region text CHECK (region ~* '^(eu|us)-[a-z]+-[0-9]$'),
+               parent_id int REFERENCES warehouse(id));
+             INSERT INTO warehouse (code, region)
+               SELECT 'AMS' || lpad(g::text, 2, '0'), 'eu-west-' || (g % 9)
+               FROM generate_series(1, 40) g;
+             ANALYZE;",
+        )
+        .unwrap();
+    let src = pg().url("open_regex_src");
+    profile_ok(&w, &["profile", "--url", &src, "--out", "regex.toml"]);
+    let out = generate_pg(&w, "regex.toml", 5, "rollproof_open_regex");
+    assert_eq!(out["rows"]["warehouse"], 40, "{out}");
+    let rows = connect("rollproof_open_regex")
+        .query("SELECT code, region FROM warehouse", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 40);
+    let code = regex::Regex::new("^[A-Z]{3}[0-9]{2}$").unwrap();
+    let region = regex::Regex::new("(?i)^(eu|us)-[a-z]+-[0-9]$").unwrap();
+    for r in rows {
+        let c: String = r.get(0);
+        assert!(code.is_match(&c), "{c}");
+        if let Some(g) = r.get::<_, Option<String>>(1) {
+            assert!(region.is_match(&g), "{g}");
+        }
+    }
+}

@@ -92,6 +92,14 @@ fn eval<'a>(e: &Expr, row: &dyn Fn(&str) -> Option<V<'a>>) -> R<'a> {
             Ok(boolean(truth(&both)?.map(|b| b != *negated)))
         }
         Expr::Func(name, args) => function(name, args, row),
+        Expr::Matches(x, p, icase) => match eval(x, row)? {
+            V::Null => Ok(V::Null),
+            V::Text(t) => {
+                let re = super::regex::compiled(p, *icase).ok_or(NotEvaluable)?;
+                Ok(V::Bool(re.is_match(&t)))
+            }
+            _ => Err(NotEvaluable),
+        },
         Expr::Unknown => Err(NotEvaluable),
     }
 }

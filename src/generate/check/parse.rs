@@ -54,6 +54,8 @@ pub enum Expr {
     Between(Box<Expr>, Box<Expr>, Box<Expr>, bool),
     /// A function call, name lowercased.
     Func(String, Vec<Expr>),
+    /// PostgreSQL's `e ~ 'pattern'` (`~*`: case-insensitive).
+    Matches(Box<Expr>, String, bool),
     /// Something this parser does not model.
     Unknown,
 }
@@ -217,11 +219,14 @@ impl<'a> Parser<'a, '_> {
         } else if self.op(">") {
             Op::Gt
         } else if self.peek(0).is_some_and(|t| t.is_punct("~")) {
-            // PostgreSQL regular expressions (~, ~*, !~): not modelled.
+            // PostgreSQL regular expressions: `~` and `~*` against a
+            // literal pattern are modelled (check::regex); `!~` is not.
             self.i += 1;
-            self.op("*");
-            self.additive()?;
-            return Some(Expr::Unknown);
+            let icase = self.op("*");
+            return Some(match self.additive()? {
+                Expr::Lit(Lit::Text(p)) => Expr::Matches(Box::new(left), p, icase),
+                _ => Expr::Unknown,
+            });
         } else {
             return Some(left);
         };
@@ -556,7 +561,13 @@ mod tests {
         assert!(matches!(e, Expr::Bin(Op::Le, _, _)), "{e:?}");
         assert_eq!(
             parse("(email ~* '^[a-z]+@'::text)", Dialect::Postgres),
-            Expr::Unknown
+            Expr::Matches(col("email"), "^[a-z]+@".into(), true)
         );
+        assert_eq!(
+            parse("(code ~ '^[A-Z]{3}$'::text)", Dialect::Postgres),
+            Expr::Matches(col("code"), "^[A-Z]{3}$".into(), false)
+        );
+        // Only a literal pattern is modelled.
+        assert_eq!(parse("(code ~ other)", Dialect::Postgres), Expr::Unknown);
     }
 }

@@ -27,6 +27,11 @@ pub fn shape(table: &str, col: &Column, stats: Option<&ColumnStats>, hints: &Hin
     s.min_len = hints.min_len.unwrap_or(0);
     s.lower = hints.lower;
     s.upper = hints.upper;
+    if class.is_textual()
+        && let Some((p, _)) = &hints.pattern
+    {
+        s.pattern = crate::generate::check::regex::Pattern::anchored(p);
+    }
     if let Some(st) = stats {
         s.len = st.length.map(|[a, b]| (a, b));
         s.range = st.range.map(|[a, b]| (a, b));
