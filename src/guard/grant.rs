@@ -606,3 +606,7 @@ mod tests {
         assert!(canonical_action("deploy").is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "grant_pins.rs"]
+mod pins;

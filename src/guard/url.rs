@@ -420,3 +420,7 @@ mod tests {
         assert_eq!(c.config.get_password(), Some(&b"hunter3"[..]));
     }
 }
+
+#[cfg(test)]
+#[path = "url_pins.rs"]
+mod pins;
