@@ -59,7 +59,8 @@ shift
 
 # The copy: every tracked or new (not ignored) file as it is in the
 # worktree now; its target/ is kept. MUTANTS_TREE names another copy, for a
-# second run at the same time (a copy is mutated by one run at a time).
+# second run at the same time (a copy is mutated by one run at a time),
+# and MUTANTS_OUT its results folder.
 tree=${MUTANTS_TREE:-target/mutants-tree}
 mkdir -p "$tree"
 find "$tree" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
@@ -69,7 +70,7 @@ git ls-files -z --cached --others --exclude-standard |
 
 file_args=()
 for f in "${files[@]}"; do file_args+=(-f "$f"); done
-out=$PWD/target/mutants-$group
+out=${MUTANTS_OUT:-$PWD/target/mutants-$group}
 mkdir -p "$out"
 status=0
 cargo mutants --dir "$tree" --in-place --output "$out" \
