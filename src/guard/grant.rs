@@ -430,19 +430,8 @@ mod tests {
     use super::*;
     use crate::util::timefmt::iso_millis;
 
-    const T: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-
-    fn grant(action: &str, scope: &str) -> Grant {
-        Grant {
-            action: action.into(),
-            scope: scope.into(),
-            target_sha256: T.into(),
-            granted_by: "owner".into(),
-            granted_at: "2026-01-01T00:00:00Z".into(),
-            expires_at: "2026-01-06T00:00:00Z".into(),
-            note: None,
-        }
-    }
+    // One builder for these tests and the pins (grant_pins.rs).
+    use super::pins::{T, grant};
 
     fn now() -> i64 {
         parse_rfc3339_millis("2026-01-03T12:00:00Z").unwrap()

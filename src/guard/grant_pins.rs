@@ -7,11 +7,12 @@
 use super::*;
 use crate::util::timefmt::iso_millis;
 
-const T: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub(super) const T: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const FROM: &str = "2026-01-01T00:00:00Z";
 const UNTIL: &str = "2026-01-06T00:00:00Z";
 
-fn grant(action: &str, scope: &str) -> Grant {
+/// A grant of `action` on `scope` for target `T`, valid 2026-01-01 to 01-06.
+pub(super) fn grant(action: &str, scope: &str) -> Grant {
     Grant {
         action: action.into(),
         scope: scope.into(),

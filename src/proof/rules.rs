@@ -437,29 +437,6 @@ mod tests {
         b.insert("objects".into(), 3);
         assert_eq!(delta_mismatch(&a, &b).unwrap(), "objects +2 vs +3");
     }
-
-    #[test]
-    fn a_script_record_must_add_up() {
-        use crate::evidence::report::{ScriptFailure, ScriptRun};
-        let run = |statements, completed, at: Option<u64>| ScriptRun {
-            statements,
-            completed,
-            failure: at.map(|statement| ScriptFailure {
-                statement,
-                line: 1,
-                sql: "x".into(),
-                message: "m".into(),
-                denied: false,
-                undone: false,
-            }),
-        };
-        assert_eq!(script_inconsistency(&run(3, 3, None)), None);
-        assert_eq!(script_inconsistency(&run(3, 1, Some(2))), None);
-        assert_eq!(script_inconsistency(&run(3, 3, Some(0))), None);
-        assert!(script_inconsistency(&run(3, 4, None)).is_some());
-        assert!(script_inconsistency(&run(3, 2, Some(4))).is_some());
-        assert!(script_inconsistency(&run(3, 0, Some(2))).is_some());
-    }
 }
 
 #[cfg(test)]
