@@ -32,6 +32,7 @@ use super::plan::{Plan, TablePlan};
 use super::sink_sqlite::Written;
 use super::stats::{FillStats, RowCounts};
 use super::types::Class;
+use crate::engine::postgres::load::escape_into;
 use crate::schema::render::postgres::qualified;
 use crate::schema::render::{self, Rendered, Skipped};
 use crate::schema::{Dialect, Schema, TypeKind};
@@ -363,7 +364,7 @@ fn field(out: &mut Vec<u8>, b: &Batch, v: Val, class: Class, cat: u8) {
             }
             _ => out.extend_from_slice(u.to_string().as_bytes()),
         },
-        Val::Text(s) => escape(out, b.str(s).as_bytes()),
+        Val::Text(s) => escape_into(out, b.str(s).as_bytes()),
         Val::Blob(s) => {
             out.extend_from_slice(b"\\\\x");
             out.extend_from_slice(hex::encode(b.blob(s)).as_bytes());
@@ -378,19 +379,6 @@ fn decimal(u: i64, scale: u32) -> String {
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int}.{frac}", if u < 0 { "-" } else { "" })
-}
-
-/// COPY text escaping: backslash, tab, newline and carriage return.
-fn escape(out: &mut Vec<u8>, t: &[u8]) {
-    for &c in t {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            _ => out.push(c),
-        }
-    }
 }
 
 /// Every sequence a column owns (serial, identity) continues after the

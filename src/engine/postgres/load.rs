@@ -52,8 +52,9 @@ fn copy_field(buf: &mut Vec<u8>, v: ValueRef<'_>) {
     }
 }
 
-/// COPY text escaping: backslash, tab, newline and carriage return.
-fn escape_into(buf: &mut Vec<u8>, t: &[u8]) {
+/// COPY text escaping: backslash, tab, newline and carriage return (also
+/// the generic generator's COPY writer, generate::postgres).
+pub(crate) fn escape_into(buf: &mut Vec<u8>, t: &[u8]) {
     for &b in t {
         match b {
             b'\\' => buf.extend_from_slice(b"\\\\"),
