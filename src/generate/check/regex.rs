@@ -14,22 +14,27 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use std::collections::HashMap;
 
 /// `pattern` compiled (once per thread), or `None` when it cannot be read.
+/// Called for every generated row a pattern CHECK judges: a hit looks the
+/// pattern up by reference, without building a key.
 pub fn compiled(pattern: &str, icase: bool) -> Option<regex::Regex> {
     thread_local! {
-        static CACHE: std::cell::RefCell<HashMap<(String, bool), Option<regex::Regex>>> =
-            std::cell::RefCell::new(HashMap::new());
+        // One map per case mode, keyed by the pattern.
+        static CACHE: std::cell::RefCell<[HashMap<String, Option<regex::Regex>>; 2]> =
+            std::cell::RefCell::new([HashMap::new(), HashMap::new()]);
     }
     CACHE.with(|c| {
-        c.borrow_mut()
-            .entry((pattern.to_string(), icase))
-            .or_insert_with(|| {
-                regex::RegexBuilder::new(pattern)
-                    .case_insensitive(icase)
-                    .size_limit(1 << 20)
-                    .build()
-                    .ok()
-            })
-            .clone()
+        let mut maps = c.borrow_mut();
+        let map = &mut maps[usize::from(icase)];
+        if let Some(re) = map.get(pattern) {
+            return re.clone();
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .case_insensitive(icase)
+            .size_limit(1 << 20)
+            .build()
+            .ok();
+        map.insert(pattern.to_string(), re.clone());
+        re
     })
 }
 
