@@ -90,6 +90,27 @@ fn role_gone(r: &Value) {
 }
 
 /// Intake with --json; returns (output, report).
+/// The SHOP schema in a database rollproof never made (`shop_<tag>_src`),
+/// dumped with pg_dump (custom format) and taken in as `db`; the intake's
+/// JSON.
+fn take_in_shop(w: &Work, tag: &str, db: &str) -> Value {
+    let src = format!("shop_{tag}_src");
+    foreign_db(&src, SHOP);
+    let dump = w.path(&format!("shop_{tag}.dump"));
+    pg_dump(&src, "custom", &dump);
+    let (o, r) = intake(
+        w,
+        &[
+            dump.to_str().unwrap(),
+            "--target-url",
+            &pg().url(db),
+            "--force",
+        ],
+    );
+    assert_success(&o);
+    r
+}
+
 fn intake(w: &Work, args: &[&str]) -> (std::process::Output, Value) {
     let mut all = vec!["intake"];
     all.extend_from_slice(args);
@@ -279,20 +300,8 @@ fn clone_scenario(
 #[test]
 fn a_taken_in_postgres_clone_is_rehearsed_by_url_with_up_and_down_sql() {
     let w = Work::new();
-    foreign_db("shop_rh_src", SHOP);
-    let dump = w.path("shop_rh.dump");
-    pg_dump("shop_rh_src", "custom", &dump);
     let db = "rollproof_in_rh";
-    let (o, r) = intake(
-        &w,
-        &[
-            dump.to_str().unwrap(),
-            "--target-url",
-            &pg().url(db),
-            "--force",
-        ],
-    );
-    assert_success(&o);
+    let r = take_in_shop(&w, "rh", db);
     assert_eq!(r["verdict"], "accepted", "{r}");
     let clone_before = hash(&w, db);
     let up = "INSERT INTO category(id, parent, name) VALUES (10, 1, 'sanders');\n\
@@ -364,20 +373,8 @@ fn a_url_only_scenario_on_a_foreign_database_is_refused() {
 #[test]
 fn births_on_a_postgres_clone_without_the_surface_name_what_is_missing() {
     let w = Work::new();
-    foreign_db("shop_nb_src", SHOP);
-    let dump = w.path("shop_nb.dump");
-    pg_dump("shop_nb_src", "custom", &dump);
     let db = "rollproof_in_nb";
-    let (o, _) = intake(
-        &w,
-        &[
-            dump.to_str().unwrap(),
-            "--target-url",
-            &pg().url(db),
-            "--force",
-        ],
-    );
-    assert_success(&o);
+    take_in_shop(&w, "nb", db);
     let p = w.path("nb-births.toml");
     std::fs::write(
         &p,
